@@ -1,0 +1,121 @@
+"""diskcache behind a small interface: keys, TTLs, and stale entries kept for stale-if-error.
+
+An entry stays on disk for `STALE_WINDOW` past its TTL, so that when an upstream fails a
+recent-enough answer can still be served (marked stale, with its age). A cache directory that
+cannot be opened or written degrades to no caching with a warning, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import diskcache
+
+log = logging.getLogger(__name__)
+
+STALE_WINDOW = 7 * 24 * 3600.0
+SCHEMA = "v1"
+
+# Seconds an answer stays fresh, by kind of data.
+TTL_INDEX = 300.0  # latest version, dist-tags, yanks and owners change without notice
+TTL_DOWNLOADS = 3600.0  # download counts are published daily
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    value: Any
+    stored_at: float
+    ttl: float
+
+    @property
+    def age(self) -> float:
+        return max(0.0, time.time() - self.stored_at)
+
+    @property
+    def fresh(self) -> bool:
+        return self.age < self.ttl
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> Entry | None: ...
+
+    def set(self, key: str, value: Any, ttl: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullCache:
+    def get(self, key: str) -> Entry | None:
+        return None
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+_DISK_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
+
+
+class DiskCache:
+    """diskcache.Cache is safe across threads and processes sharing one directory (SQLite + files)."""
+
+    def __init__(self, directory: Path, size_limit: int) -> None:
+        self.directory = directory
+        self._cache: diskcache.Cache | None = diskcache.Cache(
+            str(directory), size_limit=size_limit, eviction_policy="least-recently-stored", timeout=2
+        )
+
+    def _disable(self, exc: BaseException) -> None:
+        log.warning("cache at %s failed (%s: %s); continuing without a cache", self.directory, type(exc).__name__, exc)
+        cache, self._cache = self._cache, None
+        if cache is not None:
+            try:
+                cache.close()
+            except _DISK_ERRORS:
+                pass
+
+    def get(self, key: str) -> Entry | None:
+        if self._cache is None:
+            return None
+        try:
+            raw = self._cache.get(f"{SCHEMA}|{key}")
+        except _DISK_ERRORS as exc:
+            self._disable(exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - an unreadable pickle is a miss, not a crash
+            log.warning("dropping unreadable cache entry %r: %s", key, exc)
+            return None
+        if not (isinstance(raw, tuple) and len(raw) == 3):
+            return None
+        stored_at, ttl, value = raw
+        return Entry(value=value, stored_at=stored_at, ttl=ttl)
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        if self._cache is None:
+            return
+        try:
+            self._cache.set(f"{SCHEMA}|{key}", (time.time(), ttl, value), expire=ttl + STALE_WINDOW)
+        except _DISK_ERRORS as exc:
+            self._disable(exc)
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+
+
+def open_cache(directory: Path, *, enabled: bool, size_limit: int) -> Cache:
+    if not enabled:
+        return NullCache()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return DiskCache(directory, size_limit)
+    except _DISK_ERRORS as exc:
+        log.warning("cache directory %s is unusable (%s); continuing without a cache", directory, exc)
+        return NullCache()

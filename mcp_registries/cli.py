@@ -1,0 +1,126 @@
+"""Command line: flags, logging to stderr, runs the stdio server or answers one query.
+
+stdout belongs to JSON-RPC on stdio; this module writes to it only for `query`'s answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from . import __version__
+from .errors import RegistryError
+from .models import compact_json
+from .operations import OPERATIONS, PERIODS, REGISTRY_SYNONYMS
+from .settings import Settings
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def configure_logging(level: str) -> None:
+    # Before the SDK's own basicConfig (which only acts when no handler exists): stderr, plain.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache-dir", type=Path, help="diskcache directory (env MCP_REGISTRIES_CACHE_DIR)")
+    parser.add_argument("--no-cache", action="store_true", help="disable caching (env MCP_REGISTRIES_CACHE=off)")
+    parser.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS, help="log level, to stderr (env MCP_REGISTRIES_LOG_LEVEL)"
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="mcp-registries",
+        description="MCP server for npm and PyPI package questions. Without a command: serve MCP over stdio.",
+    )
+    root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    root.add_argument("--transport", choices=("stdio",), default="stdio", help="MCP transport (default: stdio)")
+    _common(root)
+    commands = root.add_subparsers(dest="command")
+    query = commands.add_parser(
+        "query",
+        help="answer one question and print the JSON a tool returns",
+        description="Print the compact JSON a tool returns; on failure, the error sentence on stderr and exit 1.",
+    )
+    query.add_argument("operation", choices=[op.value for op in OPERATIONS])
+    query.add_argument("registry", help=f"one of {', '.join(REGISTRY_SYNONYMS)}")
+    query.add_argument("name", help="exact package name")
+    query.add_argument("--version", dest="pkg_version", metavar="V", help="version (version, dependencies)")
+    query.add_argument("--page", type=int, metavar="N", help="page number (versions)")
+    query.add_argument("--page-size", type=int, metavar="N", help="page size, at most 250 (versions)")
+    query.add_argument("--period", metavar="P", help=f"one of {', '.join(PERIODS)} (downloads)")
+    query.add_argument("--full", action="store_true", help="print every field, nulls included, indented")
+    _common(query)
+    return root
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        cache_dir=args.cache_dir,
+        cache_enabled=False if args.no_cache else None,
+        log_level=args.log_level,
+    )
+
+
+async def _query(settings: Settings, args: argparse.Namespace) -> int:
+    from .service import Service
+
+    arguments: dict[str, Any] = {"registry": args.registry, "name": args.name}
+    for key, value in (
+        ("version", args.pkg_version),
+        ("page", args.page),
+        ("page_size", args.page_size),
+        ("period", args.period),
+    ):
+        if value is not None:
+            arguments[key] = value
+    service = Service(settings)
+    try:
+        result = await service.call(args.operation, arguments)
+    except RegistryError as exc:
+        sys.stderr.write(exc.message + "\n")
+        return 1
+    finally:
+        await service.aclose()
+    text = result.model_dump_json(indent=2) if args.full else compact_json(result)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+async def _serve_stdio(settings: Settings) -> None:
+    from .server import build_server
+    from .service import Service
+
+    service = Service(settings)
+    try:
+        await build_server(service).run_stdio_async()
+    finally:
+        await service.aclose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ValueError as exc:
+        sys.stderr.write(f"mcp-registries: invalid configuration: {exc}\n")
+        return 2
+    configure_logging(settings.log_level.upper())
+    if args.command == "query":
+        return anyio.run(_query, settings, args)
+    try:
+        anyio.run(_serve_stdio, settings)
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,145 @@
+"""The exception tree. Every message is one sentence an agent can act on.
+
+    RegistryError
+    ├── InvalidArgument          a tool argument was wrong (what, and what is accepted)
+    ├── NotFound
+    │   ├── PackageNotFound      the registry has no such package
+    │   └── VersionNotFound      the package exists, the version does not
+    └── UpstreamError            a registry service failed to give an answer
+        ├── UpstreamTimeout      no answer within the timeout
+        ├── UpstreamUnreachable  connection refused, DNS failure, TLS failure
+        ├── UpstreamStatus       an HTTP status that is not an answer (5xx, 403, ...)
+        │   └── RateLimited      429, with the retry time when the service gave one
+        ├── ResponseTooLarge     the body passed the size cap
+        └── InvalidResponse      the body was not the JSON (or metadata) we expected
+
+httpx's exceptions are translated into these in exactly one place: `http.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class RegistryError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._message = message
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidArgument(RegistryError):
+    code = "invalid_argument"
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
+class NotFound(RegistryError):
+    code = "not_found"
+
+
+class PackageNotFound(NotFound):
+    def __init__(self, registry: str, name: str, *, detail: str | None = None) -> None:
+        message = f"{registry} package '{name}' not found"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message)
+        self.registry = registry
+        self.name = name
+
+
+class VersionNotFound(NotFound):
+    def __init__(
+        self,
+        registry: str,
+        name: str,
+        version: str,
+        *,
+        latest: str | None = None,
+        nearby: Sequence[str] = (),
+    ) -> None:
+        message = f"{registry} package '{name}' has no version '{version}'"
+        if latest:
+            message += f"; the latest version is {latest}"
+        others = [v for v in nearby if v != latest]
+        if others:
+            message += f" (nearby: {', '.join(others)})"
+        super().__init__(message)
+        self.registry = registry
+        self.name = name
+        self.version = version
+        self.latest = latest
+        self.nearby = list(nearby)
+
+
+class UpstreamError(RegistryError):
+    code = "upstream_error"
+
+    def __init__(self, service: str, url: str, what: str) -> None:
+        super().__init__("")
+        self.service = service
+        self.url = url
+        self.what = what
+        #: None: no cache was consulted; False: nothing cached; True: a stale answer was served.
+        self.served_stale: bool | None = None
+
+    @property
+    def message(self) -> str:
+        text = f"{self.service} failed: {self.what}"
+        if self.served_stale is True:
+            return text + "; a cached answer was served instead."
+        if self.served_stale is False:
+            return text + "; no cached answer was available."
+        return text + "."
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "upstream_timeout"
+
+
+class UpstreamUnreachable(UpstreamError):
+    code = "upstream_unreachable"
+
+
+class UpstreamStatus(UpstreamError):
+    def __init__(self, service: str, url: str, status: int, what: str | None = None) -> None:
+        super().__init__(service, url, what or f"it answered HTTP {status}")
+        self.status = status
+
+
+class RateLimited(UpstreamStatus):
+    code = "rate_limited"
+
+    def __init__(self, service: str, url: str, retry_after: float | None) -> None:
+        what = "it is rate limiting requests (HTTP 429)"
+        if retry_after is not None:
+            what += f"; retry after {retry_after:.0f} s"
+        super().__init__(service, url, 429, what)
+        self.retry_after = retry_after
+
+
+class ResponseTooLarge(UpstreamError):
+    code = "response_too_large"
+
+    def __init__(self, service: str, url: str, limit: int) -> None:
+        super().__init__(service, url, f"its response passed the {limit // (1024 * 1024)} MB size limit")
+        self.limit = limit
+
+
+class InvalidResponse(UpstreamError):
+    code = "invalid_upstream_response"
+
+    def __init__(self, service: str, url: str, why: str) -> None:
+        super().__init__(service, url, f"it sent an invalid response ({why})")

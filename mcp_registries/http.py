@@ -1,0 +1,189 @@
+"""One shared httpx.AsyncClient. The only place httpx's exceptions and HTTP statuses become ours.
+
+Policy: a 404/410 is an answer (`Missing`), never retried. Connection errors, timeouts, 5xx and
+429 are retried with exponential backoff and jitter; a 429's `Retry-After` is honoured when it
+fits the call's time bound. Bodies are streamed and aborted past a size cap. Redirects are
+followed only within the origin that was asked (PyPI redirects to normalized names).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import ssl
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import anyio
+import httpx
+import truststore
+
+from . import __version__
+from .errors import (
+    InvalidResponse,
+    RateLimited,
+    ResponseTooLarge,
+    UpstreamError,
+    UpstreamStatus,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from .registries.base import Fetch, Missing
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"mcp-registries/{__version__} (+https://github.com/mcp-registries/mcp-registries)"
+_MAX_REDIRECTS = 3
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class _Retry(Exception):
+    def __init__(self, error: UpstreamError, delay: float | None = None) -> None:
+        self.error = error
+        self.delay = delay
+
+
+def _ssl_context() -> ssl.SSLContext:
+    # The operating system's trust store, so TLS-intercepting corporate proxies work even when an
+    # MCP client starts us with a minimal environment (no SSL_CERT_FILE).
+    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+class HttpClient:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: float = 0.25,
+    ) -> None:
+        self.settings = settings
+        self.backoff = backoff
+        #: Requests sent (and the latest URLs): the tests' and benchmarks' proof of cache hits.
+        self.request_count = 0
+        self.recent_urls: deque[str] = deque(maxlen=1000)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.connect_timeout,
+            ),
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
+            follow_redirects=False,
+            transport=transport,
+            verify=_ssl_context() if transport is None else True,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, fetch: Fetch) -> Any:
+        """GET one document: decoded JSON (or text), `Missing` on 404/410, an `UpstreamError` otherwise."""
+        started = time.monotonic()
+        bound = self.settings.total_timeout
+        attempt = 0
+        while True:
+            try:
+                with anyio.fail_after(max(0.0, bound - (time.monotonic() - started))):
+                    body = await self._get(fetch)
+                break
+            except TimeoutError:
+                raise UpstreamTimeout(fetch.service, fetch.url, f"it did not answer within {bound:.0f} s") from None
+            except _Retry as retry:
+                attempt += 1
+                delay = retry.delay if retry.delay is not None else self.backoff * 2 ** (attempt - 1)
+                delay += random.uniform(0, self.backoff)
+                remaining = bound - (time.monotonic() - started)
+                if attempt > self.settings.retries or delay >= remaining:
+                    raise retry.error from None
+                log.info("retrying %s in %.2f s: %s", fetch.url, delay, retry.error.what)
+                await anyio.sleep(delay)
+        if fetch.body == "text":
+            return body.decode("utf-8", errors="replace")
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            why = "the body was empty" if not body.strip() else f"not JSON: {type(exc).__name__}"
+            raise InvalidResponse(fetch.service, fetch.url, why) from None
+
+    async def _get(self, fetch: Fetch) -> bytes:
+        url = fetch.url
+        for _ in range(_MAX_REDIRECTS + 1):
+            self.request_count += 1
+            self.recent_urls.append(url)
+            try:
+                async with self._client.stream("GET", url, headers={"Accept": fetch.accept}) as response:
+                    status = response.status_code
+                    if status in (301, 302, 303, 307, 308) and "location" in response.headers:
+                        target = urljoin(url, response.headers["location"])
+                        if _origin(target) != _origin(fetch.url):
+                            raise UpstreamStatus(fetch.service, url, status, f"it redirected outside {_origin(url)}")
+                        url = target
+                        continue
+                    if status in (404, 410):
+                        raise Missing(fetch, status)
+                    if status == 429:
+                        retry_after = _retry_after(response.headers.get("retry-after"))
+                        raise _Retry(RateLimited(fetch.service, url, retry_after), retry_after)
+                    if status in _RETRY_STATUSES:
+                        raise _Retry(UpstreamStatus(fetch.service, url, status))
+                    if not 200 <= status < 300:
+                        raise UpstreamStatus(fetch.service, url, status)
+                    return await self._read_capped(response, fetch)
+            except httpx.TimeoutException:
+                raise _Retry(
+                    UpstreamTimeout(fetch.service, url, f"it did not answer within {self.settings.read_timeout:.0f} s")
+                ) from None
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                raise _Retry(InvalidResponse(fetch.service, url, f"the connection broke: {type(exc).__name__}")) from None
+            except httpx.DecodingError:
+                raise InvalidResponse(fetch.service, url, "the body could not be decompressed") from None
+            except httpx.TransportError as exc:
+                raise _Retry(UpstreamUnreachable(fetch.service, url, f"it could not be reached ({_reason(exc)})")) from None
+        raise UpstreamStatus(fetch.service, url, 310, "it redirected too many times")
+
+    async def _read_capped(self, response: httpx.Response, fetch: Fetch) -> bytes:
+        limit = self.settings.max_response_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit and not response.headers.get("content-encoding"):
+            raise ResponseTooLarge(fetch.service, fetch.url, limit)
+        chunks = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLarge(fetch.service, fetch.url, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, httpx.ConnectError):
+        return "connection failed" + (f": {text[:120]}" if text else "")
+    return text[:120] or type(exc).__name__
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

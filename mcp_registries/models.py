@@ -1,0 +1,184 @@
+"""Public result models: the contract of SPEC.md. Every tool returns one of these.
+
+Absent data is None or empty, never invented. `compact_json` is the text block most models read:
+no indentation, None and empty values left out.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RegistryName = Literal["npm", "pypi"]
+
+
+class Operation(StrEnum):
+    PACKAGE = "package"
+    VERSIONS = "versions"
+    VERSION = "version"
+    DEPENDENCIES = "dependencies"
+    DOWNLOADS = "downloads"
+    MAINTAINER = "maintainer"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Person(_Model):
+    name: str | None = None
+    email: str | None = None
+    url: str | None = None
+    username: str | None = Field(default=None, description="Registry account name, when known.")
+    role: str | None = Field(default=None, description="e.g. Owner, Maintainer (PyPI) or maintainer (npm).")
+
+
+class Artifact(_Model):
+    filename: str
+    url: str | None = None
+    size: int | None = None
+    digest: str | None = Field(default=None, description="'sha256:<hex>' or 'sha512-<base64>' (npm integrity).")
+    kind: str = Field(description="tarball (npm), wheel or sdist (PyPI).")
+
+
+class Vulnerability(_Model):
+    id: str
+    aliases: list[str] = []
+    summary: str | None = None
+    fixed_in: list[str] = []
+    link: str | None = None
+
+
+class VersionEntry(_Model):
+    version: str
+    released: str | None = None
+    prerelease: bool = False
+    yanked: bool = False
+    yanked_reason: str | None = None
+    deprecated: str | None = None
+    tags: list[str] = []
+
+
+class Dependency(_Model):
+    name: str
+    requirement: str | None = Field(default=None, description="Version range or specifier as published.")
+    marker: str | None = Field(default=None, description="PEP 508 environment marker, extra clause removed.")
+    extra: str | None = Field(default=None, description="The extra that pulls this in (PyPI).")
+    extras: list[str] = Field(default=[], description="Extras requested of the dependency itself (PyPI).")
+    optional: bool = False
+
+
+class _Result(_Model):
+    registry: RegistryName
+    name: str = Field(description="The registry's own spelling of the package name.")
+    notes: list[str] = Field(default=[], description="Caveats that matter to the reader.")
+
+
+class PackageResult(_Result):
+    latest_version: str | None = None
+    summary: str | None = None
+    license: str | None = None
+    homepage: str | None = None
+    repository: str | None = None
+    keywords: list[str] = []
+    author: Person | None = None
+    maintainers: list[Person] = []
+    versions_count: int = 0
+    created: str | None = None
+    latest_release_date: str | None = None
+    dist_tags: dict[str, str] = {}
+    deprecated: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+    engines: dict[str, str] = {}
+    dependencies_count: int | None = None
+
+
+class VersionsResult(_Result):
+    latest_version: str | None = None
+    total: int
+    page: int
+    page_size: int
+    pages: int
+    has_more: bool
+    versions: list[VersionEntry] = Field(description="Newest first by version precedence (SemVer / PEP 440).")
+
+
+class VersionResult(_Result):
+    version: str
+    released: str | None = None
+    prerelease: bool = False
+    is_latest: bool = False
+    tags: list[str] = []
+    summary: str | None = None
+    license: str | None = None
+    homepage: str | None = None
+    repository: str | None = None
+    author: Person | None = None
+    deprecated: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+    engines: dict[str, str] = {}
+    dependencies_count: int | None = None
+    artifacts: list[Artifact] = []
+    vulnerabilities: list[Vulnerability] = []
+
+
+class DependenciesResult(_Result):
+    version: str
+    runtime: list[Dependency] = []
+    dev: list[Dependency] = []
+    peer: list[Dependency] = []
+    optional: list[Dependency] = []
+
+
+class DownloadCount(_Model):
+    period: str
+    downloads: int
+    start: str | None = None
+    end: str | None = None
+
+
+class DownloadsResult(_Result):
+    source: str = Field(description="The service the counts come from.")
+    counts: list[DownloadCount] = []
+
+
+class MaintainerResult(_Result):
+    maintainers: list[Person] = []
+    author: Person | None = None
+    publisher: Person | None = Field(default=None, description="npm: who published the latest version.")
+    organization: str | None = Field(default=None, description="PyPI: the owning organization.")
+    source: str = Field(description="registry accounts, or declared in package metadata.")
+
+
+Result = PackageResult | VersionsResult | VersionResult | DependenciesResult | DownloadsResult | MaintainerResult
+
+RESULT_MODELS: dict[Operation, type[_Result]] = {
+    Operation.PACKAGE: PackageResult,
+    Operation.VERSIONS: VersionsResult,
+    Operation.VERSION: VersionResult,
+    Operation.DEPENDENCIES: DependenciesResult,
+    Operation.DOWNLOADS: DownloadsResult,
+    Operation.MAINTAINER: MaintainerResult,
+}
+
+
+def _prune(value: Any, *, top: bool) -> Any:
+    if isinstance(value, dict):
+        pruned = {k: _prune(v, top=False) for k, v in value.items()}
+        # Inside list items a false flag repeats on every row; its absence reads the same.
+        return {
+            k: v for k, v in pruned.items() if v is not None and v != [] and v != {} and (top or v is not False)
+        }
+    if isinstance(value, list):
+        return [_prune(v, top=False) for v in value]
+    return value
+
+
+def compact_json(result: BaseModel) -> str:
+    """The text block: compact JSON; null and empty fields (and false flags below the top level) left out."""
+    return json.dumps(_prune(result.model_dump(mode="json"), top=True), separators=(",", ":"), ensure_ascii=False)

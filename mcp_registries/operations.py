@@ -1,0 +1,251 @@
+"""The seed's six operations and their parameter table, as data.
+
+One table feeds the MCP tools' input schemas, the REST API's OpenAPI document and the CLI, and
+`parse_arguments` applies its rules (synonyms, ranges, clamping) with one error sentence each,
+whatever the entry point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InvalidArgument
+from .models import Operation, RegistryName
+
+REGISTRY_SYNONYMS: dict[str, RegistryName] = {
+    "npm": "npm",
+    "node": "npm",
+    "nodejs": "npm",
+    "pypi": "pypi",
+    "python": "pypi",
+    "pip": "pypi",
+}
+PERIODS = ("last-day", "last-week", "last-month", "last-year")
+MAX_PAGE_SIZE = 250
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: str
+    description: str
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    default: Any = None
+    minimum: int | None = None
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type, "description": self.description}
+        if self.enum:
+            schema["enum"] = list(self.enum)
+        if self.default is not None:
+            schema["default"] = self.default
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        return schema
+
+
+REGISTRY = Param(
+    "registry",
+    "string",
+    "Which package registry to query. npm = Node.js packages; pypi = Python packages. "
+    "(Synonyms node/nodejs -> npm, python/pip -> pypi.)",
+    required=True,
+    enum=tuple(REGISTRY_SYNONYMS),
+)
+NAME = Param(
+    "name",
+    "string",
+    "Exact package name (e.g. npm 'react', PyPI 'requests'). Scoped npm names like '@scope/pkg' are supported.",
+    required=True,
+)
+PAGE = Param("page", "integer", "1-based page number for paginated lists (versions / search).", default=1, minimum=1)
+PAGE_SIZE = Param(
+    "page_size",
+    "integer",
+    f"Results per page (1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}). Larger values are clamped.",
+    default=DEFAULT_PAGE_SIZE,
+    minimum=1,
+)
+VERSION_REQUIRED = Param(
+    "version",
+    "string",
+    "Exact version string to fetch (e.g. '18.2.0', '2.31.0'). npm also accepts a dist-tag such as 'latest' "
+    "or 'next'; PyPI matches PEP 440-equivalent spellings ('4.2' = '4.2.0').",
+    required=True,
+)
+VERSION_OPTIONAL = Param(
+    "version",
+    "string",
+    "Optional exact version; omit to use the latest published version. npm also accepts a dist-tag.",
+)
+PERIOD = Param(
+    "period",
+    "string",
+    "npm download window (rejects unknown values). Ignored for PyPI, which always returns recent "
+    "last-day/last-week/last-month totals.",
+    enum=PERIODS,
+    default="last-month",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSpec:
+    operation: Operation
+    title: str
+    summary: str
+    description: str
+    params: tuple[Param, ...] = field(default=())
+
+    def input_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {p.name: p.schema() for p in self.params},
+            "required": [p.name for p in self.params if p.required],
+        }
+
+
+OPERATIONS: dict[Operation, OperationSpec] = {
+    spec.operation: spec
+    for spec in (
+        OperationSpec(
+            Operation.PACKAGE,
+            "Package overview",
+            "full package metadata (latest version normalized)",
+            "Overview of an npm or PyPI package: latest version (the registry's own choice), summary, "
+            "license, homepage, repository, author, maintainers, number of versions, first and latest "
+            "release dates, dist-tags (npm), deprecation (npm) or yank (PyPI) of the latest version, "
+            "engines (node/python requirement) and runtime dependency count. Start here.",
+            (REGISTRY, NAME),
+        ),
+        OperationSpec(
+            Operation.VERSIONS,
+            "List versions",
+            "paginated version list for a package",
+            "Versions of a package, newest first by version precedence (SemVer for npm, PEP 440 for PyPI), "
+            "each with release date, prerelease flag, yanked/deprecated status and dist-tags. Paginated: "
+            "the answer gives total, pages and has_more.",
+            (REGISTRY, NAME, PAGE, PAGE_SIZE),
+        ),
+        OperationSpec(
+            Operation.VERSION,
+            "One version",
+            "single version metadata",
+            "Metadata of one exact version: release date, prerelease, whether it is the latest, license, "
+            "deprecation or yank with reason, engines, dependency count, downloadable files with digests, "
+            "and known vulnerabilities where the registry publishes them.",
+            (REGISTRY, NAME, VERSION_REQUIRED),
+        ),
+        OperationSpec(
+            Operation.DEPENDENCIES,
+            "Dependencies",
+            "runtime + dev dependencies for a version (latest if omitted)",
+            "Dependencies of a version (latest if omitted), grouped as runtime, dev, peer and optional, each "
+            "with its version requirement; PyPI entries also carry environment markers and the extra that "
+            "pulls them in.",
+            (REGISTRY, NAME, VERSION_OPTIONAL),
+        ),
+        OperationSpec(
+            Operation.DOWNLOADS,
+            "Download counts",
+            "download statistics (npm: period=last-day|week|month|year; pypi: recent day/week/month)",
+            "How popular a package is: download counts for a period (npm) or the recent day/week/month "
+            "totals (PyPI, from pypistats).",
+            (REGISTRY, NAME, PERIOD),
+        ),
+        OperationSpec(
+            Operation.MAINTAINER,
+            "Maintainers",
+            "maintainer/author records for a package",
+            "Who maintains a package: registry accounts with their roles (PyPI owners, npm maintainers), "
+            "the author, the latest publisher (npm) and the owning organization (PyPI).",
+            (REGISTRY, NAME),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One operation's arguments after the table's rules; the name is checked by the registry adapter."""
+
+    operation: Operation
+    registry: RegistryName
+    name: str
+    version: str | None = None
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    period: str = "last-month"
+    notes: tuple[str, ...] = ()
+
+
+def registry_of(raw: Any) -> RegistryName:
+    if not isinstance(raw, str) or raw.strip().lower() not in REGISTRY_SYNONYMS:
+        shown = f"{raw!r}" if isinstance(raw, str) else "nothing" if raw is None else f"a {type(raw).__name__}"
+        raise InvalidArgument(
+            "registry",
+            f"Unknown registry {shown[:60]}: use 'npm' or 'pypi' (synonyms node, nodejs -> npm; python, pip -> pypi).",
+        )
+    return REGISTRY_SYNONYMS[raw.strip().lower()]
+
+
+def _integer(arguments: dict[str, Any], param: Param) -> int:
+    raw = arguments.get(param.name)
+    if raw is None:
+        return int(param.default)
+    value: int | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        value = int(raw)
+    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw.strip()) < 20:
+        value = int(raw.strip())
+    if value is None or value < 1:
+        shown = repr(raw)[:40]
+        raise InvalidArgument(param.name, f"{param.name} must be a whole number of 1 or more; got {shown}.")
+    return value
+
+
+def _string(arguments: dict[str, Any], param: Param) -> str | None:
+    raw = arguments.get(param.name)
+    if raw is None or (isinstance(raw, str) and not raw.strip() and not param.required):
+        if param.required:
+            raise InvalidArgument(param.name, f"The '{param.name}' argument is required.")
+        return None
+    if not isinstance(raw, str):
+        raise InvalidArgument(param.name, f"The '{param.name}' argument must be a string; got a {type(raw).__name__}.")
+    return raw
+
+
+def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Query:
+    """Apply the parameter table's rules; raise InvalidArgument with one sentence on the first violation."""
+    try:
+        spec = OPERATIONS[Operation(operation)]
+    except ValueError:
+        names = ", ".join(o.value for o in Operation)
+        raise InvalidArgument("operation", f"Unknown operation {str(operation)[:40]!r}: use one of {names}.") from None
+    registry = registry_of(arguments.get("registry"))
+    name = _string(arguments, NAME) or ""
+    values: dict[str, Any] = {}
+    notes: list[str] = []
+    names = {p.name for p in spec.params}
+    if "version" in names:
+        values["version"] = _string(arguments, VERSION_REQUIRED if spec.operation is Operation.VERSION else VERSION_OPTIONAL)
+    if "page" in names:
+        values["page"] = _integer(arguments, PAGE)
+        size = _integer(arguments, PAGE_SIZE)
+        if size > MAX_PAGE_SIZE:
+            notes.append(f"page_size {size} was clamped to {MAX_PAGE_SIZE}")
+            size = MAX_PAGE_SIZE
+        values["page_size"] = size
+    if "period" in names:
+        raw = arguments.get("period")
+        period = "last-month" if raw is None else raw.strip().lower() if isinstance(raw, str) else None
+        if period not in PERIODS:
+            raise InvalidArgument(
+                "period", f"Unknown period {str(raw)[:40]!r}: use one of {', '.join(PERIODS)} (default last-month)."
+            )
+        values["period"] = period
+    return Query(operation=spec.operation, registry=registry, name=name, notes=tuple(notes), **values)

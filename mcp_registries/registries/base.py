@@ -1,0 +1,178 @@
+"""The Registry protocol, and the internal documents adapters produce.
+
+Adapters never send a request. An operation on an adapter is a *plan*: a generator that yields
+`Fetch` descriptions and receives each decoded body back (or has `Missing` thrown in for a 404),
+then returns a normalized document. `service.run_plan` drives plans over the shared HTTP client;
+tests drive them with recorded bodies. Multi-step lookups (PyPI's per-version JSON, then the
+Simple API, then a PEP 658 metadata file) stay readable, and parsing stays pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict
+
+from ..models import (
+    Artifact,
+    Dependency,
+    DownloadsResult,
+    Person,
+    RegistryName,
+    VersionEntry,
+    Vulnerability,
+)
+
+Period = Literal["last-day", "last-week", "last-month", "last-year"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """One GET an adapter needs. `service` names the upstream in error sentences."""
+
+    url: str
+    service: str
+    body: Literal["json", "text"] = "json"
+    accept: str = "application/json"
+
+
+class Missing(Exception):
+    """The upstream answered 404 (or 410): an answer, thrown into the plan that asked."""
+
+    def __init__(self, fetch: Fetch, status: int = 404) -> None:
+        super().__init__(f"{fetch.url} answered {status}")
+        self.fetch = fetch
+        self.status = status
+
+
+class BadDocument(ValueError):
+    """An upstream body that decoded but does not have the documented shape."""
+
+
+T = TypeVar("T")
+Plan = Generator[Fetch, Any, T]
+
+
+def segment(value: str) -> str:
+    """One user-supplied string as one escaped URL path segment ('/', '?', '#', '..' all inert)."""
+    escaped = quote(value, safe="@")
+    # '.' and '..' survive quote(); as whole segments they would climb the base URL's path.
+    if escaped in {".", ".."}:
+        escaped = escaped.replace(".", "%2E")
+    return escaped
+
+
+def url_under(base: str, *segments: str) -> str:
+    """A URL below `base` (which ends in '/'), each segment escaped; trailing '/' kept if the last is ''."""
+    return base + "/".join(segment(s) if s else "" for s in segments)
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PackageIndex(_Doc):
+    """Everything project-level one registry document gives, normalized and small enough to cache."""
+
+    registry: RegistryName
+    name: str
+    latest_version: str | None
+    summary: str | None = None
+    license: str | None = None
+    homepage: str | None = None
+    repository: str | None = None
+    keywords: list[str] = []
+    author: Person | None = None
+    #: Registry accounts (npm maintainers, PyPI owners); empty when the upstream publishes none.
+    maintainers: list[Person] = []
+    #: People the package's own metadata names (author, maintainers, contributors).
+    declared: list[Person] = []
+    publisher: Person | None = None
+    organization: str | None = None
+    created: str | None = None
+    latest_release_date: str | None = None
+    dist_tags: dict[str, str] = {}
+    deprecated: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+    engines: dict[str, str] = {}
+    dependencies_count: int | None = None
+    #: Newest first by precedence.
+    versions: list[VersionEntry] = []
+    notes: list[str] = []
+
+
+class VersionDoc(_Doc):
+    """Everything one version's document gives: feeds both `version` and `dependencies`."""
+
+    registry: RegistryName
+    name: str
+    version: str
+    released: str | None = None
+    summary: str | None = None
+    license: str | None = None
+    homepage: str | None = None
+    repository: str | None = None
+    author: Person | None = None
+    deprecated: str | None = None
+    yanked: bool | None = None
+    yanked_reason: str | None = None
+    engines: dict[str, str] = {}
+    artifacts: list[Artifact] = []
+    vulnerabilities: list[Vulnerability] = []
+    runtime: list[Dependency] = []
+    dev: list[Dependency] = []
+    peer: list[Dependency] = []
+    optional: list[Dependency] = []
+    notes: list[str] = []
+    #: Notes that concern only `dependencies` answers.
+    dependency_notes: list[str] = []
+
+
+@dataclass(frozen=True, slots=True)
+class IndexBundle:
+    """An index plus the version documents the same upstream document also gave."""
+
+    index: PackageIndex
+    versions: dict[str, VersionDoc]
+
+
+class Registry(Protocol):
+    name: RegistryName
+    #: Human name of the main upstream, for sentences.
+    service: str
+    #: Cache-key component: the base URLs this adapter reads from.
+    origin: str
+    #: Seconds a version document stays fresh.
+    version_ttl: float
+
+    def check_name(self, raw: str) -> str:
+        """Validate against the registry's grammar; return the name to look up (PyPI: normalized)."""
+        ...
+
+    def check_version(self, raw: str) -> str:
+        """Validate a version or tag string; return it stripped."""
+        ...
+
+    def is_exact(self, version: str) -> bool:
+        """True when a version document can be fetched by this string without resolving it first."""
+        ...
+
+    def index(self, name: str) -> Plan[IndexBundle]: ...
+
+    def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
+        """The document of one version given as the registry spells it (or, npm, a dist-tag)."""
+        ...
+
+    def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]: ...
+
+    def resolve(self, index: PackageIndex, requested: str) -> str | None:
+        """The registry's spelling of `requested` (a tag or an equivalent version), or None."""
+        ...
+
+    def nearby(self, index: PackageIndex, requested: str) -> list[str]:
+        """A few existing versions close to `requested`, for the not-found sentence."""
+        ...

@@ -1,0 +1,359 @@
+"""npm: URL builders and pure parsers for packuments, version documents and download counts.
+
+Shapes follow the registry's documented API (registry/docs/REGISTRY-API.md, package-metadata.md);
+every field is optional in practice, because mirrors strip what they do not need.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from typing import Any
+
+import nodesemver
+
+from ..errors import InvalidArgument, PackageNotFound
+from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry
+from .base import BadDocument, Fetch, IndexBundle, Missing, PackageIndex, Period, Plan, VersionDoc, url_under
+from .common import browsable_repository, iso_utc, people, person, text
+
+SERVICE = "The npm registry"
+DOWNLOADS_SERVICE = "npm's download-counts API"
+
+# validate-npm-package-name: at most 214 characters, URL-safe, no leading '.' or '_'.
+# Upper case is refused for new names only: old packages such as JSONStream keep theirs.
+_PART = r"[A-Za-z0-9~\-!*'()][A-Za-z0-9._~\-!*'()]*"
+_NAME = re.compile(rf"^(?:@{_PART}/)?{_PART}$")
+_VERSION_OR_TAG = re.compile(r"^[A-Za-z0-9._+~\-=]+$")
+MAX_NAME = 214
+MAX_DECLARED = 10
+NOTE_NO_ACCOUNTS = "this registry (or its mirror) lists no maintainer accounts"
+
+
+class Npm:
+    name = "npm"
+    service = SERVICE
+    # A published version's manifest never changes except for a later deprecation.
+    version_ttl = 24 * 3600.0
+
+    def __init__(self, registry_url: str, downloads_url: str) -> None:
+        self.registry_url = registry_url
+        self.downloads_url = downloads_url
+        self.origin = f"{registry_url} {downloads_url}"
+
+    def check_name(self, raw: str) -> str:
+        name = raw.strip()
+        if not name:
+            raise InvalidArgument("name", "The package name is empty; give an exact npm name such as 'react'.")
+        if len(name) > MAX_NAME:
+            raise InvalidArgument("name", f"npm package names are at most {MAX_NAME} characters long.")
+        if not _NAME.match(name):
+            raise InvalidArgument(
+                "name",
+                f"{name!r} is not a valid npm package name: use letters, digits and - . _ ~, "
+                "optionally scoped as '@scope/name', not starting with '.' or '_'.",
+            )
+        return name
+
+    def check_version(self, raw: str) -> str:
+        version = raw.strip()
+        if not version or len(version) > 256 or not _VERSION_OR_TAG.match(version):
+            raise InvalidArgument(
+                "version",
+                f"{raw!r} is not an npm version or dist-tag: give an exact version such as '18.2.0' "
+                "or a tag such as 'latest'.",
+            )
+        return version
+
+    def is_exact(self, version: str) -> bool:
+        try:
+            nodesemver.make_semver(version, loose=False)
+        except (ValueError, TypeError):
+            return False
+        return True
+
+    def index(self, name: str) -> Plan[IndexBundle]:
+        fetch = Fetch(url_under(self.registry_url, name), SERVICE)
+        try:
+            data = yield fetch
+        except Missing:
+            raise PackageNotFound("npm", name) from None
+        return parse_packument(data, name)
+
+    def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
+        data = yield Fetch(url_under(self.registry_url, name, version), SERVICE)
+        return parse_manifest(data, name)
+
+    def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]:
+        fetch = Fetch(url_under(self.downloads_url, "downloads", "point", period, name), DOWNLOADS_SERVICE)
+        try:
+            data = yield fetch
+        except Missing:
+            raise PackageNotFound("npm", name, detail="the download-counts API has no counts for it") from None
+        return parse_downloads_point(data, name, period)
+
+    def resolve(self, index: PackageIndex, requested: str) -> str | None:
+        if requested in index.dist_tags:
+            return index.dist_tags[requested]
+        known = {entry.version for entry in index.versions}
+        if requested in known:
+            return requested
+        wanted = _semver(requested)
+        if wanted is None:
+            return None
+        matches = [v for v in known if (sv := _semver(v)) is not None and sv.compare(wanted) == 0]
+        return matches[0] if len(matches) == 1 else None
+
+    def nearby(self, index: PackageIndex, requested: str) -> list[str]:
+        return nearby_versions([e.version for e in index.versions], requested, _precedence_key)
+
+
+def _semver(version: str) -> nodesemver.SemVer | None:
+    try:
+        return nodesemver.make_semver(version, loose=True)
+    except (ValueError, TypeError):
+        return None
+
+
+def _compare(a: str, b: str) -> int:
+    sa, sb = _semver(a), _semver(b)
+    if sa is not None and sb is not None:
+        return int(sa.compare(sb))
+    # SemVer-valid strings rank above legacy ones, which keep a stable textual order.
+    if sa is not None or sb is not None:
+        return 1 if sa is not None else -1
+    return (a > b) - (a < b)
+
+
+_precedence_key = functools.cmp_to_key(_compare)
+
+
+def sort_versions(versions: list[str]) -> list[str]:
+    """Newest first by SemVer precedence; loose legacy spellings ('1.0.0beta') parse, the rest sink."""
+    return sorted(versions, key=_precedence_key, reverse=True)
+
+
+def nearby_versions(newest_first: list[str], requested: str, key: Any, count: int = 3) -> list[str]:
+    ascending = list(reversed(newest_first))
+    try:
+        position = bisect.bisect_left([key(v) for v in ascending], key(requested))
+    except TypeError:
+        position = len(ascending)
+    around = ascending[max(0, position - count + 1) : position + 1]
+    return list(reversed(around))[:count]
+
+
+def is_prerelease(version: str) -> bool:
+    parsed = _semver(version)
+    if parsed is None:
+        return bool(re.search(r"[A-Za-z]", version))
+    return bool(parsed.prerelease)
+
+
+def license_of(manifest: dict[str, Any]) -> str | None:
+    """npm licence shapes: SPDX string, {type,url}, legacy `licenses` list, misspelled `licence`."""
+    for key in ("license", "licence"):
+        value = manifest.get(key)
+        if isinstance(value, str) and value.strip():
+            return text(value, 200)
+        if isinstance(value, dict) and isinstance(value.get("type"), str):
+            return text(value["type"], 200)
+    value = manifest.get("licenses") or manifest.get("licences")
+    if isinstance(value, list):
+        kinds = [item.get("type") if isinstance(item, dict) else item for item in value]
+        kinds = [k.strip() for k in kinds if isinstance(k, str) and k.strip()]
+        if kinds:
+            return " OR ".join(kinds) if len(kinds) > 1 else kinds[0]
+    if isinstance(value, str | dict):
+        return license_of({"license": value})
+    return None
+
+
+def deprecation(manifest: dict[str, Any]) -> str | None:
+    # Old manifests carry `"deprecated": false`; only a non-empty string is a deprecation.
+    value = manifest.get("deprecated")
+    return text(value, 500) if isinstance(value, str) and value.strip() else None
+
+
+def engines_of(manifest: dict[str, Any]) -> dict[str, str]:
+    value = manifest.get("engines")
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items() if isinstance(v, str | int | float)}
+    if isinstance(value, list):
+        # Very old manifests: ["node >= 0.4"].
+        found = {}
+        for item in value:
+            if isinstance(item, str) and item.strip():
+                engine, _, requirement = item.strip().partition(" ")
+                found[engine] = requirement.strip() or "*"
+        return found
+    return {}
+
+
+def keywords_of(manifest: dict[str, Any]) -> list[str]:
+    value = manifest.get("keywords")
+    if isinstance(value, str):
+        value = re.split(r"[,\s]+", value)
+    if not isinstance(value, list):
+        return []
+    return [k for k in (text(item, 60) for item in value) if k][:20]
+
+
+def _group(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(item): "*" for item in value if isinstance(item, str)}
+    return {}
+
+
+def dependencies_of(manifest: dict[str, Any]) -> dict[str, list[Dependency]]:
+    optional = _group(manifest.get("optionalDependencies"))
+    peer_meta = manifest.get("peerDependenciesMeta")
+    peer_meta = peer_meta if isinstance(peer_meta, dict) else {}
+
+    def peer_optional(name: str) -> bool:
+        meta = peer_meta.get(name)
+        return isinstance(meta, dict) and meta.get("optional") is True
+
+    return {
+        # npm copies optionalDependencies into dependencies at publish time; list them once.
+        "runtime": [
+            Dependency(name=n, requirement=r)
+            for n, r in _group(manifest.get("dependencies")).items()
+            if n not in optional
+        ],
+        "dev": [Dependency(name=n, requirement=r) for n, r in _group(manifest.get("devDependencies")).items()],
+        "peer": [
+            Dependency(name=n, requirement=r, optional=peer_optional(n))
+            for n, r in _group(manifest.get("peerDependencies")).items()
+        ],
+        "optional": [Dependency(name=n, requirement=r, optional=True) for n, r in optional.items()],
+    }
+
+
+def _artifact(manifest: dict[str, Any]) -> list[Artifact]:
+    dist = manifest.get("dist")
+    if not isinstance(dist, dict) or not isinstance(dist.get("tarball"), str):
+        return []
+    url: str = dist["tarball"]
+    digest = None
+    if isinstance(dist.get("integrity"), str):
+        digest = dist["integrity"]
+    elif isinstance(dist.get("shasum"), str):
+        digest = "sha1:" + dist["shasum"]
+    return [Artifact(filename=url.rsplit("/", 1)[-1], url=url, size=None, digest=digest, kind="tarball")]
+
+
+def _npm_user(value: Any) -> Person | None:
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return Person(username=value["name"], email=text(value.get("email"), 200))
+    return None
+
+
+def parse_manifest(manifest: Any, asked_name: str, released: str | None = None) -> VersionDoc:
+    """One version's package.json as the registry serves it (per-version document or packument entry)."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("version"), str):
+        raise BadDocument("an npm version document is an object with a 'version'")
+    groups = dependencies_of(manifest)
+    return VersionDoc(
+        registry="npm",
+        name=manifest.get("name") if isinstance(manifest.get("name"), str) else asked_name,
+        version=manifest["version"],
+        released=released,
+        summary=text(manifest.get("description")),
+        license=license_of(manifest),
+        homepage=text(manifest.get("homepage"), 500),
+        repository=browsable_repository(manifest.get("repository")),
+        author=person(manifest.get("author")),
+        deprecated=deprecation(manifest),
+        engines=engines_of(manifest),
+        artifacts=_artifact(manifest),
+        **groups,
+    )
+
+
+def parse_packument(data: Any, asked_name: str) -> IndexBundle:
+    """A packument (full, or as stripped by a mirror) → the index and the latest version's document."""
+    if not isinstance(data, dict):
+        raise BadDocument("an npm packument is a JSON object")
+    name = data.get("name") if isinstance(data.get("name"), str) else asked_name
+    times = data.get("time") if isinstance(data.get("time"), dict) else {}
+    manifests = data.get("versions") if isinstance(data.get("versions"), dict) else {}
+    unpublished = times.get("unpublished")
+    if not manifests and isinstance(unpublished, dict):
+        when = iso_utc(unpublished.get("time"))
+        raise PackageNotFound("npm", name, detail=f"it was unpublished{' on ' + when if when else ''}")
+    tags = {k: v for k, v in (data.get("dist-tags") or {}).items() if isinstance(v, str)}
+    ordered = sort_versions([v for v in manifests if isinstance(v, str)])
+    latest = tags.get("latest") if tags.get("latest") in manifests else None
+    notes = []
+    if latest is None and ordered:
+        latest = next((v for v in ordered if not is_prerelease(v)), ordered[0])
+        notes.append("the registry names no 'latest' dist-tag; latest_version is the highest release")
+    tags_by_version: dict[str, list[str]] = {}
+    for tag, version in sorted(tags.items()):
+        tags_by_version.setdefault(version, []).append(tag)
+    entries = []
+    for version in ordered:
+        manifest = manifests[version] if isinstance(manifests[version], dict) else {}
+        entries.append(
+            VersionEntry(
+                version=version,
+                released=iso_utc(times.get(version)),
+                prerelease=is_prerelease(version),
+                deprecated=deprecation(manifest),
+                tags=tags_by_version.get(version, []),
+            )
+        )
+    latest_manifest = manifests.get(latest) if latest else None
+    latest_manifest = latest_manifest if isinstance(latest_manifest, dict) else {}
+    merged = {**{k: v for k, v in data.items() if k != "versions"}, **latest_manifest}
+
+    maintainers = [
+        Person(username=p.name, email=p.email, role="maintainer") for p in people(data.get("maintainers") or [])
+    ]
+    if not maintainers:
+        notes.append(NOTE_NO_ACCOUNTS)
+    declared = [
+        *(p.model_copy(update={"role": "author"}) for p in people(merged.get("author"))),
+        *(p.model_copy(update={"role": "contributor"}) for p in people(latest_manifest.get("contributors") or [])),
+    ][:MAX_DECLARED]
+    latest_doc = parse_manifest(latest_manifest, name, iso_utc(times.get(latest))) if latest_manifest else None
+    index = PackageIndex(
+        registry="npm",
+        name=name,
+        latest_version=latest,
+        summary=text(merged.get("description")),
+        license=license_of(merged),
+        homepage=text(merged.get("homepage"), 500),
+        repository=browsable_repository(merged.get("repository")),
+        keywords=keywords_of(merged),
+        author=person(merged.get("author")),
+        maintainers=maintainers,
+        declared=declared,
+        publisher=_npm_user(latest_manifest.get("_npmUser")),
+        created=iso_utc(times.get("created")) or (entries[-1].released if entries else None),
+        latest_release_date=iso_utc(times.get(latest)) if latest else None,
+        dist_tags=tags,
+        deprecated=deprecation(latest_manifest),
+        engines=engines_of(latest_manifest),
+        dependencies_count=len(latest_doc.runtime) if latest_doc else None,
+        versions=entries,
+        notes=notes,
+    )
+    return IndexBundle(index=index, versions={latest_doc.version: latest_doc} if latest_doc else {})
+
+
+def parse_downloads_point(data: Any, name: str, period: Period) -> DownloadsResult:
+    if not isinstance(data, dict) or not isinstance(data.get("downloads"), int):
+        raise BadDocument("a download-counts body has an integer 'downloads'")
+    count = DownloadCount(
+        period=period,
+        downloads=data["downloads"],
+        start=data.get("start") if isinstance(data.get("start"), str) else None,
+        end=data.get("end") if isinstance(data.get("end"), str) else None,
+    )
+    return DownloadsResult(registry="npm", name=name, source="npm download counts API", counts=[count])
+

@@ -1,0 +1,560 @@
+"""PyPI: URL builders and pure parsers for the JSON API, the Simple API (PEP 691) and core metadata (PEP 658).
+
+The JSON API (`/pypi/<name>/json`) gives the project and its latest release; the per-version
+endpoint (`/pypi/<name>/<version>/json`) gives one release. Mirrors often lack the latter, so a
+release's own metadata is then read from its `.metadata` file (PEP 658) next to a wheel found
+through the Simple API.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urljoin
+
+from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from ..errors import InvalidArgument, PackageNotFound
+from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry, Vulnerability
+from .base import BadDocument, Fetch, IndexBundle, Missing, PackageIndex, Period, Plan, VersionDoc, url_under
+from .common import address_people, browsable_repository, iso_utc, text
+
+SERVICE = "PyPI"
+STATS_SERVICE = "pypistats"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+
+# PEP 508 names: ASCII letters and digits, with '.', '_' and '-' inside.
+_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+_VERSION = re.compile(r"^[A-Za-z0-9.+!_\-]+$")
+MAX_NAME = 200
+
+DEV_EXTRAS = frozenset(
+    {"dev", "devel", "develop", "development", "test", "tests", "testing", "doc", "docs", "documentation",
+     "lint", "linting", "typing", "types", "mypy", "style", "qa", "check", "checks", "coverage", "cov"}
+)  # fmt: skip
+NOTE_DEV = "PyPI publishes no dev dependencies; extras named like dev/test/docs are reported as dev"
+NOTE_PEER = "PyPI has no peer dependencies"
+_REPOSITORY_KEYS = ("source", "sourcecode", "repository", "code", "github", "git", "sources", "repo")
+_HOMEPAGE_KEYS = ("homepage", "home", "home-page", "website")
+
+
+class PyPI:
+    name = "pypi"
+    service = SERVICE
+    # Releases can be yanked or un-yanked at any time.
+    version_ttl = 3600.0
+
+    def __init__(self, pypi_url: str, pypistats_url: str) -> None:
+        self.pypi_url = pypi_url
+        self.pypistats_url = pypistats_url
+        self.origin = f"{pypi_url} {pypistats_url}"
+
+    def check_name(self, raw: str) -> str:
+        name = raw.strip()
+        if not name:
+            raise InvalidArgument("name", "The package name is empty; give a PyPI project name such as 'requests'.")
+        if len(name) > MAX_NAME or not _NAME.match(name):
+            raise InvalidArgument(
+                "name",
+                f"{name[:80]!r} is not a valid PyPI project name: use ASCII letters, digits and . _ - "
+                "(starting and ending with a letter or digit).",
+            )
+        return canonicalize_name(name)
+
+    def check_version(self, raw: str) -> str:
+        version = raw.strip()
+        if not version or len(version) > 128 or not _VERSION.match(version):
+            raise InvalidArgument(
+                "version", f"{raw[:80]!r} is not a PyPI version: give one such as '2.31.0' (PEP 440)."
+            )
+        return version
+
+    def is_exact(self, version: str) -> bool:
+        # PEP 440 spellings ('4.2' = '4.2.0') must be resolved against the release list first.
+        return False
+
+    def index(self, name: str) -> Plan[IndexBundle]:
+        project = Fetch(url_under(self.pypi_url, "pypi", name, "json"), SERVICE)
+        try:
+            data = yield project
+        except Missing:
+            raise PackageNotFound("pypi", name) from None
+        simple = None
+        if not isinstance(data, dict) or not isinstance(data.get("releases"), dict):
+            # The JSON API's `releases` key is deprecated; without it the Simple API lists the versions.
+            simple_fetch = Fetch(url_under(self.pypi_url, "simple", name, ""), SERVICE, accept=SIMPLE_JSON)
+            simple = yield simple_fetch
+            simple = (simple, simple_fetch.url)
+        return parse_project(data, project.url, simple)
+
+    def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
+        release = Fetch(url_under(self.pypi_url, "pypi", name, version, "json"), SERVICE)
+        try:
+            data = yield release
+        except Missing:
+            pass
+        else:
+            return parse_release(data, release.url)
+        listing = Fetch(url_under(self.pypi_url, "simple", name, ""), SERVICE, accept=SIMPLE_JSON)
+        simple = yield listing
+        files = release_files(simple, version, listing.url)
+        wheels = [f for f in files if f["filename"].endswith(".whl")]
+        # Mirrors drop or falsify the `core-metadata` flag; a missing .metadata file is a cheap 404.
+        wheels.sort(key=lambda f: not (f.get("core-metadata") or f.get("data-dist-info-metadata")))
+        metadata = None
+        if wheels:
+            try:
+                metadata = yield Fetch(wheels[0]["url"] + ".metadata", SERVICE, body="text", accept="*/*")
+            except Missing:
+                metadata = None
+        return parse_release_from_files(simple, version, files, metadata)
+
+    def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]:
+        try:
+            data = yield Fetch(url_under(self.pypistats_url, "api", "packages", name, "recent"), STATS_SERVICE)
+        except Missing:
+            raise PackageNotFound("pypi", name, detail="pypistats has no download counts for it") from None
+        return parse_recent(data, name, period)
+
+    def resolve(self, index: PackageIndex, requested: str) -> str | None:
+        known = [entry.version for entry in index.versions]
+        if requested in known:
+            return requested
+        if requested == "latest":
+            return index.latest_version
+        wanted = _version(requested)
+        if wanted is None:
+            return None
+        return next((v for v in known if _version(v) == wanted), None)
+
+    def nearby(self, index: PackageIndex, requested: str) -> list[str]:
+        wanted = _version(requested)
+        parsed = [(v, p) for v in (e.version for e in index.versions) if (p := _version(v)) is not None]
+        if wanted is None or not parsed:
+            return [e.version for e in index.versions[:3]]
+        lower = [v for v, p in parsed if p <= wanted][:2]
+        higher = [v for v, p in parsed if p > wanted][-1:]
+        return higher + lower
+
+
+def _version(value: str) -> Version | None:
+    try:
+        return Version(value)
+    except InvalidVersion:
+        return None
+
+
+def sort_versions(versions: Iterable[str], released: dict[str, str | None] | None = None) -> list[str]:
+    """Newest first by PEP 440; legacy strings PEP 440 rejects ('2004d') follow, newest upload first."""
+    valid, legacy = [], []
+    for v in versions:
+        parsed = _version(v)
+        (valid if parsed is not None else legacy).append((parsed, v))
+    valid.sort(key=lambda item: item[0], reverse=True)
+    dates = released or {}
+    legacy.sort(key=lambda item: (dates.get(item[1]) or "", item[1]), reverse=True)
+    return [v for _, v in valid] + [v for _, v in legacy]
+
+
+def is_prerelease(version: str) -> bool:
+    parsed = _version(version)
+    return parsed.is_prerelease if parsed is not None else bool(re.search(r"[A-Za-z]", version))
+
+
+def license_of(info: dict[str, Any]) -> str | None:
+    """PEP 639 expression, then a short License field (not a pasted licence text), then trove classifiers."""
+    expression = text(info.get("license_expression"), 200)
+    if expression:
+        return expression
+    value = info.get("license")
+    if isinstance(value, str) and value.strip() and "\n" not in value.strip() and len(value.strip()) <= 100:
+        return text(value, 100)
+    classifiers = info.get("classifiers") or []
+    found = [c.split(" :: ")[-1] for c in classifiers if isinstance(c, str) and c.startswith("License :: ")]
+    found = [f for f in found if f not in {"OSI Approved", "Other/Proprietary License"}] or found
+    if found:
+        return " OR ".join(dict.fromkeys(found))
+    if isinstance(value, str) and value.strip():
+        return text(value.strip().splitlines()[0], 100)
+    return None
+
+
+def _urls(info: dict[str, Any]) -> dict[str, str]:
+    urls = info.get("project_urls")
+    found = {}
+    if isinstance(urls, dict):
+        for label, url in urls.items():
+            if isinstance(label, str) and isinstance(url, str):
+                found[re.sub(r"[\s_.-]+", "", label.lower())] = url.strip()
+    return found
+
+
+def homepage_of(info: dict[str, Any]) -> str | None:
+    urls = _urls(info)
+    home = next((urls[k.replace("-", "")] for k in _HOMEPAGE_KEYS if k.replace("-", "") in urls), None)
+    return text(info.get("home_page"), 500) or (text(home, 500) if home else None)
+
+
+def repository_of(info: dict[str, Any]) -> str | None:
+    urls = _urls(info)
+    for key in _REPOSITORY_KEYS:
+        if key in urls:
+            return browsable_repository(urls[key])
+    candidates = [info.get("home_page"), *urls.values()]
+    for url in candidates:
+        if isinstance(url, str) and re.search(r"//(www\.)?(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/", url):
+            parts = browsable_repository(url)
+            if parts:
+                # Keep owner/repo only: project URLs often point at a sub-page (issues, docs).
+                return "/".join(parts.split("/")[:5])
+    return None
+
+
+def keywords_of(info: dict[str, Any]) -> list[str]:
+    value = info.get("keywords")
+    if isinstance(value, list):
+        items = value
+    elif isinstance(value, str):
+        items = value.split(",") if "," in value else value.split()
+    else:
+        return []
+    return [k for k in (text(item, 60) for item in items) if k][:20]
+
+
+def _author(info: dict[str, Any]) -> Person | None:
+    found = address_people(info.get("author"), info.get("author_email"))
+    return found[0] if found else None
+
+
+def _extra_of(requirement: Requirement) -> tuple[str | None, str | None]:
+    """Split `extra == "x"` from a marker: (the extra, the rest of the marker or None)."""
+    if requirement.marker is None:
+        return None, None
+    extra = None
+    rest: list[Any] = []
+    parts = requirement.marker._markers
+    # Only a top-level `... and extra == "x"` is split; anything more tangled is left whole.
+    if "or" not in parts:
+        for item in parts:
+            if isinstance(item, tuple) and len(item) == 3 and getattr(item[0], "value", None) == "extra":
+                extra = canonicalize_name(str(item[2].value))
+            else:
+                rest.append(item)
+    if extra is None:
+        return None, str(requirement.marker)
+    while rest and rest[0] == "and":
+        rest.pop(0)
+    while rest and rest[-1] == "and":
+        rest.pop()
+    cleaned = [item for i, item in enumerate(rest) if not (item == "and" and i > 0 and rest[i - 1] == "and")]
+    return extra, _format_marker(cleaned) or None
+
+
+def _format_marker(parts: list[Any]) -> str:
+    out = []
+    for item in parts:
+        if isinstance(item, list):
+            out.append(f"({_format_marker(item)})")
+        elif isinstance(item, tuple):
+            out.append(" ".join(str(x.serialize()) for x in item))
+        else:
+            out.append(str(item))
+    return " ".join(out)
+
+
+def dependencies_of(requires_dist: Any) -> tuple[dict[str, list[Dependency]], list[str]]:
+    """`requires_dist` split into runtime / optional (extras) / dev (dev-like extras)."""
+    groups: dict[str, list[Dependency]] = {"runtime": [], "dev": [], "peer": [], "optional": []}
+    notes = [NOTE_DEV]
+    if not isinstance(requires_dist, list):
+        return groups, notes
+    skipped = 0
+    for line in requires_dist:
+        try:
+            requirement = Requirement(line)
+        except (InvalidRequirement, TypeError):
+            skipped += 1
+            continue
+        extra, marker = _extra_of(requirement)
+        spec = requirement.url or str(requirement.specifier) or None
+        dependency = Dependency(
+            name=requirement.name,
+            requirement=spec,
+            marker=marker,
+            extra=extra,
+            extras=sorted(requirement.extras),
+            optional=extra is not None,
+        )
+        if extra is None:
+            groups["runtime"].append(dependency)
+        elif extra in DEV_EXTRAS or extra.split("-")[0] in DEV_EXTRAS:
+            groups["dev"].append(dependency)
+        else:
+            groups["optional"].append(dependency)
+    if skipped:
+        notes.append(f"{skipped} requirement line(s) that are not valid PEP 508 were left out")
+    return groups, notes
+
+
+def _artifact(file: dict[str, Any], base_url: str) -> Artifact | None:
+    filename = file.get("filename")
+    if not isinstance(filename, str):
+        return None
+    digests = file.get("digests") or file.get("hashes") or {}
+    sha256 = digests.get("sha256") if isinstance(digests, dict) else None
+    kind = "wheel" if filename.endswith(".whl") else "sdist" if file.get("packagetype") in (None, "sdist") else str(
+        file.get("packagetype")
+    )
+    return Artifact(
+        filename=filename,
+        # Mirrors serve file URLs relative to the document ('../../packages/...').
+        url=urljoin(base_url, file["url"]) if isinstance(file.get("url"), str) else None,
+        size=file.get("size") if isinstance(file.get("size"), int) else None,
+        digest=f"sha256:{sha256}" if isinstance(sha256, str) else None,
+        kind=kind,
+    )
+
+
+def _artifacts(files: Any, base_url: str, limit: int = 40) -> tuple[list[Artifact], list[str]]:
+    found = [a for a in (_artifact(f, base_url) for f in files if isinstance(f, dict)) if a] if isinstance(files, list) else []
+    notes = []
+    if len(found) > limit:
+        notes.append(f"{len(found)} files; the first {limit} are listed")
+    return found[:limit], notes
+
+
+def _yank(files: list[dict[str, Any]]) -> tuple[bool, str | None]:
+    """A release is yanked when all its files are (PEP 592); the JSON API and Simple API spell it differently."""
+    if not files:
+        return False, None
+    flags = [f.get("yanked") for f in files]
+    if not all(flag is True or isinstance(flag, str) for flag in flags):
+        return False, None
+    reasons = [f.get("yanked_reason") or (f.get("yanked") if isinstance(f.get("yanked"), str) else None) for f in files]
+    return True, text(next((r for r in reasons if r), None), 300)
+
+
+def _released(files: list[dict[str, Any]]) -> str | None:
+    times = [iso_utc(f.get("upload_time_iso_8601") or f.get("upload_time") or f.get("upload-time")) for f in files]
+    known = [t for t in times if t]
+    return min(known) if known else None
+
+
+def _vulnerabilities(value: Any) -> list[Vulnerability]:
+    found = []
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or item.get("withdrawn"):
+            continue
+        found.append(
+            Vulnerability(
+                id=item["id"],
+                aliases=[a for a in item.get("aliases") or [] if isinstance(a, str)],
+                summary=text(item.get("summary") or item.get("details"), 200),
+                fixed_in=[v for v in item.get("fixed_in") or [] if isinstance(v, str)],
+                link=item.get("link") if isinstance(item.get("link"), str) else None,
+            )
+        )
+    return found
+
+
+def _doc(info: dict[str, Any], files: Any, vulnerabilities: Any, version: str, base_url: str) -> VersionDoc:
+    groups, dependency_notes = dependencies_of(info.get("requires_dist"))
+    file_list = files if isinstance(files, list) else []
+    artifacts, notes = _artifacts(file_list, base_url)
+    yanked, reason = _yank(file_list)
+    if info.get("yanked") is True:
+        yanked, reason = True, text(info.get("yanked_reason"), 300) or reason
+    if not file_list:
+        notes.append("this release has no files")
+    python = text(info.get("requires_python"), 100)
+    return VersionDoc(
+        registry="pypi",
+        name=info.get("name") if isinstance(info.get("name"), str) else "",
+        version=version,
+        released=_released(file_list),
+        summary=text(info.get("summary")),
+        license=license_of(info),
+        homepage=homepage_of(info),
+        repository=repository_of(info),
+        author=_author(info),
+        yanked=yanked,
+        yanked_reason=reason,
+        engines={"python": python} if python else {},
+        artifacts=artifacts,
+        vulnerabilities=_vulnerabilities(vulnerabilities),
+        notes=notes,
+        dependency_notes=dependency_notes,
+        **groups,
+    )
+
+
+def parse_release(data: Any, url: str) -> VersionDoc:
+    """The per-version JSON endpoint's body, fetched from `url`."""
+    if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
+        raise BadDocument("a PyPI JSON API body has an 'info' object")
+    info = data["info"]
+    return _doc(info, data.get("urls"), data.get("vulnerabilities"), str(info.get("version")), url)
+
+
+def parse_project(data: Any, url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:
+    """The project JSON endpoint's body from `url` (plus the Simple API's body and URL when it lacks `releases`)."""
+    if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
+        raise BadDocument("a PyPI JSON API body has an 'info' object")
+    info = data["info"]
+    latest = info.get("version") if isinstance(info.get("version"), str) else None
+    notes: list[str] = []
+    releases: dict[str, list[dict[str, Any]]] = {}
+    if isinstance(data.get("releases"), dict):
+        releases = {v: [f for f in fs if isinstance(f, dict)] if isinstance(fs, list) else []
+                    for v, fs in data["releases"].items()}  # fmt: skip
+    elif simple is not None and isinstance(simple[0], dict):
+        listing, listing_url = simple
+        releases = {str(v): [] for v in listing.get("versions") or []}
+        by_version = {_version(v): v for v in releases}
+        for file in listing.get("files") or []:
+            version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
+            if version is not None and version in by_version:
+                releases[by_version[version]].append({**file, "url": urljoin(listing_url, str(file.get("url")))})
+    released = {v: _released(fs) for v, fs in releases.items()}
+    entries = []
+    for version in sort_versions(releases, released):
+        yanked, reason = _yank(releases[version])
+        entries.append(
+            VersionEntry(
+                version=version,
+                released=released[version],
+                prerelease=is_prerelease(version),
+                yanked=yanked,
+                yanked_reason=reason,
+                tags=["latest"] if version == latest else [],
+            )
+        )
+    ownership = data.get("ownership") if isinstance(data.get("ownership"), dict) else None
+    roles = ownership.get("roles") if ownership else None
+    maintainers = [
+        Person(username=r["user"], role=r.get("role") if isinstance(r.get("role"), str) else None)
+        for r in (roles if isinstance(roles, list) else [])
+        if isinstance(r, dict) and isinstance(r.get("user"), str)
+    ]
+    if not isinstance(roles, list):
+        notes.append("this registry (or its mirror) lists no project owners")
+    declared = [
+        *address_people(info.get("maintainer"), info.get("maintainer_email"), role="maintainer"),
+        *address_people(info.get("author"), info.get("author_email"), role="author"),
+    ]
+    organization = ownership.get("organization") if ownership else None
+    latest_doc = _doc(info, data.get("urls"), data.get("vulnerabilities"), latest, url) if latest else None
+    latest_entry = next((e for e in entries if e.version == latest), None)
+    index = PackageIndex(
+        registry="pypi",
+        name=info.get("name") if isinstance(info.get("name"), str) else "",
+        latest_version=latest,
+        summary=text(info.get("summary")),
+        license=license_of(info),
+        homepage=homepage_of(info),
+        repository=repository_of(info),
+        keywords=keywords_of(info),
+        author=_author(info),
+        maintainers=maintainers,
+        declared=declared,
+        organization=organization if isinstance(organization, str) else None,
+        created=min((r for r in released.values() if r), default=None),
+        latest_release_date=latest_entry.released if latest_entry else None,
+        dist_tags={},
+        yanked=bool(latest_doc and latest_doc.yanked),
+        yanked_reason=latest_doc.yanked_reason if latest_doc else None,
+        engines=latest_doc.engines if latest_doc else {},
+        dependencies_count=len(latest_doc.runtime) if latest_doc else None,
+        versions=entries,
+        notes=notes,
+    )
+    return IndexBundle(index=index, versions={latest: latest_doc} if latest and latest_doc else {})
+
+
+def _file_version(filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+
+
+def release_files(simple: Any, version: str, url: str) -> list[dict[str, Any]]:
+    """The Simple API (PEP 691 JSON) files that belong to one release, with absolute URLs."""
+    if not isinstance(simple, dict) or not isinstance(simple.get("files"), list):
+        raise BadDocument("a Simple API JSON body has a 'files' list")
+    wanted = _version(version)
+    found = []
+    for file in simple["files"]:
+        if not isinstance(file, dict) or not isinstance(file.get("filename"), str) or not isinstance(file.get("url"), str):
+            continue
+        parsed = _file_version(file["filename"])
+        if (parsed is not None and parsed == wanted) or (wanted is None and f"-{version}" in file["filename"]):
+            found.append({**file, "url": urljoin(url, file["url"])})
+    return found
+
+
+def parse_release_from_files(simple: Any, version: str, files: list[dict[str, Any]], metadata: str | None) -> VersionDoc:
+    """A release read from its Simple API files and, when there is one, its PEP 658 core metadata."""
+    info: dict[str, Any] = {"name": simple.get("name") if isinstance(simple, dict) else None}
+    notes = []
+    if metadata is not None:
+        raw, _ = parse_email(metadata)
+        info.update(
+            name=raw.get("name") or info["name"],
+            summary=raw.get("summary"),
+            license=raw.get("license"),
+            license_expression=raw.get("license_expression"),
+            classifiers=raw.get("classifiers") or [],
+            home_page=raw.get("home_page"),
+            project_urls=raw.get("project_urls") or {},
+            author=raw.get("author"),
+            author_email=raw.get("author_email"),
+            requires_dist=raw.get("requires_dist") or [],
+            requires_python=raw.get("requires_python"),
+        )
+    else:
+        notes.append("this release's own metadata is not available (no wheel with PEP 658 metadata)")
+    notes.append("vulnerability data for this release is unavailable: the per-version JSON endpoint is missing")
+    # `files` already carry absolute URLs.
+    doc = _doc(info, [{**f, "upload_time": f.get("upload-time")} for f in files], None, version, "")
+    if metadata is None:
+        doc = doc.model_copy(update={"dependency_notes": ["dependencies unknown: " + notes[0]]})
+    return doc.model_copy(update={"notes": doc.notes + notes})
+
+
+_RECENT = (("last_day", "last-day"), ("last_week", "last-week"), ("last_month", "last-month"))
+
+
+def parse_recent(data: Any, name: str, period: Period) -> DownloadsResult:
+    """pypistats' `/api/packages/<name>/recent` body: {"data": {"last_day": N, ...}, "package": ...}."""
+    counts_by_key = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(counts_by_key, dict):
+        raise BadDocument("a pypistats body has a 'data' object")
+    counts = [
+        DownloadCount(period=period_name, downloads=counts_by_key[key])
+        for key, period_name in _RECENT
+        if isinstance(counts_by_key.get(key), int)
+    ]
+    notes = ["PyPI counts come from pypistats, which reports only last-day, last-week and last-month totals"]
+    if period != "last-month":
+        notes.append(f"the period '{period}' applies to npm only and was ignored")
+    package = data.get("package")
+    return DownloadsResult(
+        registry="pypi",
+        name=package if isinstance(package, str) else name,
+        source="pypistats recent downloads",
+        counts=counts,
+        notes=notes,
+    )

@@ -1,0 +1,80 @@
+"""The MCP wiring: the only module that imports `mcp`. Six tools from one table, one error wrapper."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools.base import Tool
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+
+from . import __version__
+from .errors import RegistryError
+from .models import RESULT_MODELS, compact_json
+from .operations import OPERATIONS, OperationSpec
+from .service import Service
+
+log = logging.getLogger(__name__)
+
+ANNOTATIONS = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+INSTRUCTIONS = (
+    "Answers questions about npm (Node.js) and PyPI (Python) packages from the registries themselves: "
+    "latest version, version lists, one version's metadata, dependencies, download counts, maintainers. "
+    "Every tool takes registry ('npm' or 'pypi') and the exact package name. Answers are compact JSON; "
+    "absent data is left out, and `notes` explain caveats."
+)
+
+
+def error_result(message: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+async def answer(service: Service, spec: OperationSpec, arguments: dict[str, Any]) -> CallToolResult:
+    """One tool call: the answer as structured content plus compact JSON text, or one error sentence."""
+    try:
+        result = await service.call(spec.operation, arguments)
+    except RegistryError as exc:
+        return error_result(exc.message)
+    except Exception:  # noqa: BLE001 - the one boundary where a bug becomes a sentence, not a crash
+        log.exception("%s failed unexpectedly", spec.operation.value)
+        return error_result(
+            f"Internal error while answering '{spec.operation.value}'; the server logged the details. "
+            "Try again, or try another tool."
+        )
+    return CallToolResult(
+        content=[TextContent(type="text", text=compact_json(result))],
+        structured_content=result.model_dump(mode="json"),
+    )
+
+
+def _tool(service: Service, spec: OperationSpec) -> Tool:
+    async def call(**arguments: Any) -> CallToolResult:
+        return await answer(service, spec, {k: v for k, v in arguments.items() if v is not None})
+
+    # Every argument reaches `operations.parse_arguments` untouched, so that a bad value gets our
+    # sentence rather than a validation dump; the advertised schema is the seed's table.
+    returns = Annotated[CallToolResult, RESULT_MODELS[spec.operation]]
+    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Any) for p in spec.params],
+        return_annotation=returns,
+    )
+    call.__annotations__ = {p.name: Any for p in spec.params} | {"return": returns}
+    tool = Tool.from_function(
+        call, name=spec.operation.value, title=spec.title, description=spec.description, annotations=ANNOTATIONS
+    )
+    return tool.model_copy(update={"parameters": spec.input_schema()})
+
+
+def build_server(service: Service) -> MCPServer:
+    return MCPServer(
+        name="mcp-registries",
+        title="Package registries (npm, PyPI)",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        tools=[_tool(service, spec) for spec in OPERATIONS.values()],
+        log_level=service.settings.log_level.upper(),  # type: ignore[arg-type]
+    )

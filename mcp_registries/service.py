@@ -1,0 +1,358 @@
+"""The six operations, written once: arguments → cache → plan over HTTP → answer.
+
+Answers are built from two kinds of cached documents: a package's index (one upstream fetch
+gives everything `package`, `versions` and `maintainer` need, plus the latest version's
+document) and single version documents (`version`, `dependencies`). Concurrent identical cold
+requests share one upstream fetch (single-flight); when an upstream fails, an expired entry is
+served with a note (stale-if-error).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+
+from .cache import TTL_DOWNLOADS, TTL_INDEX, Cache, open_cache
+from .errors import InvalidResponse, PackageNotFound, UpstreamError, VersionNotFound
+from .http import HttpClient
+from .models import (
+    DependenciesResult,
+    DownloadsResult,
+    MaintainerResult,
+    Operation,
+    PackageResult,
+    Result,
+    VersionEntry,
+    VersionResult,
+    VersionsResult,
+)
+from .operations import Query, parse_arguments
+from .registries.base import BadDocument, Fetch, IndexBundle, Missing, Plan, Registry, VersionDoc
+from .registries.npm import Npm
+from .registries.pypi import PyPI
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_PACKAGE_FIELDS = set(PackageResult.model_fields) - {"versions_count", "notes"}
+#: A package overview names a few maintainers; the `maintainer` tool lists them all.
+PACKAGE_MAINTAINERS = 5
+
+
+@dataclass(eq=False)
+class _Flight:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    value: Any = None
+    notes: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        cache: Cache | None = None,
+        backoff: float = 0.25,
+    ) -> None:
+        self.settings = settings
+        self.http = HttpClient(settings, transport=transport, backoff=backoff)
+        self.cache = cache if cache is not None else open_cache(
+            settings.cache_dir, enabled=settings.cache_enabled, size_limit=settings.cache_size_limit
+        )
+        self.registries: dict[str, Registry] = {
+            "npm": Npm(settings.npm_url, settings.npm_downloads_url),
+            "pypi": PyPI(settings.pypi_url, settings.pypistats_url),
+        }
+        self._inflight: dict[str, _Flight] = {}
+        self._handlers: dict[Operation, Callable[[Registry, str, Query], Awaitable[Result]]] = {
+            Operation.PACKAGE: self._package,
+            Operation.VERSIONS: self._versions,
+            Operation.VERSION: self._version,
+            Operation.DEPENDENCIES: self._dependencies,
+            Operation.DOWNLOADS: self._downloads,
+            Operation.MAINTAINER: self._maintainer,
+        }
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        self.cache.close()
+
+    async def call(self, operation: Operation | str, arguments: dict[str, Any]) -> Result:
+        """Answer one operation; raises a RegistryError subclass whose message is the sentence to show."""
+        query = parse_arguments(operation, arguments)
+        registry = self.registries[query.registry]
+        name = registry.check_name(query.name)
+        if query.version is not None:
+            query = Query(**{**_fields(query), "version": registry.check_version(query.version)})
+        try:
+            result = await self._handlers[query.operation](registry, name, query)
+        except Missing:
+            raise PackageNotFound(registry.name, name) from None
+        if query.notes:
+            result = result.model_copy(update={"notes": [*result.notes, *query.notes]})
+        return result
+
+    # -- the cache-then-fetch template -------------------------------------------------------
+
+    async def run_plan(self, plan: Plan[T]) -> T:
+        """Drive an adapter's plan: each yielded Fetch goes over HTTP, its body (or Missing) goes back."""
+        fetch: Fetch | None = None
+        try:
+            fetch = next(plan)
+            while True:
+                try:
+                    body = await self.http.fetch(fetch)
+                except Missing as missing:
+                    fetch = plan.throw(missing)
+                else:
+                    fetch = plan.send(body)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        except BadDocument as exc:
+            assert fetch is not None
+            raise InvalidResponse(fetch.service, fetch.url, str(exc)) from None
+        finally:
+            plan.close()
+
+    async def _cached(self, key: str, ttl: float, make_plan: Callable[[], Plan[T]]) -> tuple[T, list[str]]:
+        entry = self.cache.get(key)
+        if entry is not None and entry.fresh:
+            return entry.value, []
+        flight = self._inflight.get(key)
+        if flight is not None:
+            await flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value, list(flight.notes)
+        flight = self._inflight[key] = _Flight()
+        try:
+            try:
+                value = await self.run_plan(make_plan())
+            except UpstreamError as exc:
+                if entry is None:
+                    if self.settings.cache_enabled:
+                        exc.served_stale = False
+                    raise
+                exc.served_stale = True
+                log.warning("serving a stale answer for %s: %s", key, exc.message)
+                flight.value, flight.notes = entry.value, [
+                    f"served from cache ({_age(entry.age)} old) because {exc.service} failed: {exc.what}"
+                ]
+                return flight.value, list(flight.notes)
+            self.cache.set(key, value, ttl)
+            flight.value = value
+            return value, []
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            flight.done.set()
+            del self._inflight[key]
+
+    def _key(self, kind: str, registry: Registry, name: str, *rest: str) -> str:
+        return "|".join((kind, registry.name, registry.origin, name, *rest))
+
+    async def _index(self, registry: Registry, name: str) -> tuple[IndexBundle, list[str]]:
+        return await self._cached(self._key("index", registry, name), TTL_INDEX, lambda: registry.index(name))
+
+    async def _version_doc(self, registry: Registry, name: str, version: str) -> tuple[VersionDoc, list[str]]:
+        return await self._cached(
+            self._key("version", registry, name, version),
+            registry.version_ttl,
+            lambda: registry.version_doc(name, version),
+        )
+
+    async def _resolve(self, registry: Registry, name: str, requested: str | None) -> tuple[IndexBundle, str, list[str]]:
+        bundle, notes = await self._index(registry, name)
+        index = bundle.index
+        if requested is None:
+            if index.latest_version is None:
+                raise VersionNotFound(registry.name, index.name, "latest")
+            return bundle, index.latest_version, notes
+        resolved = registry.resolve(index, requested)
+        if resolved is None:
+            raise VersionNotFound(
+                registry.name,
+                index.name,
+                requested,
+                latest=index.latest_version,
+                nearby=registry.nearby(index, requested),
+            )
+        return bundle, resolved, notes
+
+    async def _doc_for(
+        self, registry: Registry, bundle: IndexBundle, name: str, version: str
+    ) -> tuple[VersionDoc, list[str]]:
+        if version in bundle.versions:
+            return bundle.versions[version], []
+        try:
+            return await self._version_doc(registry, name, version)
+        except Missing:
+            raise VersionNotFound(registry.name, bundle.index.name, version, latest=bundle.index.latest_version) from None
+
+    # -- the six operations --------------------------------------------------------------
+
+    async def _package(self, registry: Registry, name: str, query: Query) -> PackageResult:
+        bundle, notes = await self._index(registry, name)
+        index = bundle.index
+        fields = {k: v for k, v in index if k in _PACKAGE_FIELDS}
+        if len(index.maintainers) > PACKAGE_MAINTAINERS:
+            fields["maintainers"] = index.maintainers[:PACKAGE_MAINTAINERS]
+            notes = [*notes, f"{len(index.maintainers)} maintainers; the maintainer tool lists them all"]
+        return PackageResult(**fields, versions_count=len(index.versions), notes=[*index.notes, *notes])
+
+    async def _versions(self, registry: Registry, name: str, query: Query) -> VersionsResult:
+        bundle, notes = await self._index(registry, name)
+        index = bundle.index
+        total = len(index.versions)
+        start = (query.page - 1) * query.page_size
+        return VersionsResult(
+            registry=index.registry,
+            name=index.name,
+            latest_version=index.latest_version,
+            total=total,
+            page=query.page,
+            page_size=query.page_size,
+            pages=math.ceil(total / query.page_size),
+            has_more=start + query.page_size < total,
+            versions=index.versions[start : start + query.page_size],
+            notes=notes,
+        )
+
+    async def _version(self, registry: Registry, name: str, query: Query) -> VersionResult:
+        assert query.version is not None
+        bundle, version, notes = await self._resolve(registry, name, query.version)
+        doc, doc_notes = await self._doc_for(registry, bundle, name, version)
+        index = bundle.index
+        entry = next((e for e in index.versions if e.version == version), VersionEntry(version=version))
+        yanked = doc.yanked if doc.yanked is not None else entry.yanked
+        return VersionResult(
+            registry=index.registry,
+            name=index.name,
+            version=version,
+            released=entry.released or doc.released,
+            prerelease=entry.prerelease,
+            is_latest=version == index.latest_version,
+            tags=entry.tags,
+            summary=doc.summary,
+            license=doc.license,
+            homepage=doc.homepage,
+            repository=doc.repository,
+            author=doc.author,
+            deprecated=doc.deprecated or entry.deprecated,
+            yanked=yanked,
+            yanked_reason=(doc.yanked_reason or entry.yanked_reason) if yanked else None,
+            engines=doc.engines,
+            dependencies_count=len(doc.runtime),
+            artifacts=doc.artifacts,
+            vulnerabilities=doc.vulnerabilities,
+            notes=[*doc.notes, *notes, *doc_notes],
+        )
+
+    async def _dependencies(self, registry: Registry, name: str, query: Query) -> DependenciesResult:
+        doc: VersionDoc | None = None
+        notes: list[str] = []
+        if query.version is not None and registry.is_exact(query.version):
+            # An exact npm version has its own small document: no need for the whole packument.
+            try:
+                doc, notes = await self._version_doc(registry, name, query.version)
+            except Missing:
+                doc = None
+        if doc is None:
+            bundle, version, notes = await self._resolve(registry, name, query.version)
+            doc, doc_notes = await self._doc_for(registry, bundle, name, version)
+            notes += doc_notes
+            display = bundle.index.name
+        else:
+            display = doc.name or name
+        return DependenciesResult(
+            registry=doc.registry,
+            name=display,
+            version=doc.version,
+            runtime=doc.runtime,
+            dev=doc.dev,
+            peer=doc.peer,
+            optional=doc.optional,
+            notes=[*doc.dependency_notes, *notes],
+        )
+
+    async def _downloads(self, registry: Registry, name: str, query: Query) -> DownloadsResult:
+        period = query.period if registry.name == "npm" else "recent"
+        results: dict[str, Any] = {}
+
+        async def counts() -> None:
+            results["counts"] = await self._cached(
+                self._key("downloads", registry, name, period),
+                TTL_DOWNLOADS,
+                lambda: registry.downloads(name, query.period),  # type: ignore[arg-type]
+            )
+
+        async def index() -> None:
+            results["index"] = await self._index(registry, name)
+
+        # pypistats knows only normalized names; the index gives PyPI's display name and a real 404.
+        await _together(counts, index) if registry.name == "pypi" else await counts()
+        result, notes = results["counts"]
+        if "index" in results:
+            result = result.model_copy(update={"name": results["index"][0].index.name})
+        return result.model_copy(update={"notes": [*result.notes, *notes]})
+
+    async def _maintainer(self, registry: Registry, name: str, query: Query) -> MaintainerResult:
+        bundle, notes = await self._index(registry, name)
+        index = bundle.index
+        if index.maintainers:
+            people, source = index.maintainers, "registry accounts"
+        else:
+            people, source = index.declared, "declared in package metadata"
+            notes = [
+                "no maintainer accounts are published by this registry (or its mirror); "
+                "these are the people the package metadata names",
+                *notes,
+            ]
+        return MaintainerResult(
+            registry=index.registry,
+            name=index.name,
+            maintainers=people,
+            author=index.author,
+            publisher=index.publisher,
+            organization=index.organization,
+            source=source,
+            notes=notes,
+        )
+
+
+async def _together(*calls: Callable[[], Awaitable[None]]) -> None:
+    """Run calls concurrently; re-raise the first failure as itself, not as an ExceptionGroup."""
+    try:
+        async with anyio.create_task_group() as group:
+            for call in calls:
+                group.start_soon(call)
+    except BaseExceptionGroup as group:
+        first: BaseException = group
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+
+
+def _fields(query: Query) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in query.__slots__}

@@ -1,0 +1,65 @@
+"""One Settings object, read from the environment (MCP_REGISTRIES_*) once and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, field_validator
+
+ENV_PREFIX = "MCP_REGISTRIES_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    npm_url: str = "https://registry.npmjs.org/"
+    npm_downloads_url: str = "https://api.npmjs.org/"
+    pypi_url: str = "https://pypi.org/"
+    pypistats_url: str = "https://pypistats.org/"
+    cache_dir: Path = Path(platformdirs.user_cache_dir("mcp-registries"))
+    cache_enabled: bool = True
+    #: diskcache's size limit; entries are evicted (least recently stored first) past it.
+    cache_size_limit: int = 256 * 1024 * 1024
+    log_level: str = "WARNING"
+    auth_token: str | None = None
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    #: Upper bound on one tool call's time spent on one upstream document, retries included.
+    total_timeout: float = 30.0
+    retries: int = 2
+    #: Streamed bodies are aborted past this; the largest real packuments are ~30 MB uncompressed.
+    max_response_bytes: int = 64 * 1024 * 1024
+
+    @field_validator("npm_url", "npm_downloads_url", "pypi_url", "pypistats_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
+        # A trailing slash makes every upstream URL a child of the base, path prefix included.
+        return value if value.endswith("/") else value + "/"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field, var in (
+            ("npm_url", "NPM_URL"),
+            ("npm_downloads_url", "NPM_DOWNLOADS_URL"),
+            ("pypi_url", "PYPI_URL"),
+            ("pypistats_url", "PYPISTATS_URL"),
+            ("cache_dir", "CACHE_DIR"),
+            ("log_level", "LOG_LEVEL"),
+            ("auth_token", "AUTH_TOKEN"),
+        ):
+            raw = env.get(ENV_PREFIX + var, "").strip()
+            if raw:
+                values[field] = raw
+        if env.get(ENV_PREFIX + "CACHE", "").strip().lower() in {"off", "0", "false", "no", "disabled"}:
+            values["cache_enabled"] = False
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
