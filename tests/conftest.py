@@ -1,0 +1,182 @@
+"""Shared fixtures: a fake upstream (httpx.MockTransport) serving recorded real responses.
+
+Every base URL carries a path prefix, as corporate mirrors do, so that tests prove every upstream
+URL is built under the configured base.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mcp_registries.cache import DiskCache, NullCache
+from mcp_registries.service import Service
+from mcp_registries.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+
+NPM = "https://npm.test/api/npm/npm-remote/"
+NPM_DL = "https://npm-dl.test/mirror/"
+PYPI = "https://pypi.test/pypi-proxy/"
+STATS = "https://stats.test/"
+FILES = "https://files.pythonhosted.org/"
+
+Response = tuple[int, bytes] | Callable[[httpx.Request], httpx.Response]
+
+
+def data(path: str) -> bytes:
+    return (DATA / path).read_bytes()
+
+
+def _recorded() -> dict[str, Response]:
+    ok = 200
+    return {
+        NPM + "react": (ok, data("npm/react.json")),
+        NPM + "react/18.2.0": (ok, data("npm/react@18.2.0.json")),
+        NPM + "react/latest": (ok, data("npm/react@latest.json")),
+        NPM + "express": (ok, data("npm/express.json")),
+        NPM + "express/4.18.2": (ok, data("npm/express@4.18.2.json")),
+        NPM + "JSONStream": (ok, data("npm/JSONStream.json")),
+        NPM + "jsonstream": (ok, data("npm/jsonstream_lowercase.json")),
+        NPM + "ms": (ok, data("npm/ms.json")),
+        NPM + "@types%2Fnode": (ok, data("npm/@types__node.json")),
+        NPM + "@types%2Fnode/20.11.0": (ok, data("npm/@types__node@20.11.0.json")),
+        NPM + "full-example": (ok, data("documented/npm-packument-full.json")),
+        NPM + "gone-widget": (ok, data("documented/npm-unpublished.json")),
+        NPM_DL + "downloads/point/last-month/express": (ok, data("documented/npm-downloads-point.json")),
+        NPM_DL + "downloads/point/last-week/express": (ok, data("documented/npm-downloads-point.json")),
+        NPM_DL + "downloads/point/last-year/@types%2Fnode": (ok, data("documented/npm-downloads-point.json")),
+        PYPI + "pypi/requests/json": (ok, data("pypi/requests.json")),
+        PYPI + "pypi/requests/2.31.0/json": (ok, data("documented/pypi-version.json")),
+        PYPI + "pypi/django/json": (ok, data("pypi/Django.json")),
+        PYPI + "simple/django/": (ok, data("pypi/simple-django.json")),
+        PYPI + "pypi/zope-interface/json": (ok, data("pypi/zope.interface.json")),
+        PYPI + "pypi/typing-extensions/json": (ok, data("pypi/typing_extensions.json")),
+        PYPI + "pypi/botocore/json": (ok, data("pypi/botocore.json")),
+        PYPI + "pypi/gitlab/json": (ok, data("pypi/gitlab.json")),
+        PYPI + "pypi/pytz/json": (ok, data("pypi/pytz.json")),
+        FILES + "packages/d9/40/6012f98b14b64b4d3dc47b0c2f116fccbd0795ab35515d0c40dac73b81b8/"
+        "Django-4.2-py3-none-any.whl.metadata": (ok, data("pypi/Django-4.2-py3-none-any.whl.metadata")),
+        STATS + "api/packages/requests/recent": (ok, data("documented/pypistats-recent.json")),
+        STATS + "api/packages/django/recent": (ok, data("documented/pypistats-recent.json")),
+    }
+
+
+@dataclass
+class FakeUpstream:
+    """Routes full URLs to recorded bodies; anything unrouted is a 404 with an empty body (as mirrors do)."""
+
+    routes: dict[str, Response] = field(default_factory=_recorded)
+    hits: Counter[str] = field(default_factory=Counter)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        self.hits[url] += 1
+        route = self.routes.get(url)
+        if route is None:
+            return httpx.Response(404, content=b"")
+        if callable(route):
+            return route(request)
+        status, body = route
+        return httpx.Response(status, content=body, headers={"content-type": "application/json"})
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    @property
+    def total(self) -> int:
+        return sum(self.hits.values())
+
+
+def make_settings(tmp_path: Path | None = None, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "npm_url": NPM,
+        "npm_downloads_url": NPM_DL,
+        "pypi_url": PYPI,
+        "pypistats_url": STATS,
+        "cache_enabled": tmp_path is not None,
+        "cache_dir": tmp_path or Path("/nonexistent"),
+        "retries": 1,
+        "total_timeout": 5.0,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def upstream() -> FakeUpstream:
+    return FakeUpstream()
+
+
+@pytest.fixture
+async def service(upstream: FakeUpstream) -> AsyncIterator[Service]:
+    """A service without a cache over the fake upstream."""
+    svc = Service(make_settings(), transport=upstream.transport(), cache=NullCache(), backoff=0.0)
+    yield svc
+    await svc.aclose()
+
+
+@pytest.fixture
+async def cached_service(upstream: FakeUpstream, tmp_path: Path) -> AsyncIterator[Service]:
+    """A service with a diskcache in a temporary directory over the fake upstream."""
+    settings = make_settings(tmp_path)
+    svc = Service(settings, transport=upstream.transport(), cache=DiskCache(tmp_path, 10**8), backoff=0.0)
+    yield svc
+    await svc.aclose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class LocalUpstream:
+    """A real HTTP server on a loopback port serving the same routes (by path), for subprocess tests."""
+
+    def __init__(self, routes: dict[str, tuple[int, bytes]]) -> None:
+        import http.server
+        import threading
+
+        self.hits: Counter[str] = Counter()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                outer.hits[self.path] += 1
+                status, body = routes.get(self.path, (404, b""))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def local_upstream() -> Iterator[LocalUpstream]:
+    """The recorded npm and PyPI documents behind a real loopback HTTP server, under path prefixes."""
+    routes = {}
+    for url, route in _recorded().items():
+        if isinstance(route, tuple):
+            for base, prefix in ((NPM, "/npm/"), (PYPI, "/pypi-proxy/"), (NPM_DL, "/npm-dl/"), (STATS, "/stats/")):
+                if url.startswith(base):
+                    routes[prefix + url[len(base):]] = route
+    server = LocalUpstream(routes)
+    yield server
+    server.close()

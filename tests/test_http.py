@@ -1,0 +1,196 @@
+"""The HTTP layer: statuses and transport failures become the right typed errors; URLs stay under the base."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from mcp_registries.errors import (
+    InvalidResponse,
+    RateLimited,
+    ResponseTooLarge,
+    UpstreamStatus,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from mcp_registries.http import USER_AGENT, HttpClient
+from mcp_registries.registries.base import Fetch, Missing, segment, url_under
+
+from .conftest import make_settings
+
+pytestmark = pytest.mark.anyio
+
+URL = "https://registry.test/prefix/thing"
+FETCH = Fetch(URL, "The test registry")
+
+
+def client_for(handler: Callable[[httpx.Request], httpx.Response], **settings: object) -> HttpClient:
+    return HttpClient(make_settings(**settings), transport=httpx.MockTransport(handler), backoff=0.0)
+
+
+def counting(*responses: httpx.Response) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return responses[min(len(seen), len(responses)) - 1]
+
+    return handler, seen
+
+
+async def test_fetch_decodes_json_and_sends_user_agent() -> None:
+    """A 200 JSON body is decoded; the request names the project in its User-Agent and accepts gzip."""
+    handler, seen = counting(httpx.Response(200, json={"a": 1}))
+    assert await client_for(handler).fetch(FETCH) == {"a": 1}
+    assert seen[0].headers["user-agent"] == USER_AGENT and "mcp-registries" in USER_AGENT
+    assert "gzip" in seen[0].headers["accept-encoding"]
+
+
+async def test_fetch_decodes_gzip_bodies() -> None:
+    """A gzip-encoded body is decompressed before decoding."""
+    import gzip
+
+    body = gzip.compress(b'{"zipped": true}')
+    handler, _ = counting(httpx.Response(200, content=body, headers={"content-encoding": "gzip"}))
+    assert await client_for(handler).fetch(FETCH) == {"zipped": True}
+
+
+@pytest.mark.parametrize("status", [404, 410])
+async def test_not_found_is_missing_and_never_retried(status: int) -> None:
+    """404 and 410 are answers: raised as Missing after exactly one request."""
+    handler, seen = counting(httpx.Response(status, json={"error": "Not found"}))
+    with pytest.raises(Missing):
+        await client_for(handler, retries=3).fetch(FETCH)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_server_errors_are_retried_then_reported(status: int) -> None:
+    """5xx is retried `retries` times, then reported with its status."""
+    handler, seen = counting(httpx.Response(status))
+    with pytest.raises(UpstreamStatus) as caught:
+        await client_for(handler, retries=2).fetch(FETCH)
+    assert len(seen) == 3
+    assert caught.value.status == status
+    assert str(caught.value) == f"The test registry failed: it answered HTTP {status}."
+
+
+async def test_server_error_then_success_recovers() -> None:
+    """A 503 followed by a 200 gives the answer."""
+    handler, seen = counting(httpx.Response(503), httpx.Response(200, json=[1]))
+    assert await client_for(handler, retries=2).fetch(FETCH) == [1]
+    assert len(seen) == 2
+
+
+async def test_rate_limit_honours_retry_after_then_reports_it() -> None:
+    """429 with Retry-After is retried after that delay; when it persists the sentence gives the retry time."""
+    handler, seen = counting(httpx.Response(429, headers={"retry-after": "1"}))
+    started = time.monotonic()
+    with pytest.raises(RateLimited) as caught:
+        await client_for(handler, retries=1).fetch(FETCH)
+    assert len(seen) == 2
+    assert time.monotonic() - started >= 1.0
+    assert caught.value.retry_after == 1.0
+    assert "rate limiting requests (HTTP 429); retry after 1 s" in str(caught.value)
+
+
+async def test_rate_limit_past_the_time_bound_fails_at_once() -> None:
+    """A Retry-After longer than the call's time bound is not waited for."""
+    handler, seen = counting(httpx.Response(429, headers={"retry-after": "3600"}))
+    started = time.monotonic()
+    with pytest.raises(RateLimited, match="retry after 3600 s"):
+        await client_for(handler, retries=3, total_timeout=5.0).fetch(FETCH)
+    assert len(seen) == 1 and time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [(b"", "the body was empty"), (b"<html>proxy error</html>", "not JSON"), (b'{"truncated": ', "not JSON")],
+)
+async def test_non_json_body_is_invalid_response(body: bytes, why: str) -> None:
+    """Empty, HTML and truncated bodies become an 'invalid response' error naming the service."""
+    handler, _ = counting(httpx.Response(200, content=body))
+    with pytest.raises(InvalidResponse) as caught:
+        await client_for(handler).fetch(FETCH)
+    assert why in str(caught.value) and str(caught.value).startswith("The test registry failed:")
+
+
+async def test_oversized_body_is_refused() -> None:
+    """A body past the size cap is aborted with a size error."""
+    handler, _ = counting(httpx.Response(200, content=b"[" + b"1," * 600_000 + b"1]"))
+    with pytest.raises(ResponseTooLarge, match="size limit"):
+        await client_for(handler, max_response_bytes=1024 * 1024).fetch(FETCH)
+
+
+async def test_timeout_is_retried_then_reported() -> None:
+    """A read timeout is retried, then reported as a timeout."""
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(UpstreamTimeout, match="did not answer within"):
+        await client_for(handler, retries=1).fetch(FETCH)
+    assert len(seen) == 2
+
+
+async def test_connection_refused_is_unreachable_within_seconds() -> None:
+    """A closed loopback port gives an 'could not be reached' error quickly, over a real socket."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = HttpClient(make_settings(retries=1), backoff=0.05)
+    started = time.monotonic()
+    with pytest.raises(UpstreamUnreachable, match="could not be reached"):
+        await client.fetch(Fetch(f"http://127.0.0.1:{port}/x", "npm's download-counts API"))
+    await client.aclose()
+    assert time.monotonic() - started < 3.0
+
+
+async def test_redirect_within_origin_is_followed() -> None:
+    """A redirect to a normalized name on the same host is followed."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/pypi/Django/json":
+            return httpx.Response(301, headers={"location": "/pypi/django/json"})
+        return httpx.Response(200, json={"ok": True})
+
+    assert await client_for(handler).fetch(Fetch("https://pypi.test/pypi/Django/json", "PyPI")) == {"ok": True}
+
+
+async def test_redirect_to_another_host_is_refused() -> None:
+    """A redirect that leaves the configured upstream's origin is not followed."""
+    handler, seen = counting(httpx.Response(302, headers={"location": "https://elsewhere.test/steal"}))
+    with pytest.raises(UpstreamStatus, match="redirected outside"):
+        await client_for(handler).fetch(FETCH)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("react", "react"),
+        ("@types/node", "@types%2Fnode"),
+        ("..", "%2E%2E"),
+        (".", "%2E"),
+        ("a?b#c", "a%3Fb%23c"),
+        ("../../etc", "..%2F..%2Fetc"),
+        ("1.0.0 ", "1.0.0%20"),
+        ("é", "%C3%A9"),
+    ],
+)
+def test_segment_escapes_user_text_as_one_path_segment(value: str, escaped: str) -> None:
+    """User text becomes exactly one path segment: slashes, dots, query and fragment characters are inert."""
+    assert segment(value) == escaped
+
+
+def test_url_under_keeps_the_base_path_prefix() -> None:
+    """URLs are built under the base URL's path prefix, with a trailing slash when asked."""
+    base = "https://mirror.test/api/npm/npm-remote/"
+    assert url_under(base, "@scope/pkg", "1.0.0") == base + "@scope%2Fpkg/1.0.0"
+    assert url_under(base, "simple", "django", "") == base + "simple/django/"

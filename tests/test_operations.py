@@ -1,0 +1,128 @@
+"""The parameter table's rules, settings from the environment, and the compact text form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcp_registries.errors import InvalidArgument
+from mcp_registries.models import Dependency, DependenciesResult, Operation, compact_json
+from mcp_registries.operations import OPERATIONS, parse_arguments
+from mcp_registries.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("raw", "registry"),
+    [("npm", "npm"), (" NPM ", "npm"), ("Node", "npm"), ("nodejs", "npm"), ("pypi", "pypi"), ("PyPI", "pypi"),
+     ("python", "pypi"), ("\tpip\n", "pypi")],
+)  # fmt: skip
+def test_registry_synonyms_case_and_space_insensitive(raw: str, registry: str) -> None:
+    """The six registry spellings map to npm or pypi whatever their case and surrounding spaces."""
+    assert parse_arguments("package", {"registry": raw, "name": "x"}).registry == registry
+
+
+@pytest.mark.parametrize("raw", ["cargo", "", "npm2", "py pi", 3, None])
+def test_registry_unknown_lists_accepted_values(raw: object) -> None:
+    """Anything else is an error sentence listing the accepted values."""
+    with pytest.raises(InvalidArgument, match=r"use 'npm' or 'pypi' \(synonyms node, nodejs -> npm; python, pip -> pypi\)"):
+        parse_arguments("package", {"registry": raw, "name": "x"})
+
+
+def test_versions_defaults() -> None:
+    """page defaults to 1 and page_size to 50."""
+    query = parse_arguments("versions", {"registry": "npm", "name": "x"})
+    assert (query.page, query.page_size, query.notes) == (1, 50, ())
+
+
+@pytest.mark.parametrize(("given", "size", "noted"), [(250, 250, False), (251, 250, True), (10_000, 250, True), (1, 1, False)])
+def test_page_size_clamped_above_250(given: int, size: int, noted: bool) -> None:
+    """page_size above 250 is clamped with a note, not refused."""
+    query = parse_arguments("versions", {"registry": "npm", "name": "x", "page_size": given})
+    assert query.page_size == size
+    assert bool(query.notes) is noted
+
+
+@pytest.mark.parametrize("argument", ["page", "page_size"])
+@pytest.mark.parametrize("value", [0, -1, "zero", 1.5, True, [], "1e3"])
+def test_page_numbers_below_one_or_not_whole_are_errors(argument: str, value: object) -> None:
+    """page and page_size below 1, or not whole numbers, are errors naming the argument."""
+    with pytest.raises(InvalidArgument, match=rf"^{argument} must be a whole number of 1 or more"):
+        parse_arguments("versions", {"registry": "npm", "name": "x", argument: value})
+
+
+def test_page_accepts_numeric_strings() -> None:
+    """A page given as a numeric string (as some clients send) is accepted."""
+    assert parse_arguments("versions", {"registry": "npm", "name": "x", "page": "3"}).page == 3
+
+
+@pytest.mark.parametrize("period", ["last-day", "last-week", "last-month", "last-year", " Last-Week "])
+def test_period_accepts_the_four_windows(period: str) -> None:
+    """The four download windows are accepted, case-insensitively."""
+    assert parse_arguments("downloads", {"registry": "npm", "name": "x", "period": period}).period == period.strip().lower()
+
+
+@pytest.mark.parametrize("period", ["yesterday", "last-decade", "", 7])
+def test_period_rejects_anything_else(period: object) -> None:
+    """Any other period is an error listing the four."""
+    with pytest.raises(InvalidArgument, match="last-day, last-week, last-month, last-year"):
+        parse_arguments("downloads", {"registry": "npm", "name": "x", "period": period})
+
+
+def test_version_required_for_version_optional_for_dependencies() -> None:
+    """`version` is required by the version operation only."""
+    with pytest.raises(InvalidArgument, match="The 'version' argument is required."):
+        parse_arguments("version", {"registry": "npm", "name": "x"})
+    assert parse_arguments("dependencies", {"registry": "npm", "name": "x"}).version is None
+    assert parse_arguments("dependencies", {"registry": "npm", "name": "x", "version": "  "}).version is None
+
+
+def test_input_schemas_follow_the_seed_table() -> None:
+    """Every operation's schema requires registry and name; the other parameters are the seed's."""
+    expected = {
+        Operation.PACKAGE: [],
+        Operation.VERSIONS: ["page", "page_size"],
+        Operation.VERSION: ["version"],
+        Operation.DEPENDENCIES: ["version"],
+        Operation.DOWNLOADS: ["period"],
+        Operation.MAINTAINER: [],
+    }
+    for operation, extra in expected.items():
+        schema = OPERATIONS[operation].input_schema()
+        assert list(schema["properties"]) == ["registry", "name", *extra]
+        assert schema["required"] == ["registry", "name", *(["version"] if operation is Operation.VERSION else [])]
+        assert all(prop["description"] for prop in schema["properties"].values())
+
+
+def test_settings_from_environment(tmp_path: Path) -> None:
+    """MCP_REGISTRIES_* variables configure base URLs (slash added), the cache and logging."""
+    settings = Settings.from_env(
+        {
+            "MCP_REGISTRIES_NPM_URL": "https://mirror.test/api/npm/npm-remote",
+            "MCP_REGISTRIES_PYPI_URL": "https://mirror.test/pypi/",
+            "MCP_REGISTRIES_CACHE": "off",
+            "MCP_REGISTRIES_CACHE_DIR": str(tmp_path),
+            "MCP_REGISTRIES_LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.npm_url == "https://mirror.test/api/npm/npm-remote/"
+    assert settings.pypi_url == "https://mirror.test/pypi/"
+    assert settings.cache_enabled is False and settings.cache_dir == tmp_path
+    assert settings.npm_downloads_url == "https://api.npmjs.org/"
+
+
+def test_settings_reject_a_base_url_without_scheme() -> None:
+    """A base URL must be http(s)."""
+    with pytest.raises(ValueError, match="must start with http"):
+        Settings.from_env({"MCP_REGISTRIES_NPM_URL": "registry.local/npm"})
+
+
+def test_compact_json_leaves_out_nulls_empties_and_nested_false() -> None:
+    """The text form drops None, empty lists and dicts, and false flags inside list items; top-level flags stay."""
+    result = DependenciesResult(
+        registry="pypi",
+        name="x",
+        version="1.0",
+        runtime=[Dependency(name="a", requirement=">=1", optional=False)],
+    )
+    assert compact_json(result) == '{"registry":"pypi","name":"x","version":"1.0","runtime":[{"name":"a","requirement":">=1"}]}'

@@ -1,0 +1,185 @@
+"""The MCP surface through an in-process SDK client, under both handshakes: six tools, schemas, every error path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+from mcp_registries.cache import NullCache
+from mcp_registries.models import Operation
+from mcp_registries.operations import OPERATIONS
+from mcp_registries.server import build_server
+from mcp_registries.service import Service
+
+from .conftest import FakeUpstream, make_settings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["auto", "legacy"])
+async def client(request: pytest.FixtureRequest, service: Service) -> AsyncIterator[Client]:
+    async with Client(build_server(service), mode=request.param) as connected:
+        yield connected
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> tuple[bool, str, dict[str, Any] | None]:
+    result = await client.call_tool(tool, arguments)
+    assert len(result.content) == 1
+    return bool(result.is_error), result.content[0].text, result.structured_content
+
+
+async def test_tools_list_six_tools_with_schemas_and_annotations(client: Client) -> None:
+    """tools/list shows the six seed operations, each read-only, idempotent, open-world, with both schemas."""
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == {op.value for op in Operation}
+    for name, tool in tools.items():
+        spec = OPERATIONS[Operation(name)]
+        assert tool.input_schema["properties"]["registry"]["enum"] == ["npm", "node", "nodejs", "pypi", "python", "pip"]
+        assert tool.input_schema["required"] == [p.name for p in spec.params if p.required]
+        assert tool.annotations is not None
+        assert (tool.annotations.read_only_hint, tool.annotations.idempotent_hint, tool.annotations.open_world_hint) == (
+            True,
+            True,
+            True,
+        )
+        assert tool.annotations.destructive_hint is False
+        assert tool.output_schema is not None and {"registry", "name"} <= set(tool.output_schema["properties"])
+        assert len(tool.description or "") > 80
+
+
+async def test_tools_schema_page_size_not_capped(client: Client) -> None:
+    """page_size has a minimum but no maximum, because values above 250 are clamped, not refused."""
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    props = tools["versions"].input_schema["properties"]
+    assert props["page_size"]["minimum"] == 1 and "maximum" not in props["page_size"]
+    assert props["page"] == {**props["page"], "minimum": 1, "default": 1}
+    assert tools["downloads"].input_schema["properties"]["period"]["enum"] == [
+        "last-day",
+        "last-week",
+        "last-month",
+        "last-year",
+    ]
+
+
+async def test_package_text_block_is_compact_structured_is_full(client: Client) -> None:
+    """The text block is compact JSON without nulls; structuredContent keeps every field of the schema."""
+    is_error, text, structured = await call(client, "package", registry="npm", name="react")
+    assert not is_error and structured is not None
+    assert "\n" not in text and ": " not in text and "null" not in text
+    compact = json.loads(text)
+    assert compact["latest_version"] == structured["latest_version"] == "19.3.1"
+    assert "deprecated" in structured and structured["deprecated"] is None and "deprecated" not in compact
+    assert len(text.encode()) < 1024
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("package", {"registry": "npm", "name": "react"}, {"latest_version": "19.3.1", "license": "MIT"}),
+        ("package", {"registry": "pypi", "name": "Django"}, {"name": "Django", "license": "BSD-3-Clause"}),
+        ("versions", {"registry": "nodejs", "name": "ms", "page_size": 2}, {"page_size": 2, "has_more": True}),
+        ("versions", {"registry": "pip", "name": "botocore"}, {"latest_version": "1.44.8", "page": 1}),
+        ("version", {"registry": "npm", "name": "react", "version": "18.2.0"}, {"version": "18.2.0", "is_latest": False}),
+        ("version", {"registry": "pypi", "name": "django", "version": "4.2.0"}, {"version": "4.2", "is_latest": False}),
+        ("dependencies", {"registry": "npm", "name": "express", "version": "4.18.2"}, {"version": "4.18.2"}),
+        ("dependencies", {"registry": "python", "name": "requests"}, {"version": "2.34.2"}),
+        ("downloads", {"registry": "npm", "name": "express"}, {"source": "npm download counts API"}),
+        ("downloads", {"registry": "pypi", "name": "requests"}, {"name": "requests"}),
+        ("maintainer", {"registry": "pypi", "name": "requests"}, {"source": "registry accounts"}),
+        ("maintainer", {"registry": "node", "name": "react"}, {"source": "declared in package metadata"}),
+    ],
+)
+async def test_every_tool_answers_for_both_registries(
+    client: Client, tool: str, arguments: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """Each of the six tools answers for npm and PyPI with the registry normalized from its synonym."""
+    is_error, text, structured = await call(client, tool, **arguments)
+    assert not is_error, text
+    assert structured is not None
+    assert structured["registry"] in {"npm", "pypi"}
+    assert structured == {**structured, **expected}
+    assert json.loads(text)["registry"] == structured["registry"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "sentence"),
+    [
+        ("package", {"registry": "cargo", "name": "serde"}, "Unknown registry 'cargo': use 'npm' or 'pypi'"),
+        ("package", {"name": "react"}, "Unknown registry nothing: use 'npm' or 'pypi'"),
+        ("package", {"registry": "npm"}, "The 'name' argument is required."),
+        ("package", {"registry": "npm", "name": "../../etc/passwd"}, "is not a valid npm package name"),
+        ("package", {"registry": "pypi", "name": "no spaces"}, "is not a valid PyPI project name"),
+        ("versions", {"registry": "npm", "name": "ms", "page": 0}, "page must be a whole number of 1 or more; got 0."),
+        ("versions", {"registry": "npm", "name": "ms", "page_size": -3}, "page_size must be a whole number of 1 or more"),
+        ("versions", {"registry": "npm", "name": "ms", "page": "two"}, "page must be a whole number"),
+        ("version", {"registry": "npm", "name": "react"}, "The 'version' argument is required."),
+        ("version", {"registry": "npm", "name": "react", "version": "1.0.0/../../x"}, "is not an npm version or dist-tag"),
+        ("downloads", {"registry": "npm", "name": "react", "period": "yesterday"}, "Unknown period 'yesterday'"),
+        ("package", {"registry": "npm", "name": "reactt"}, "npm package 'reactt' not found"),
+        ("package", {"registry": "pypi", "name": "no-such-project"}, "pypi package 'no-such-project' not found"),
+        (
+            "version",
+            {"registry": "npm", "name": "react", "version": "99.0.0"},
+            "npm package 'react' has no version '99.0.0'; the latest version is 19.3.1",
+        ),
+        (
+            "dependencies",
+            {"registry": "pypi", "name": "requests", "version": "9.9"},
+            "pypi package 'requests' has no version '9.9'; the latest version is 2.34.2",
+        ),
+        ("package", {"registry": "npm", "name": "gone-widget"}, "npm package 'gone-widget' not found (it was unpublished"),
+    ],
+)
+async def test_errors_are_one_sentence_tool_results(
+    client: Client, tool: str, arguments: dict[str, Any], sentence: str
+) -> None:
+    """Every failure is an isError tool result carrying one plain sentence, never a traceback or JSON-RPC error."""
+    is_error, text, structured = await call(client, tool, **arguments)
+    assert is_error
+    assert sentence in text
+    assert "Traceback" not in text and "Error executing tool" not in text and "validation error" not in text
+    assert structured is None
+
+
+async def test_page_size_above_limit_is_clamped_with_note(client: Client) -> None:
+    """page_size 1000 is clamped to 250 and the answer says so."""
+    is_error, text, structured = await call(client, "versions", registry="npm", name="express", page_size=1000)
+    assert not is_error and structured is not None
+    assert structured["page_size"] == 250
+    assert len(structured["versions"]) == 250
+    assert "page_size 1000 was clamped to 250" in structured["notes"]
+
+
+async def test_upstream_failure_is_a_sentence_naming_the_service() -> None:
+    """A 503 from PyPI becomes a sentence naming PyPI and the status, after the allowed retries."""
+    upstream = FakeUpstream(routes={})
+    upstream.routes[make_settings().pypi_url + "pypi/requests/json"] = lambda request: httpx.Response(503)
+    service = Service(make_settings(), transport=upstream.transport(), cache=NullCache(), backoff=0.0)
+    async with Client(build_server(service)) as connected:
+        is_error, text, _ = await call(connected, "package", registry="pypi", name="requests")
+    await service.aclose()
+    assert is_error
+    assert text == "PyPI failed: it answered HTTP 503."
+    assert upstream.total == 2  # one try and one retry (settings.retries == 1)
+
+
+async def test_internal_bug_is_a_sentence_not_a_crash(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected exception inside the service becomes an isError sentence and the server keeps answering."""
+    original = service.call
+
+    async def broken(operation: Any, arguments: dict[str, Any]) -> Any:
+        if arguments.get("name") == "boom":
+            raise KeyError("boom")
+        return await original(operation, arguments)
+
+    monkeypatch.setattr(service, "call", broken)
+    async with Client(build_server(service)) as connected:
+        is_error, text, _ = await call(connected, "package", registry="npm", name="boom")
+        assert is_error and text.startswith("Internal error while answering 'package'")
+        is_error, _, _ = await call(connected, "package", registry="npm", name="ms")
+        assert not is_error

@@ -1,0 +1,229 @@
+"""The service's fetch plans, cache and single-flight, proven by counting upstream requests."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from mcp_registries.cache import DiskCache, Entry, NullCache
+from mcp_registries.errors import UpstreamStatus
+from mcp_registries.models import DependenciesResult, PackageResult, VersionResult
+from mcp_registries.service import Service
+
+from .conftest import FILES, NPM, PYPI, FakeUpstream, make_settings
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_repeat_call_is_served_from_cache(cached_service: Service, upstream: FakeUpstream) -> None:
+    """A second identical call makes no upstream request."""
+    first = await cached_service.call("package", {"registry": "npm", "name": "react"})
+    assert upstream.total == 1
+    second = await cached_service.call("package", {"registry": "npm", "name": "react"})
+    assert upstream.total == 1
+    assert first == second
+
+
+async def test_one_index_fetch_serves_package_versions_maintainer(cached_service: Service, upstream: FakeUpstream) -> None:
+    """package, every versions page and maintainer all come from one fetch of the packument."""
+    await cached_service.call("package", {"registry": "npm", "name": "express"})
+    for page in (1, 2, 3):
+        await cached_service.call("versions", {"registry": "npm", "name": "express", "page": page, "page_size": 20})
+    await cached_service.call("maintainer", {"registry": "npm", "name": "express"})
+    assert upstream.hits == {NPM + "express": 1}
+
+
+async def test_cache_keys_separate_registries(cached_service: Service, upstream: FakeUpstream) -> None:
+    """npm 'requests' and PyPI 'requests' never share a cache entry."""
+    upstream.routes[NPM + "requests"] = (200, b'{"name":"requests","dist-tags":{"latest":"0.3.0"},"versions":{"0.3.0":{"name":"requests","version":"0.3.0"}}}')
+    npm = await cached_service.call("package", {"registry": "npm", "name": "requests"})
+    pypi = await cached_service.call("package", {"registry": "pypi", "name": "requests"})
+    assert isinstance(npm, PackageResult) and isinstance(pypi, PackageResult)
+    assert (npm.registry, npm.latest_version) == ("npm", "0.3.0")
+    assert (pypi.registry, pypi.latest_version) == ("pypi", "2.34.2")
+    assert upstream.total == 2
+
+
+async def test_cache_keys_include_the_base_url(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """Two configurations with different upstream base URLs sharing one cache directory do not mix answers."""
+    other = "https://other-mirror.test/npm/"
+    upstream.routes[other + "react"] = (200, b'{"name":"react","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"version":"1.0.0"}}}')
+    first = Service(make_settings(tmp_path), transport=upstream.transport(), backoff=0.0)
+    second = Service(make_settings(tmp_path, npm_url=other), transport=upstream.transport(), backoff=0.0)
+    a = await first.call("package", {"registry": "npm", "name": "react"})
+    b = await second.call("package", {"registry": "npm", "name": "react"})
+    await first.aclose()
+    await second.aclose()
+    assert isinstance(a, PackageResult) and isinstance(b, PackageResult)
+    assert (a.latest_version, b.latest_version) == ("19.3.1", "1.0.0")
+
+
+async def test_pypi_names_share_one_cache_entry(cached_service: Service, upstream: FakeUpstream) -> None:
+    """'Django', 'django' and 'DJANGO' are one PyPI project: one request, one entry."""
+    for spelling in ("Django", "django", "DJANGO"):
+        result = await cached_service.call("package", {"registry": "pypi", "name": spelling})
+        assert isinstance(result, PackageResult) and result.name == "Django"
+    assert upstream.hits == {PYPI + "pypi/django/json": 1}
+
+
+async def test_npm_names_are_case_sensitive(cached_service: Service, upstream: FakeUpstream) -> None:
+    """'JSONStream' and 'jsonstream' are different npm packages, fetched and cached separately."""
+    upper = await cached_service.call("package", {"registry": "npm", "name": "JSONStream"})
+    lower = await cached_service.call("package", {"registry": "npm", "name": "jsonstream"})
+    assert isinstance(upper, PackageResult) and isinstance(lower, PackageResult)
+    assert upper.name == "JSONStream" and lower.name == "jsonstream"
+    assert upper.latest_version != lower.latest_version
+    assert set(upstream.hits) == {NPM + "JSONStream", NPM + "jsonstream"}
+
+
+async def test_cache_off_fetches_every_time(service: Service, upstream: FakeUpstream) -> None:
+    """With caching off every call goes upstream."""
+    for _ in range(3):
+        await service.call("package", {"registry": "npm", "name": "ms"})
+    assert upstream.hits[NPM + "ms"] == 3
+
+
+async def test_cache_dir_setting_is_used(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """MCP_REGISTRIES_CACHE_DIR decides where entries are written, and a new process reads them back."""
+    directory = tmp_path / "chosen"
+    for _ in range(2):
+        svc = Service(make_settings(directory), transport=upstream.transport(), backoff=0.0)
+        await svc.call("package", {"registry": "npm", "name": "ms"})
+        await svc.aclose()
+    assert any(directory.iterdir())
+    assert upstream.hits[NPM + "ms"] == 1
+
+
+async def test_exact_npm_version_dependencies_fetch_only_the_version_document(
+    cached_service: Service, upstream: FakeUpstream
+) -> None:
+    """dependencies of an exact npm version read the small per-version document, not the packument."""
+    result = await cached_service.call("dependencies", {"registry": "npm", "name": "express", "version": "4.18.2"})
+    assert isinstance(result, DependenciesResult) and result.version == "4.18.2"
+    assert upstream.hits == {NPM + "express/4.18.2": 1}
+    assert {d.name for d in result.runtime} >= {"accepts", "body-parser", "cookie"}
+
+
+async def test_missing_exact_npm_version_falls_back_to_index_for_the_sentence(
+    cached_service: Service, upstream: FakeUpstream
+) -> None:
+    """An exact npm version that 404s is looked up in the packument to name the latest version."""
+    with pytest.raises(Exception, match=r"has no version '4\.99\.0'; the latest version is 5\.3\.0"):
+        await cached_service.call("dependencies", {"registry": "npm", "name": "express", "version": "4.99.0"})
+    assert set(upstream.hits) == {NPM + "express/4.99.0", NPM + "express"}
+
+
+async def test_pypi_latest_version_and_dependencies_come_from_the_project_document(
+    cached_service: Service, upstream: FakeUpstream
+) -> None:
+    """The project JSON gives the latest release's version answer and dependencies without another request."""
+    version = await cached_service.call("version", {"registry": "pypi", "name": "requests", "version": "2.34.2"})
+    deps = await cached_service.call("dependencies", {"registry": "pypi", "name": "requests"})
+    assert isinstance(version, VersionResult) and version.is_latest and version.artifacts
+    assert isinstance(deps, DependenciesResult) and deps.version == "2.34.2"
+    assert upstream.hits == {PYPI + "pypi/requests/json": 1}
+
+
+async def test_pypi_old_version_uses_per_version_json_when_present(cached_service: Service, upstream: FakeUpstream) -> None:
+    """A non-latest PyPI release is read from the per-version JSON endpoint, vulnerabilities included."""
+    result = await cached_service.call("version", {"registry": "pypi", "name": "requests", "version": "2.31"})
+    assert isinstance(result, VersionResult)
+    assert result.version == "2.31.0" and not result.is_latest
+    assert [v.id for v in result.vulnerabilities] and result.vulnerabilities[0].fixed_in
+    assert upstream.hits == {PYPI + "pypi/requests/json": 1, PYPI + "pypi/requests/2.31.0/json": 1}
+
+
+async def test_pypi_missing_per_version_json_reads_pep658_metadata(cached_service: Service, upstream: FakeUpstream) -> None:
+    """Without the per-version endpoint, a release's dependencies come from its wheel's .metadata file."""
+    result = await cached_service.call("dependencies", {"registry": "pypi", "name": "django", "version": "4.2"})
+    assert isinstance(result, DependenciesResult)
+    assert result.version == "4.2"
+    assert [(d.name, d.requirement, d.marker) for d in result.runtime] == [
+        ("asgiref", "<4,>=3.6.0", None),
+        ("sqlparse", ">=0.3.1", None),
+        ("backports.zoneinfo", None, 'python_version < "3.9"'),
+        ("tzdata", None, 'sys_platform == "win32"'),
+    ]
+    assert {d.extra for d in result.optional} == {"argon2", "bcrypt"}
+    assert upstream.hits[PYPI + "pypi/django/4.2/json"] == 1
+    assert upstream.hits[PYPI + "simple/django/"] == 1
+    assert sum(1 for url in upstream.hits if url.startswith(FILES) and url.endswith(".metadata")) == 1
+
+
+async def test_concurrent_identical_cold_calls_share_one_fetch(cached_service: Service, upstream: FakeUpstream) -> None:
+    """Twenty concurrent identical cold calls make exactly one upstream request (single-flight)."""
+    results = []
+
+    async def one() -> None:
+        results.append(await cached_service.call("versions", {"registry": "npm", "name": "react"}))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(one)
+    assert len(results) == 20 and all(r == results[0] for r in results)
+    assert upstream.hits == {NPM + "react": 1}
+
+
+async def test_single_flight_shares_the_error_too(service: Service, upstream: FakeUpstream) -> None:
+    """Concurrent calls that hit a failing upstream all get the error, from one request per attempt."""
+    upstream.routes[NPM + "react"] = lambda request: httpx.Response(500)
+    errors = []
+
+    async def one() -> None:
+        try:
+            await service.call("package", {"registry": "npm", "name": "react"})
+        except UpstreamStatus as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(10):
+            group.start_soon(one)
+    assert len(errors) == 10
+    assert upstream.hits[NPM + "react"] == 2  # a try and a retry, shared by all ten
+
+
+async def test_expired_entry_is_served_when_upstream_fails(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """stale-if-error: an expired answer is served with a note giving its age when the upstream fails."""
+    cache = DiskCache(tmp_path, 10**8)
+    svc = Service(make_settings(tmp_path), transport=upstream.transport(), cache=cache, backoff=0.0)
+    fresh = await svc.call("package", {"registry": "npm", "name": "ms"})
+    key = next(k for k in cache._cache.iterkeys() if "index|npm" in k)  # type: ignore[union-attr]
+    stored_at, ttl, value = cache._cache[key]  # type: ignore[index]
+    cache._cache[key] = (time.time() - 3 * 3600, ttl, value)  # type: ignore[index]
+    upstream.routes[NPM + "ms"] = lambda request: httpx.Response(502)
+    stale = await svc.call("package", {"registry": "npm", "name": "ms"})
+    await svc.aclose()
+    assert isinstance(stale, PackageResult) and isinstance(fresh, PackageResult)
+    assert stale.latest_version == fresh.latest_version
+    assert any(n.startswith("served from cache (3 h old) because The npm registry failed") for n in stale.notes)
+
+
+async def test_no_cached_answer_is_said_in_the_error(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """When the upstream fails and nothing is cached, the sentence says no cached answer was available."""
+    upstream.routes[NPM + "ms"] = lambda request: httpx.Response(503)
+    svc = Service(make_settings(tmp_path), transport=upstream.transport(), backoff=0.0)
+    with pytest.raises(UpstreamStatus) as caught:
+        await svc.call("package", {"registry": "npm", "name": "ms"})
+    await svc.aclose()
+    assert str(caught.value) == "The npm registry failed: it answered HTTP 503; no cached answer was available."
+
+
+async def test_unusable_cache_directory_degrades_to_no_cache(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """A cache directory that cannot be created means no caching and a warning, not a crash."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    svc = Service(make_settings(blocker / "cache"), transport=upstream.transport(), backoff=0.0)
+    assert isinstance(svc.cache, NullCache)
+    result = await svc.call("package", {"registry": "npm", "name": "ms"})
+    await svc.aclose()
+    assert isinstance(result, PackageResult)
+
+
+def test_cache_entry_freshness() -> None:
+    """An entry is fresh until its TTL has passed."""
+    assert Entry(value=1, stored_at=time.time(), ttl=60).fresh
+    assert not Entry(value=1, stored_at=time.time() - 61, ttl=60).fresh

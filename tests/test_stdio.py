@@ -1,0 +1,127 @@
+"""The console script over stdio: stdout carries only JSON-RPC, logs go to stderr; the query command."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from .conftest import LocalUpstream
+
+SCRIPT = Path(sys.executable).parent / "mcp-registries"
+
+
+def env_for(upstream: LocalUpstream, tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "MCP_REGISTRIES_NPM_URL": upstream.url + "npm",
+        "MCP_REGISTRIES_PYPI_URL": upstream.url + "pypi-proxy",
+        "MCP_REGISTRIES_NPM_DOWNLOADS_URL": upstream.url + "npm-dl",
+        "MCP_REGISTRIES_PYPISTATS_URL": upstream.url + "stats",
+        "MCP_REGISTRIES_CACHE_DIR": str(tmp_path / "cache"),
+        "MCP_REGISTRIES_LOG_LEVEL": "DEBUG",
+    }
+
+
+def rpc(id_: int, method: str, params: dict[str, object]) -> str:
+    return json.dumps({"jsonrpc": "2.0", "id": id_, "method": method, "params": params}) + "\n"
+
+
+def test_stdio_stdout_carries_only_json_rpc(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+    """With DEBUG logging on, every stdout line of the console script is a JSON-RPC message; logs go to stderr."""
+    messages = [
+        rpc(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+        json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n",
+        rpc(2, "tools/list", {}),
+        rpc(3, "tools/call", {"name": "package", "arguments": {"registry": "npm", "name": "react"}}),
+        rpc(4, "tools/call", {"name": "package", "arguments": {"registry": "npm", "name": "nope-nope"}}),
+    ]
+    log = (tmp_path / "stderr.txt").open("w")
+    process = subprocess.Popen(
+        [str(SCRIPT)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env=env_for(local_upstream, tmp_path),
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("".join(messages))
+    process.stdin.flush()
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    parsed = []
+    deadline = time.monotonic() + 30
+    # Keep stdin open until the answers are in: EOF ends the session and cancels calls in flight.
+    while {m.get("id") for m in parsed} < {1, 2, 3, 4} and time.monotonic() < deadline:
+        try:
+            parsed.append(json.loads(lines.get(timeout=1.0)))
+        except queue.Empty:
+            continue
+    process.stdin.close()
+    process.wait(timeout=30)
+    reader.join(timeout=5)
+    while not lines.empty():
+        parsed.append(json.loads(lines.get()))
+    log.close()
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert all(message.get("jsonrpc") == "2.0" for message in parsed)
+    by_id = {message.get("id"): message for message in parsed}
+    assert {1, 2, 3, 4} <= set(by_id)
+    assert len(by_id[2]["result"]["tools"]) == 6
+    assert by_id[3]["result"]["structuredContent"]["latest_version"] == "19.3.1"
+    assert by_id[4]["result"]["isError"] is True
+    assert by_id[4]["result"]["content"][0]["text"] == "npm package 'nope-nope' not found"
+    assert "DEBUG" in stderr  # the logs went somewhere, and it was not stdout
+
+
+@pytest.mark.anyio
+async def test_stdio_sdk_client_calls_a_tool(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+    """The SDK's stdio client starts `python -m mcp_registries` and gets a PyPI answer."""
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_registries"], env=env_for(local_upstream, tmp_path)
+    )
+    async with Client(params) as client:
+        result = await client.call_tool("dependencies", {"registry": "pypi", "name": "requests"})
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert result.structured_content["version"] == "2.34.2"
+    assert local_upstream.hits["/pypi-proxy/pypi/requests/json"] == 1
+
+
+def test_query_prints_compact_json(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+    """`mcp-registries query` prints the tool's compact JSON on stdout and exits 0."""
+    done = subprocess.run(
+        [str(SCRIPT), "query", "versions", "npm", "ms", "--page-size", "2"],
+        capture_output=True,
+        text=True,
+        env=env_for(local_upstream, tmp_path),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["page_size"] == 2 and len(answer["versions"]) == 2 and answer["total"] == 32
+
+
+def test_query_error_goes_to_stderr_with_status_1(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+    """A query that cannot be answered prints the sentence on stderr, nothing on stdout, and exits 1."""
+    done = subprocess.run(
+        [str(SCRIPT), "query", "version", "npm", "react", "--version", "99.0.0"],
+        capture_output=True,
+        text=True,
+        env={**env_for(local_upstream, tmp_path), "MCP_REGISTRIES_LOG_LEVEL": "ERROR"},
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip().startswith("npm package 'react' has no version '99.0.0'; the latest version is 19.3.1")
