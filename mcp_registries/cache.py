@@ -24,6 +24,7 @@ SCHEMA = "v1"
 # Seconds an answer stays fresh, by kind of data.
 TTL_INDEX = 300.0  # latest version, dist-tags, yanks and owners change without notice
 TTL_DOWNLOADS = 3600.0  # download counts are published daily
+TTL_PARTIAL = 60.0  # an answer missing a part because a secondary fetch failed: retry soon
 
 
 @dataclass(frozen=True, slots=True)

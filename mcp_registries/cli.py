@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
 from . import __version__
 from .errors import RegistryError
 from .models import compact_json
 from .operations import OPERATIONS, PERIODS, REGISTRY_SYNONYMS
-from .settings import Settings
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+from .settings import LOG_LEVELS, Settings
 
 
 def configure_logging(level: str) -> None:
@@ -113,8 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = settings_from(args)
-    except ValueError as exc:
-        sys.stderr.write(f"mcp-registries: invalid configuration: {exc}\n")
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        sys.stderr.write(f"mcp-registries: invalid configuration: {problems}\n")
         return 2
     configure_logging(settings.log_level.upper())
     if args.command == "query":

@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"mcp-registries/{__version__} (+https://github.com/mcp-registries/mcp-registries)"
 _MAX_REDIRECTS = 3
-_RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 
 class _Retry(Exception):
@@ -131,7 +130,7 @@ class HttpClient:
                     if status == 429:
                         retry_after = _retry_after(response.headers.get("retry-after"))
                         raise _Retry(RateLimited(fetch.service, url, retry_after), retry_after)
-                    if status in _RETRY_STATUSES:
+                    if status >= 500:
                         raise _Retry(UpstreamStatus(fetch.service, url, status))
                     if not 200 <= status < 300:
                         raise UpstreamStatus(fetch.service, url, status)

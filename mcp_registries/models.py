@@ -54,7 +54,7 @@ class Vulnerability(_Model):
 
 class VersionEntry(_Model):
     version: str
-    released: str | None = None
+    released: str | None = Field(default=None, description="Release date (ISO 8601, UTC).")
     prerelease: bool = False
     yanked: bool = False
     yanked_reason: str | None = None
@@ -167,12 +167,18 @@ RESULT_MODELS: dict[Operation, type[_Result]] = {
 }
 
 
+#: Lists that are the answer itself: an empty one says "none", so the text keeps it.
+_ALWAYS = frozenset({"versions", "runtime", "counts"})
+
+
 def _prune(value: Any, *, top: bool) -> Any:
     if isinstance(value, dict):
         pruned = {k: _prune(v, top=False) for k, v in value.items()}
         # Inside list items a false flag repeats on every row; its absence reads the same.
         return {
-            k: v for k, v in pruned.items() if v is not None and v != [] and v != {} and (top or v is not False)
+            k: v
+            for k, v in pruned.items()
+            if (top and k in _ALWAYS) or (v is not None and v != [] and v != {} and (top or v is not False))
         }
     if isinstance(value, list):
         return [_prune(v, top=False) for v in value]

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from .cache import TTL_DOWNLOADS, TTL_INDEX, Cache, open_cache
+from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
 from .errors import InvalidResponse, PackageNotFound, UpstreamError, VersionNotFound
 from .http import HttpClient
 from .models import (
@@ -122,8 +122,9 @@ class Service:
             while True:
                 try:
                     body = await self.http.fetch(fetch)
-                except Missing as missing:
-                    fetch = plan.throw(missing)
+                except (Missing, UpstreamError) as failed:
+                    # The plan decides: a 404 is often an answer, and a secondary document can be optional.
+                    fetch = plan.throw(failed)
                 else:
                     fetch = plan.send(body)
         except StopIteration as stop:
@@ -134,7 +135,9 @@ class Service:
         finally:
             plan.close()
 
-    async def _cached(self, key: str, ttl: float, make_plan: Callable[[], Plan[T]]) -> tuple[T, list[str]]:
+    async def _cached(
+        self, key: str, ttl: float | Callable[[T], float], make_plan: Callable[[], Plan[T]]
+    ) -> tuple[T, list[str]]:
         entry = self.cache.get(key)
         if entry is not None and entry.fresh:
             return entry.value, []
@@ -159,7 +162,7 @@ class Service:
                     f"served from cache ({_age(entry.age)} old) because {exc.service} failed: {exc.what}"
                 ]
                 return flight.value, list(flight.notes)
-            self.cache.set(key, value, ttl)
+            self.cache.set(key, value, ttl(value) if callable(ttl) else ttl)
             flight.value = value
             return value, []
         except BaseException as exc:
@@ -178,7 +181,7 @@ class Service:
     async def _version_doc(self, registry: Registry, name: str, version: str) -> tuple[VersionDoc, list[str]]:
         return await self._cached(
             self._key("version", registry, name, version),
-            registry.version_ttl,
+            lambda doc: TTL_PARTIAL if doc.partial else registry.version_ttl,
             lambda: registry.version_doc(name, version),
         )
 
@@ -235,7 +238,11 @@ class Service:
             page_size=query.page_size,
             pages=math.ceil(total / query.page_size),
             has_more=start + query.page_size < total,
-            versions=index.versions[start : start + query.page_size],
+            # A list needs the day; `version` gives the full timestamp. Keeps a 50-entry page near 4 KB.
+            versions=[
+                entry.model_copy(update={"released": entry.released[:10]}) if entry.released else entry
+                for entry in index.versions[start : start + query.page_size]
+            ],
             notes=notes,
         )
 
@@ -324,11 +331,8 @@ class Service:
             people, source = index.maintainers, "registry accounts"
         else:
             people, source = index.declared, "declared in package metadata"
-            notes = [
-                "no maintainer accounts are published by this registry (or its mirror); "
-                "these are the people the package metadata names",
-                *notes,
-            ]
+            named = "these are the people the package metadata names" if people else "nor does the package metadata name any"
+            notes = [f"no maintainer accounts are published by this registry (or its mirror); {named}", *notes]
         return MaintainerResult(
             registry=index.registry,
             name=index.name,

@@ -10,6 +10,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, field_validator
 
 ENV_PREFIX = "MCP_REGISTRIES_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseModel):
@@ -42,6 +43,14 @@ class Settings(BaseModel):
             raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
         # A trailing slash makes every upstream URL a child of the base, path prefix included.
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return level
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -130,6 +130,8 @@ class VersionDoc(_Doc):
     notes: list[str] = []
     #: Notes that concern only `dependencies` answers.
     dependency_notes: list[str] = []
+    #: True when a secondary document could not be read (cached briefly, then tried again).
+    partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
