@@ -36,6 +36,7 @@ def iso_utc(value: Any) -> str | None:
     return parsed.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+_EMAIL = re.compile(r"^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$")
 _PERSON = re.compile(r"^(?P<name>[^<(]*?)\s*(?:<(?P<email>[^>]*)>)?\s*(?:\((?P<url>[^)]*)\))?\s*$")
 
 
@@ -46,6 +47,9 @@ def person(value: Any) -> Person | None:
         if match is None:
             return Person(name=text(value, 200))
         fields = {k: (v.strip() or None) if v else None for k, v in match.groupdict().items()}
+        if fields["email"] is None and fields["url"] is None and fields["name"] and _EMAIL.match(fields["name"]):
+            # A bare address ('jane@example.com') names no one; it is the email.
+            fields["name"], fields["email"] = None, fields["name"]
         built = Person(name=fields["name"], email=fields["email"], url=fields["url"])
     elif isinstance(value, dict):
         built = Person(
@@ -132,10 +136,13 @@ def browsable_repository(value: Any) -> str | None:
     scp = _SCP_LIKE.match(url)
     if scp and "://" not in url:
         return _tidy(f"https://{scp['host']}/{scp['path']}")
-    match = re.match(r"^(?:https?|git|ssh|git\+ssh)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?(?P<path>/.*)?$", url)
+    # 'git+ssh://git@github.com:u/r.git' mixes a URL scheme with scp's ':' before the path; npm accepts it.
+    match = re.match(
+        r"^(?:https?|git|ssh|git\+ssh)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+(?=/|$))?(?:[:/](?P<path>.*))?$", url
+    )
     if match is None:
         return None
-    return _tidy(f"https://{match['host']}{match['path'] or ''}")
+    return _tidy(f"https://{match['host']}/{match['path'] or ''}")
 
 
 def _tidy(url: str) -> str:

@@ -26,6 +26,9 @@ DOWNLOADS_SERVICE = "npm's download-counts API"
 _PART = r"[A-Za-z0-9~\-!*'()][A-Za-z0-9._~\-!*'()]*"
 _NAME = re.compile(rf"^(?:@{_PART}/)?{_PART}$")
 _VERSION_OR_TAG = re.compile(r"^[A-Za-z0-9._+~\-=]+$")
+# node-semver's loose mode ('v1.2.3', '=1.2.3', '1.0.0beta'); nodesemver also "recovers" partial versions
+# ('18.2' as 18.2.0), which npm reads as ranges, so a requested version must have all three parts.
+_LOOSE_VERSION = re.compile(r"^[v=\s]*\d+\.\d+\.\d+(?:-?[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z.-]+)?$")
 MAX_NAME = 214
 MAX_DECLARED = 10
 NOTE_NO_ACCOUNTS = "this registry (or its mirror) lists no maintainer accounts"
@@ -99,14 +102,18 @@ class Npm:
         known = {entry.version for entry in index.versions}
         if requested in known:
             return requested
-        wanted = _semver(requested)
+        wanted = _semver(requested) if _LOOSE_VERSION.match(requested.strip()) else None
         if wanted is None:
             return None
         matches = [v for v in known if (sv := _semver(v)) is not None and sv.compare(wanted) == 0]
         return matches[0] if len(matches) == 1 else None
 
     def nearby(self, index: PackageIndex, requested: str) -> list[str]:
-        return nearby_versions([e.version for e in index.versions], requested, _precedence_key)
+        newest_first = [e.version for e in index.versions]
+        if _semver(requested) is None:
+            # A tag or a non-version has no place in the order; the newest versions are the useful hint.
+            return newest_first[:3]
+        return nearby_versions(newest_first, requested, _precedence_key)
 
 
 def _semver(version: str) -> nodesemver.SemVer | None:
@@ -318,6 +325,8 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
         notes.append(NOTE_NO_ACCOUNTS)
     declared = [
         *(p.model_copy(update={"role": "author"}) for p in people(merged.get("author"))),
+        # package.json's own `maintainers` survive in the manifest when a mirror drops the accounts.
+        *(p.model_copy(update={"role": "maintainer"}) for p in people(latest_manifest.get("maintainers") or [])),
         *(p.model_copy(update={"role": "contributor"}) for p in people(latest_manifest.get("contributors") or [])),
     ][:MAX_DECLARED]
     latest_doc = parse_manifest(latest_manifest, name, iso_utc(times.get(latest))) if latest_manifest else None
@@ -334,7 +343,8 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
         maintainers=maintainers,
         declared=declared,
         publisher=_npm_user(latest_manifest.get("_npmUser")),
-        created=iso_utc(times.get("created")) or (entries[-1].released if entries else None),
+        # Mirrors drop `time.created`; the earliest release is the next best answer.
+        created=iso_utc(times.get("created")) or min((e.released for e in entries if e.released), default=None),
         latest_release_date=iso_utc(times.get(latest)) if latest else None,
         dist_tags=tags,
         deprecated=deprecation(latest_manifest),

@@ -24,7 +24,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from ..errors import InvalidArgument, PackageNotFound
+from ..errors import InvalidArgument, PackageNotFound, UpstreamError
 from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry, Vulnerability
 from .base import BadDocument, Fetch, IndexBundle, Missing, PackageIndex, Period, Plan, VersionDoc, url_under
 from .common import address_people, browsable_repository, iso_utc, text
@@ -34,7 +34,8 @@ STATS_SERVICE = "pypistats"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 # PEP 508 names: ASCII letters and digits, with '.', '_' and '-' inside.
-_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+# re.ASCII: with IGNORECASE alone, [A-Z] also matches 'K' (KELVIN SIGN) and 'ſ' (LONG S).
+_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE | re.ASCII)
 _VERSION = re.compile(r"^[A-Za-z0-9.+!_\-]+$")
 MAX_NAME = 200
 
@@ -46,6 +47,7 @@ NOTE_DEV = "PyPI publishes no dev dependencies; extras named like dev/test/docs 
 NOTE_PEER = "PyPI has no peer dependencies"
 _REPOSITORY_KEYS = ("source", "sourcecode", "repository", "code", "github", "git", "sources", "repo")
 _HOMEPAGE_KEYS = ("homepage", "home", "home-page", "website")
+_NOT_OWNERS = frozenset({"sponsors", "orgs", "apps", "marketplace", "topics", "features"})
 
 
 class PyPI:
@@ -112,12 +114,21 @@ class PyPI:
         # Mirrors drop or falsify the `core-metadata` flag; a missing .metadata file is a cheap 404.
         wheels.sort(key=lambda f: not (f.get("core-metadata") or f.get("data-dist-info-metadata")))
         metadata = None
+        failed: UpstreamError | None = None
         if wheels:
             try:
-                metadata = yield Fetch(wheels[0]["url"] + ".metadata", SERVICE, body="text", accept="*/*")
+                # PEP 658: the file's URL (without any '#sha256=' fragment) plus '.metadata'.
+                url = wheels[0]["url"].split("#", 1)[0] + ".metadata"
+                metadata = yield Fetch(url, SERVICE, body="text", accept="*/*")
             except Missing:
                 metadata = None
-        return parse_release_from_files(simple, version, files, metadata)
+            except UpstreamError as error:
+                # A secondary document: answer from the Simple API alone, marked partial (cached briefly).
+                failed = error
+        if failed is None:
+            return parse_release_from_files(simple, version, files, metadata)
+        doc = parse_release_from_files(simple, version, files, None, unavailable=f"reading it failed: {failed.what}")
+        return doc.model_copy(update={"partial": True})
 
     def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]:
         try:
@@ -155,15 +166,21 @@ def _version(value: str) -> Version | None:
 
 
 def sort_versions(versions: Iterable[str], released: dict[str, str | None] | None = None) -> list[str]:
-    """Newest first by PEP 440; legacy strings PEP 440 rejects ('2004d') follow, newest upload first."""
+    """Newest first by PEP 440; legacy strings PEP 440 rejects ('2004d') follow, in natural order."""
     valid, legacy = [], []
     for v in versions:
         parsed = _version(v)
         (valid if parsed is not None else legacy).append((parsed, v))
     valid.sort(key=lambda item: item[0], reverse=True)
     dates = released or {}
-    legacy.sort(key=lambda item: (dates.get(item[1]) or "", item[1]), reverse=True)
+    # Upload dates mislead: pytz re-uploaded '2004d'…'2005i' in 2013. Digit runs compare as numbers.
+    legacy.sort(key=lambda item: (_natural(item[1]), dates.get(item[1]) or "", item[1]), reverse=True)
     return [v for _, v in valid] + [v for _, v in legacy]
+
+
+def _natural(version: str) -> list[int | str]:
+    # re.split with a group alternates text and digits, so each position always holds the same type.
+    return [int(part) if i % 2 else part.lower() for i, part in enumerate(re.split(r"(\d+)", version))]
 
 
 def is_prerelease(version: str) -> bool:
@@ -177,8 +194,11 @@ def license_of(info: dict[str, Any]) -> str | None:
     if expression:
         return expression
     value = info.get("license")
-    if isinstance(value, str) and value.strip() and "\n" not in value.strip() and len(value.strip()) <= 100:
-        return text(value, 100)
+    if isinstance(value, str) and "\n" not in value.strip() and len(value.strip()) <= 100:
+        # text() drops setuptools' placeholder 'UNKNOWN'; the classifiers may still say.
+        short = text(value, 100)
+        if short:
+            return short
     classifiers = info.get("classifiers") or []
     found = [c.split(" :: ")[-1] for c in classifiers if isinstance(c, str) and c.startswith("License :: ")]
     found = [f for f in found if f not in {"OSI Approved", "Other/Proprietary License"}] or found
@@ -213,10 +233,12 @@ def repository_of(info: dict[str, Any]) -> str | None:
     candidates = [info.get("home_page"), *urls.values()]
     for url in candidates:
         if isinstance(url, str) and re.search(r"//(www\.)?(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/", url):
-            parts = browsable_repository(url)
-            if parts:
+            found = browsable_repository(url)
+            parts = found.split("/") if found else []
+            # A repository is owner/repo; 'Funding' links to github.com/sponsors/<user> are not one.
+            if len(parts) >= 5 and parts[3].lower() not in _NOT_OWNERS:
                 # Keep owner/repo only: project URLs often point at a sub-page (issues, docs).
-                return "/".join(parts.split("/")[:5])
+                return "/".join(parts[:5])
     return None
 
 
@@ -236,28 +258,57 @@ def _author(info: dict[str, Any]) -> Person | None:
     return found[0] if found else None
 
 
+def _extra_clause(item: Any) -> str | None:
+    """The normalized extra (PEP 685) named by an `extra == "x"` marker clause, either way round, else None."""
+    if not (isinstance(item, tuple) and len(item) == 3) or getattr(item[1], "value", None) != "==":
+        return None
+    for variable, value in ((item[0], item[2]), (item[2], item[0])):
+        if type(variable).__name__ == "Variable" and variable.value == "extra" and type(value).__name__ == "Value":
+            return canonicalize_name(str(value.value))
+    return None
+
+
+def _unwrap(item: Any) -> Any:
+    # '(extra == "x")' parses as a one-element group.
+    while isinstance(item, list) and len(item) == 1:
+        item = item[0]
+    return item
+
+
+def _extras_in(parts: list[Any]) -> list[str]:
+    found: list[str] = []
+    for item in parts:
+        if isinstance(item, list):
+            found += _extras_in(item)
+        elif (extra := _extra_clause(item)) is not None:
+            found.append(extra)
+    return found
+
+
 def _extra_of(requirement: Requirement) -> tuple[str | None, str | None]:
     """Split `extra == "x"` from a marker: (the extra, the rest of the marker or None)."""
     if requirement.marker is None:
         return None, None
-    extra = None
-    rest: list[Any] = []
-    parts = requirement.marker._markers
-    # Only a top-level `... and extra == "x"` is split; anything more tangled is left whole.
-    if "or" not in parts:
-        for item in parts:
-            if isinstance(item, tuple) and len(item) == 3 and getattr(item[0], "value", None) == "extra":
-                extra = canonicalize_name(str(item[2].value))
-            else:
-                rest.append(item)
-    if extra is None:
+    parts = _unwrap(requirement.marker._markers)
+    parts = parts if isinstance(parts, list) else [parts]
+    found = _extras_in(parts)
+    if not found:
         return None, str(requirement.marker)
-    while rest and rest[0] == "and":
-        rest.pop(0)
-    while rest and rest[-1] == "and":
-        rest.pop()
-    cleaned = [item for i, item in enumerate(rest) if not (item == "and" and i > 0 and rest[i - 1] == "and")]
-    return extra, _format_marker(cleaned) or None
+    top = [extra for item in parts if (extra := _extra_clause(_unwrap(item))) is not None]
+    if "or" in parts or not top:
+        # `extra == "test" or extra == "dev"` still needs an extra; too tangled to split, so kept whole.
+        return found[0], str(requirement.marker)
+    # A top-level `... and extra == "x" and ...`: drop the clause and the 'and' that joined it.
+    rest: list[Any] = []
+    for item in parts:
+        if _extra_clause(_unwrap(item)) is not None:
+            if rest and rest[-1] == "and":
+                rest.pop()
+            continue
+        if item == "and" and not rest:
+            continue
+        rest.append(item)
+    return top[0], _format_marker(rest) or None
 
 
 def _format_marker(parts: list[Any]) -> str:
@@ -505,8 +556,13 @@ def release_files(simple: Any, version: str, url: str) -> list[dict[str, Any]]:
     return found
 
 
-def parse_release_from_files(simple: Any, version: str, files: list[dict[str, Any]], metadata: str | None) -> VersionDoc:
-    """A release read from its Simple API files and, when there is one, its PEP 658 core metadata."""
+def parse_release_from_files(
+    simple: Any, version: str, files: list[dict[str, Any]], metadata: str | None, *, unavailable: str | None = None
+) -> VersionDoc:
+    """A release read from its Simple API files and, when there is one, its PEP 658 core metadata.
+
+    `unavailable` says why `metadata` is None when the reason is not the usual "no such file".
+    """
     info: dict[str, Any] = {"name": simple.get("name") if isinstance(simple, dict) else None}
     notes = []
     if metadata is not None:
@@ -525,7 +581,10 @@ def parse_release_from_files(simple: Any, version: str, files: list[dict[str, An
             requires_python=raw.get("requires_python"),
         )
     else:
-        notes.append("this release's own metadata is not available (no wheel with PEP 658 metadata)")
+        why = unavailable or "no wheel with PEP 658 metadata"
+        notes.append(f"this release's own metadata is not available ({why})")
+        # The Simple API still states each file's Requires-Python (PEP 691 `requires-python`).
+        info["requires_python"] = next((f["requires-python"] for f in files if f.get("requires-python")), None)
     notes.append("vulnerability data for this release is unavailable: the per-version JSON endpoint is missing")
     # `files` already carry absolute URLs.
     doc = _doc(info, [{**f, "upload_time": f.get("upload-time")} for f in files], None, version, "")
