@@ -7,6 +7,7 @@ cannot be opened or written degrades to no caching with a warning, never a crash
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -74,13 +75,13 @@ class DiskCache:
         )
 
     def _disable(self, exc: BaseException) -> None:
-        log.warning("cache at %s failed (%s: %s); continuing without a cache", self.directory, type(exc).__name__, exc)
+        log.warning(
+            "cache at %s failed (%s: %s); continuing without a cache", self.directory, type(exc).__name__, exc
+        )
         cache, self._cache = self._cache, None
         if cache is not None:
-            try:
+            with contextlib.suppress(*_DISK_ERRORS):
                 cache.close()
-            except _DISK_ERRORS:
-                pass
 
     def get(self, key: str) -> Entry | None:
         if self._cache is None:

@@ -6,6 +6,7 @@ stdout belongs to JSON-RPC on stdio; this module writes to it only for `query`'s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -32,9 +33,14 @@ def configure_logging(level: str) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, help="diskcache directory (env MCP_REGISTRIES_CACHE_DIR)")
-    parser.add_argument("--no-cache", action="store_true", help="disable caching (env MCP_REGISTRIES_CACHE=off)")
     parser.add_argument(
-        "--log-level", type=str.upper, choices=LOG_LEVELS, help="log level, to stderr (env MCP_REGISTRIES_LOG_LEVEL)"
+        "--no-cache", action="store_true", help="disable caching (env MCP_REGISTRIES_CACHE=off)"
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="log level, to stderr (env MCP_REGISTRIES_LOG_LEVEL)",
     )
 
 
@@ -44,7 +50,9 @@ def parser() -> argparse.ArgumentParser:
         description="MCP server for npm and PyPI package questions. Without a command: serve MCP over stdio.",
     )
     root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    root.add_argument("--transport", choices=("stdio",), default="stdio", help="MCP transport (default: stdio)")
+    root.add_argument(
+        "--transport", choices=("stdio",), default="stdio", help="MCP transport (default: stdio)"
+    )
     _common(root)
     commands = root.add_subparsers(dest="command")
     query = commands.add_parser(
@@ -113,14 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from(args)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
         sys.stderr.write(f"mcp-registries: invalid configuration: {problems}\n")
         return 2
     configure_logging(settings.log_level.upper())
     if args.command == "query":
         return anyio.run(_query, settings, args)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         anyio.run(_serve_stdio, settings)
-    except KeyboardInterrupt:
-        pass
     return 0

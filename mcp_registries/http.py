@@ -93,7 +93,9 @@ class HttpClient:
                     body = await self._get(fetch)
                 break
             except TimeoutError:
-                raise UpstreamTimeout(fetch.service, fetch.url, f"it did not answer within {bound:.0f} s") from None
+                raise UpstreamTimeout(
+                    fetch.service, fetch.url, f"it did not answer within {bound:.0f} s"
+                ) from None
             except _Retry as retry:
                 attempt += 1
                 delay = retry.delay if retry.delay is not None else self.backoff * 2 ** (attempt - 1)
@@ -122,7 +124,9 @@ class HttpClient:
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                         target = urljoin(url, response.headers["location"])
                         if _origin(target) != _origin(fetch.url):
-                            raise UpstreamStatus(fetch.service, url, status, f"it redirected outside {_origin(url)}")
+                            raise UpstreamStatus(
+                                fetch.service, url, status, f"it redirected outside {_origin(url)}"
+                            )
                         url = target
                         continue
                     if status in (404, 410):
@@ -137,20 +141,31 @@ class HttpClient:
                     return await self._read_capped(response, fetch)
             except httpx.TimeoutException:
                 raise _Retry(
-                    UpstreamTimeout(fetch.service, url, f"it did not answer within {self.settings.read_timeout:.0f} s")
+                    UpstreamTimeout(
+                        fetch.service, url, f"it did not answer within {self.settings.read_timeout:.0f} s"
+                    )
                 ) from None
             except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                raise _Retry(InvalidResponse(fetch.service, url, f"the connection broke: {type(exc).__name__}")) from None
+                raise _Retry(
+                    InvalidResponse(fetch.service, url, f"the connection broke: {type(exc).__name__}")
+                ) from None
             except httpx.DecodingError:
                 raise InvalidResponse(fetch.service, url, "the body could not be decompressed") from None
             except httpx.TransportError as exc:
-                raise _Retry(UpstreamUnreachable(fetch.service, url, f"it could not be reached ({_reason(exc)})")) from None
+                raise _Retry(
+                    UpstreamUnreachable(fetch.service, url, f"it could not be reached ({_reason(exc)})")
+                ) from None
         raise UpstreamStatus(fetch.service, url, 310, "it redirected too many times")
 
     async def _read_capped(self, response: httpx.Response, fetch: Fetch) -> bytes:
         limit = self.settings.max_response_bytes
         declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit and not response.headers.get("content-encoding"):
+        if (
+            declared
+            and declared.isdigit()
+            and int(declared) > limit
+            and not response.headers.get("content-encoding")
+        ):
             raise ResponseTooLarge(fetch.service, fetch.url, limit)
         chunks = []
         size = 0

@@ -40,7 +40,9 @@ class Artifact(_Model):
     filename: str
     url: str | None = None
     size: int | None = None
-    digest: str | None = Field(default=None, description="'sha256:<hex>' or 'sha512-<base64>' (npm integrity).")
+    digest: str | None = Field(
+        default=None, description="'sha256:<hex>' or 'sha512-<base64>' (npm integrity)."
+    )
     kind: str = Field(description="tarball (npm), wheel or sdist (PyPI).")
 
 
@@ -155,7 +157,9 @@ class MaintainerResult(_Result):
     source: str = Field(description="registry accounts, or declared in package metadata.")
 
 
-Result = PackageResult | VersionsResult | VersionResult | DependenciesResult | DownloadsResult | MaintainerResult
+Result = (
+    PackageResult | VersionsResult | VersionResult | DependenciesResult | DownloadsResult | MaintainerResult
+)
 
 RESULT_MODELS: dict[Operation, type[_Result]] = {
     Operation.PACKAGE: PackageResult,
@@ -187,4 +191,6 @@ def _prune(value: Any, *, top: bool) -> Any:
 
 def compact_json(result: BaseModel) -> str:
     """The text block: compact JSON; null and empty fields (and false flags below the top level) left out."""
-    return json.dumps(_prune(result.model_dump(mode="json"), top=True), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        _prune(result.model_dump(mode="json"), top=True), separators=(",", ":"), ensure_ascii=False
+    )

@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import InvalidArgument
 from .models import Operation, RegistryName
+from .registries.base import Period
 
 REGISTRY_SYNONYMS: dict[str, RegistryName] = {
     "npm": "npm",
@@ -61,7 +62,9 @@ NAME = Param(
     "Exact package name (e.g. npm 'react', PyPI 'requests'). Scoped npm names like '@scope/pkg' are supported.",
     required=True,
 )
-PAGE = Param("page", "integer", "1-based page number for paginated lists (versions / search).", default=1, minimum=1)
+PAGE = Param(
+    "page", "integer", "1-based page number for paginated lists (versions / search).", default=1, minimum=1
+)
 PAGE_SIZE = Param(
     "page_size",
     "integer",
@@ -177,13 +180,15 @@ class Query:
     version: str | None = None
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
-    period: str = "last-month"
+    period: Period = "last-month"
     notes: tuple[str, ...] = ()
 
 
 def registry_of(raw: Any) -> RegistryName:
     if not isinstance(raw, str) or raw.strip().lower() not in REGISTRY_SYNONYMS:
-        shown = f"{raw!r}" if isinstance(raw, str) else "nothing" if raw is None else f"a {type(raw).__name__}"
+        shown = (
+            f"{raw!r}" if isinstance(raw, str) else "nothing" if raw is None else f"a {type(raw).__name__}"
+        )
         raise InvalidArgument(
             "registry",
             f"Unknown registry {shown[:60]}: use 'npm' or 'pypi' (synonyms node, nodejs -> npm; python, pip -> pypi).",
@@ -215,7 +220,9 @@ def _string(arguments: dict[str, Any], param: Param) -> str | None:
             raise InvalidArgument(param.name, f"The '{param.name}' argument is required.")
         return None
     if not isinstance(raw, str):
-        raise InvalidArgument(param.name, f"The '{param.name}' argument must be a string; got a {type(raw).__name__}.")
+        raise InvalidArgument(
+            param.name, f"The '{param.name}' argument must be a string; got a {type(raw).__name__}."
+        )
     return raw
 
 
@@ -225,27 +232,32 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
         spec = OPERATIONS[Operation(operation)]
     except ValueError:
         names = ", ".join(o.value for o in Operation)
-        raise InvalidArgument("operation", f"Unknown operation {str(operation)[:40]!r}: use one of {names}.") from None
+        raise InvalidArgument(
+            "operation", f"Unknown operation {str(operation)[:40]!r}: use one of {names}."
+        ) from None
     registry = registry_of(arguments.get("registry"))
     name = _string(arguments, NAME) or ""
     values: dict[str, Any] = {}
     notes: list[str] = []
-    names = {p.name for p in spec.params}
-    if "version" in names:
-        values["version"] = _string(arguments, VERSION_REQUIRED if spec.operation is Operation.VERSION else VERSION_OPTIONAL)
-    if "page" in names:
+    params = {p.name for p in spec.params}
+    if "version" in params:
+        values["version"] = _string(
+            arguments, VERSION_REQUIRED if spec.operation is Operation.VERSION else VERSION_OPTIONAL
+        )
+    if "page" in params:
         values["page"] = _integer(arguments, PAGE)
         size = _integer(arguments, PAGE_SIZE)
         if size > MAX_PAGE_SIZE:
             notes.append(f"page_size {size} was clamped to {MAX_PAGE_SIZE}")
             size = MAX_PAGE_SIZE
         values["page_size"] = size
-    if "period" in names:
+    if "period" in params:
         raw = arguments.get("period")
         period = "last-month" if raw is None else raw.strip().lower() if isinstance(raw, str) else None
         if period not in PERIODS:
             raise InvalidArgument(
-                "period", f"Unknown period {str(raw)[:40]!r}: use one of {', '.join(PERIODS)} (default last-month)."
+                "period",
+                f"Unknown period {str(raw)[:40]!r}: use one of {', '.join(PERIODS)} (default last-month).",
             )
         values["period"] = period
     return Query(operation=spec.operation, registry=registry, name=name, notes=tuple(notes), **values)

@@ -59,12 +59,19 @@ def _tool(service: Service, spec: OperationSpec) -> Tool:
     # sentence rather than a validation dump; the advertised schema is the seed's table.
     returns = Annotated[CallToolResult, RESULT_MODELS[spec.operation]]
     call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Any) for p in spec.params],
+        [
+            inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Any)
+            for p in spec.params
+        ],
         return_annotation=returns,
     )
     call.__annotations__ = {p.name: Any for p in spec.params} | {"return": returns}
     tool = Tool.from_function(
-        call, name=spec.operation.value, title=spec.title, description=spec.description, annotations=ANNOTATIONS
+        call,
+        name=spec.operation.value,
+        title=spec.title,
+        description=spec.description,
+        annotations=ANNOTATIONS,
     )
     return tool.model_copy(update={"parameters": spec.input_schema()})
 

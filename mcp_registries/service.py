@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -76,13 +76,18 @@ class Service:
     ) -> None:
         self.settings = settings
         self.http = HttpClient(settings, transport=transport, backoff=backoff)
-        self.cache = cache if cache is not None else open_cache(
-            settings.cache_dir, enabled=settings.cache_enabled, size_limit=settings.cache_size_limit
+        self.cache = (
+            cache
+            if cache is not None
+            else open_cache(
+                settings.cache_dir, enabled=settings.cache_enabled, size_limit=settings.cache_size_limit
+            )
         )
-        self.registries: dict[str, Registry] = {
-            "npm": Npm(settings.npm_url, settings.npm_downloads_url),
-            "pypi": PyPI(settings.pypi_url, settings.pypistats_url),
-        }
+        adapters: tuple[Registry, ...] = (
+            Npm(settings.npm_url, settings.npm_downloads_url),
+            PyPI(settings.pypi_url, settings.pypistats_url),
+        )
+        self.registries: dict[str, Registry] = {adapter.name: adapter for adapter in adapters}
         self._inflight: dict[str, _Flight] = {}
         self._handlers: dict[Operation, Callable[[Registry, str, Query], Awaitable[Result]]] = {
             Operation.PACKAGE: self._package,
@@ -158,9 +163,10 @@ class Service:
                     raise
                 exc.served_stale = True
                 log.warning("serving a stale answer for %s: %s", key, exc.message)
-                flight.value, flight.notes = entry.value, [
-                    f"served from cache ({_age(entry.age)} old) because {exc.service} failed: {exc.what}"
-                ]
+                flight.value, flight.notes = (
+                    entry.value,
+                    [f"served from cache ({_age(entry.age)} old) because {exc.service} failed: {exc.what}"],
+                )
                 return flight.value, list(flight.notes)
             self.cache.set(key, value, ttl(value) if callable(ttl) else ttl)
             flight.value = value
@@ -185,7 +191,9 @@ class Service:
             lambda: registry.version_doc(name, version),
         )
 
-    async def _resolve(self, registry: Registry, name: str, requested: str | None) -> tuple[IndexBundle, str, list[str]]:
+    async def _resolve(
+        self, registry: Registry, name: str, requested: str | None
+    ) -> tuple[IndexBundle, str, list[str]]:
         bundle, notes = await self._index(registry, name)
         index = bundle.index
         if requested is None:
@@ -211,7 +219,9 @@ class Service:
         try:
             return await self._version_doc(registry, name, version)
         except Missing:
-            raise VersionNotFound(registry.name, bundle.index.name, version, latest=bundle.index.latest_version) from None
+            raise VersionNotFound(
+                registry.name, bundle.index.name, version, latest=bundle.index.latest_version
+            ) from None
 
     # -- the six operations --------------------------------------------------------------
 
@@ -304,24 +314,30 @@ class Service:
         )
 
     async def _downloads(self, registry: Registry, name: str, query: Query) -> DownloadsResult:
-        period = query.period if registry.name == "npm" else "recent"
-        results: dict[str, Any] = {}
+        window = query.period if registry.download_periods else "recent"
+        counted: list[tuple[DownloadsResult, list[str]]] = []
+        indexed: list[tuple[IndexBundle, list[str]]] = []
 
         async def counts() -> None:
-            results["counts"] = await self._cached(
-                self._key("downloads", registry, name, period),
-                TTL_DOWNLOADS,
-                lambda: registry.downloads(name, query.period),  # type: ignore[arg-type]
+            counted.append(
+                await self._cached(
+                    self._key("downloads", registry, name, window),
+                    TTL_DOWNLOADS,
+                    lambda: registry.downloads(name, query.period),
+                )
             )
 
         async def index() -> None:
-            results["index"] = await self._index(registry, name)
+            indexed.append(await self._index(registry, name))
 
-        # pypistats knows only normalized names; the index gives PyPI's display name and a real 404.
-        await _together(counts, index) if registry.name == "pypi" else await counts()
-        result, notes = results["counts"]
-        if "index" in results:
-            result = result.model_copy(update={"name": results["index"][0].index.name})
+        if registry.normalizes_names:
+            # The counts service knows only normalized names; the index gives the display name and a real 404.
+            await _together(counts, index)
+        else:
+            await counts()
+        result, notes = counted[0]
+        if indexed:
+            result = result.model_copy(update={"name": indexed[0][0].index.name})
         return result.model_copy(update={"notes": [*result.notes, *notes]})
 
     async def _maintainer(self, registry: Registry, name: str, query: Query) -> MaintainerResult:
@@ -331,8 +347,15 @@ class Service:
             people, source = index.maintainers, "registry accounts"
         else:
             people, source = index.declared, "declared in package metadata"
-            named = "these are the people the package metadata names" if people else "nor does the package metadata name any"
-            notes = [f"no maintainer accounts are published by this registry (or its mirror); {named}", *notes]
+            named = (
+                "these are the people the package metadata names"
+                if people
+                else "nor does the package metadata name any"
+            )
+            notes = [
+                f"no maintainer accounts are published by this registry (or its mirror); {named}",
+                *notes,
+            ]
         return MaintainerResult(
             registry=index.registry,
             name=index.name,
@@ -345,7 +368,7 @@ class Service:
         )
 
 
-async def _together(*calls: Callable[[], Awaitable[None]]) -> None:
+async def _together(*calls: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run calls concurrently; re-raise the first failure as itself, not as an ExceptionGroup."""
     try:
         async with anyio.create_task_group() as group:

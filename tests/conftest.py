@@ -174,9 +174,14 @@ def local_upstream() -> Iterator[LocalUpstream]:
     routes = {}
     for url, route in _recorded().items():
         if isinstance(route, tuple):
-            for base, prefix in ((NPM, "/npm/"), (PYPI, "/pypi-proxy/"), (NPM_DL, "/npm-dl/"), (STATS, "/stats/")):
+            for base, prefix in (
+                (NPM, "/npm/"),
+                (PYPI, "/pypi-proxy/"),
+                (NPM_DL, "/npm-dl/"),
+                (STATS, "/stats/"),
+            ):
                 if url.startswith(base):
-                    routes[prefix + url[len(base):]] = route
+                    routes[prefix + url[len(base) :]] = route
     server = LocalUpstream(routes)
     yield server
     server.close()

@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from mcp_registries.models import Person
-from mcp_registries.registries.common import address_people, browsable_repository, iso_utc, people, person, text
+from mcp_registries.registries.common import (
+    address_people,
+    browsable_repository,
+    iso_utc,
+    people,
+    person,
+    text,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,10 +60,17 @@ def test_people_tolerates_one_person_and_drops_duplicates() -> None:
         (
             None,
             "Ian Cordasco <ian@example.org>, Nate Prewitt <nate@example.org>",
-            [Person(name="Ian Cordasco", email="ian@example.org"), Person(name="Nate Prewitt", email="nate@example.org")],
+            [
+                Person(name="Ian Cordasco", email="ian@example.org"),
+                Person(name="Nate Prewitt", email="nate@example.org"),
+            ],
         ),
         ("Stuart Bishop", "stuart@example.org", [Person(name="Stuart Bishop", email="stuart@example.org")]),
-        ("A, B", "a@example.org, b@example.org", [Person(name="A", email="a@example.org"), Person(name="B", email="b@example.org")]),
+        (
+            "A, B",
+            "a@example.org, b@example.org",
+            [Person(name="A", email="a@example.org"), Person(name="B", email="b@example.org")],
+        ),
         ("A, B", "a@example.org", [Person(name="A", email="a@example.org"), Person(name="B")]),
         ("Jane", "Jane <j@example.org>", [Person(name="Jane", email="j@example.org")]),
         (

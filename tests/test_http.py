@@ -32,7 +32,9 @@ def client_for(handler: Callable[[httpx.Request], httpx.Response], **settings: o
     return HttpClient(make_settings(**settings), transport=httpx.MockTransport(handler), backoff=0.0)
 
 
-def counting(*responses: httpx.Response) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
+def counting(
+    *responses: httpx.Response,
+) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -160,7 +162,9 @@ async def test_redirect_within_origin_is_followed() -> None:
             return httpx.Response(301, headers={"location": "/pypi/django/json"})
         return httpx.Response(200, json={"ok": True})
 
-    assert await client_for(handler).fetch(Fetch("https://pypi.test/pypi/Django/json", "PyPI")) == {"ok": True}
+    assert await client_for(handler).fetch(Fetch("https://pypi.test/pypi/Django/json", "PyPI")) == {
+        "ok": True
+    }
 
 
 async def test_redirect_to_another_host_is_refused() -> None:

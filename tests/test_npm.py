@@ -186,7 +186,23 @@ def test_check_name_accepts_registry_names(npm: Npm, name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["../x", "a b", ".x", "_x", "", "   ", "x" * 215, "@scope/", "@/x", "a/b", "@a/b/c", "x?y", "x#y", "x%2Fy", ".."],
+    [
+        "../x",
+        "a b",
+        ".x",
+        "_x",
+        "",
+        "   ",
+        "x" * 215,
+        "@scope/",
+        "@/x",
+        "a/b",
+        "@a/b/c",
+        "x?y",
+        "x#y",
+        "x%2Fy",
+        "..",
+    ],
 )
 def test_check_name_rejects_invalid_names(npm: Npm, name: str) -> None:
     """Names npm's grammar refuses are an InvalidArgument on `name`, before any plan runs."""
@@ -200,7 +216,9 @@ def test_check_name_allows_214_characters(npm: Npm) -> None:
     assert npm.check_name("x" * 214) == "x" * 214
 
 
-@pytest.mark.parametrize("version", ["1.0.0/../..", "../x", "1.0.0?x", "1.0.0#x", "^1.0.0", ">=1", "1 2", "", "%2e%2e"])
+@pytest.mark.parametrize(
+    "version", ["1.0.0/../..", "../x", "1.0.0?x", "1.0.0#x", "^1.0.0", ">=1", "1 2", "", "%2e%2e"]
+)
 def test_check_version_rejects_non_versions(npm: Npm, version: str) -> None:
     """Paths, queries, ranges and blanks are not versions or dist-tags."""
     with pytest.raises(InvalidArgument) as error:
@@ -210,7 +228,10 @@ def test_check_version_rejects_non_versions(npm: Npm, version: str) -> None:
 
 def test_check_version_dots_stay_inert_in_urls(npm: Npm) -> None:
     """A version of '..' cannot climb out of the package's URL."""
-    assert next(npm.version_doc("react", npm.check_version(".."))).url == "https://registry.npmjs.org/react/%2E%2E"
+    assert (
+        next(npm.version_doc("react", npm.check_version(".."))).url
+        == "https://registry.npmjs.org/react/%2E%2E"
+    )
 
 
 def test_is_exact_only_strict_semver(npm: Npm) -> None:
@@ -226,7 +247,9 @@ def test_is_exact_only_strict_semver(npm: Npm) -> None:
 def test_parse_packument_full_document() -> None:
     """The documented full packument: accounts, publisher, tags, deprecation per version, latest's document."""
     bundle = parse_packument(load("documented/npm-packument-full.json"), "tiny-fetch-retry")
-    marta = Person(name="Marta Kowalski", email="marta.kowalski@example.com", url="https://example.com/~marta")
+    marta = Person(
+        name="Marta Kowalski", email="marta.kowalski@example.com", url="https://example.com/~marta"
+    )
     assert bundle.index == PackageIndex(
         registry="npm",
         name="tiny-fetch-retry",
@@ -253,7 +276,9 @@ def test_parse_packument_full_document() -> None:
         engines={"node": ">=18"},
         dependencies_count=1,
         versions=[
-            VersionEntry(version="2.0.0-beta.1", released="2024-02-10T09:44:50Z", prerelease=True, tags=["next"]),
+            VersionEntry(
+                version="2.0.0-beta.1", released="2024-02-10T09:44:50Z", prerelease=True, tags=["next"]
+            ),
             VersionEntry(version="1.1.0", released="2023-11-20T16:40:12Z", tags=["latest"]),
             VersionEntry(
                 version="1.0.0",
@@ -283,7 +308,10 @@ def test_parse_packument_full_document() -> None:
                 )
             ],
             runtime=[Dependency(name="ms", requirement="^2.1.3")],
-            dev=[Dependency(name="mocha", requirement="^10.2.0"), Dependency(name="typescript", requirement="^5.3.3")],
+            dev=[
+                Dependency(name="mocha", requirement="^10.2.0"),
+                Dependency(name="typescript", requirement="^5.3.3"),
+            ],
             peer=[
                 Dependency(name="node-fetch", requirement="^3.0.0"),
                 Dependency(name="abort-controller", requirement="^3.0.0", optional=True),
@@ -329,7 +357,9 @@ def test_parse_packument_mirror_stripped() -> None:
         latest_release_date="2024-09-05T00:40:51Z",
         dist_tags={"latest": "1.3.0"},
         dependencies_count=0,
-        versions=[VersionEntry(version=v, released=t, tags=["latest"] if v == "1.3.0" else []) for v, t in dates],
+        versions=[
+            VersionEntry(version=v, released=t, tags=["latest"] if v == "1.3.0" else []) for v, t in dates
+        ],
         notes=[NOTE_NO_ACCOUNTS],
     )
     assert bundle.versions["1.3.0"].dev == [
@@ -343,7 +373,9 @@ def test_parse_packument_unpublished_raises_with_date() -> None:
     """A tombstone (no versions, `time.unpublished`) is PackageNotFound saying when it was unpublished."""
     with pytest.raises(PackageNotFound) as error:
         parse_packument(load("documented/npm-unpublished.json"), "gone-widget")
-    assert str(error.value) == "npm package 'gone-widget' not found (it was unpublished on 2022-03-03T09:15:42Z)"
+    assert (
+        str(error.value) == "npm package 'gone-widget' not found (it was unpublished on 2022-03-03T09:15:42Z)"
+    )
 
 
 def test_parse_packument_latest_is_dist_tag_even_below_highest() -> None:
@@ -351,13 +383,19 @@ def test_parse_packument_latest_is_dist_tag_even_below_highest() -> None:
     body = packument({"1.0.0": {}, "2.0.0": {}, "3.0.0-rc.1": {}}, {"latest": "1.0.0", "next": "3.0.0-rc.1"})
     index = parse_packument(body, "tiny").index
     assert index.latest_version == "1.0.0"
-    assert [(e.version, e.tags) for e in index.versions] == [("3.0.0-rc.1", ["next"]), ("2.0.0", []), ("1.0.0", ["latest"])]
+    assert [(e.version, e.tags) for e in index.versions] == [
+        ("3.0.0-rc.1", ["next"]),
+        ("2.0.0", []),
+        ("1.0.0", ["latest"]),
+    ]
     assert index.notes == [NOTE_NO_ACCOUNTS]
 
 
 def test_parse_packument_without_latest_tag_takes_highest_release() -> None:
     """No usable `latest` tag: the highest non-prerelease, with a note."""
-    index = parse_packument(packument({"1.0.0": {}, "1.1.0": {}, "2.0.0-beta.1": {}}, {"latest": "9.9.9"}), "tiny").index
+    index = parse_packument(
+        packument({"1.0.0": {}, "1.1.0": {}, "2.0.0-beta.1": {}}, {"latest": "9.9.9"}), "tiny"
+    ).index
     assert index.latest_version == "1.1.0"
     assert index.notes[0] == "the registry names no 'latest' dist-tag; latest_version is the highest release"
 
@@ -367,7 +405,11 @@ def test_parse_packument_case_sensitive_names_are_different_packages() -> None:
     upper = parse_packument(load("npm/JSONStream.json"), "JSONStream").index
     lower = parse_packument(load("npm/jsonstream_lowercase.json"), "jsonstream").index
     assert (upper.name, upper.latest_version, len(upper.versions)) == ("JSONStream", "1.3.5", 37)
-    assert (lower.name, lower.latest_version, [e.version for e in lower.versions]) == ("jsonstream", "1.0.3", ["1.0.3"])
+    assert (lower.name, lower.latest_version, [e.version for e in lower.versions]) == (
+        "jsonstream",
+        "1.0.3",
+        ["1.0.3"],
+    )
     capital = parse_packument(load("npm/Express_capitalized.json"), "Express").index
     assert (capital.name, capital.latest_version, capital.repository) == (
         "Express", "3.0.1", "https://github.com/npm/deprecate-holder",
@@ -392,7 +434,11 @@ def test_parse_packument_express_keeps_and_orders_legacy_versions() -> None:
         "1.0.8", "1.0.7", "1.0.6", "1.0.5", "1.0.4", "1.0.3", "1.0.2", "1.0.1", "1.0.0",
         "1.0.0rc4", "1.0.0rc3", "1.0.0rc2", "1.0.0rc", "1.0.0beta2", "1.0.0beta", "0.14.1", "0.14.0",
     ]  # fmt: skip
-    legacy = {e.version: e.prerelease for e in bundle.index.versions if e.version in {"1.0.0beta", "3.0.0rc5", "3.0.0"}}
+    legacy = {
+        e.version: e.prerelease
+        for e in bundle.index.versions
+        if e.version in {"1.0.0beta", "3.0.0rc5", "3.0.0"}
+    }
     assert legacy == {"1.0.0beta": True, "3.0.0rc5": True, "3.0.0": False}
     assert bundle.index.latest_version == "5.3.0"
 
@@ -428,7 +474,9 @@ def test_parse_packument_deprecated_false_is_not_a_deprecation() -> None:
     """`"deprecated": false` (react 15.7.0, 16.14.0) reads as not deprecated; a string is the message."""
     entries = {e.version: e for e in parse_packument(load("npm/react.json"), "react").index.versions}
     assert entries["15.7.0"].deprecated is None and entries["16.14.0"].deprecated is None
-    body = packument({"1.0.0": {"deprecated": "use tiny2"}, "1.0.1": {"deprecated": False}}, {"latest": "1.0.0"})
+    body = packument(
+        {"1.0.0": {"deprecated": "use tiny2"}, "1.0.1": {"deprecated": False}}, {"latest": "1.0.0"}
+    )
     index = parse_packument(body, "tiny").index
     assert [(e.version, e.deprecated) for e in index.versions] == [("1.0.1", None), ("1.0.0", "use tiny2")]
     assert index.deprecated == "use tiny2"
@@ -446,7 +494,9 @@ def test_parse_packument_scoped_package() -> None:
         "16.18.126", "4.0.28-alpha", "4.0.22-alpha", "0.12.0", "0.0.3", "0.0.2", "0.0.1", "0.0.0",
     ]  # fmt: skip
     assert len(index.declared) == 10
-    assert index.declared[0] == Person(name="Microsoft TypeScript", url="https://github.com/Microsoft", role="contributor")
+    assert index.declared[0] == Person(
+        name="Microsoft TypeScript", url="https://github.com/Microsoft", role="contributor"
+    )
 
 
 def test_sort_versions_unparseable_strings_sink_below_versions() -> None:
@@ -464,7 +514,10 @@ def test_sort_versions_unparseable_strings_sink_below_versions() -> None:
         ({"license": "(MIT OR Apache-2.0)"}, "(MIT OR Apache-2.0)"),
         ({"license": {"type": "ISC", "url": "https://opensource.org/licenses/ISC"}}, "ISC"),
         ({"licenses": [{"type": "MIT", "url": "http://x/LICENSE"}]}, "MIT"),
-        ({"licenses": [{"type": "MIT", "url": "u"}, {"type": "Apache-2.0", "url": "v"}]}, "MIT OR Apache-2.0"),
+        (
+            {"licenses": [{"type": "MIT", "url": "u"}, {"type": "Apache-2.0", "url": "v"}]},
+            "MIT OR Apache-2.0",
+        ),
         ({"licenses": ["BSD"]}, "BSD"),
         ({"licence": "BSD-2-Clause"}, "BSD-2-Clause"),
         ({"license": ""}, None),
@@ -512,7 +565,12 @@ def test_parse_manifest_express_4_18_2() -> None:
         "http://expressjs.com/",
         {"node": ">= 0.10.0"},
     )
-    assert [d.name for d in doc.runtime][:4] == ["accepts", "array-flatten", "body-parser", "content-disposition"]
+    assert [d.name for d in doc.runtime][:4] == [
+        "accepts",
+        "array-flatten",
+        "body-parser",
+        "content-disposition",
+    ]
     assert (len(doc.runtime), len(doc.dev), doc.peer, doc.optional) == (31, 17, [], [])
     assert doc.runtime[0] == Dependency(name="accepts", requirement="~1.3.8")
 
@@ -539,7 +597,9 @@ def react_index() -> PackageIndex:
         ("18", None),
     ],
 )
-def test_resolve_tags_exact_and_loose_spellings(npm: Npm, react_index: PackageIndex, requested: str, expected: str | None) -> None:
+def test_resolve_tags_exact_and_loose_spellings(
+    npm: Npm, react_index: PackageIndex, requested: str, expected: str | None
+) -> None:
     """Tags and loose spellings of one version resolve; partial versions (npm ranges) and unknowns do not."""
     assert npm.resolve(react_index, requested) == expected
 

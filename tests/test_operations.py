@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mcp_registries.errors import InvalidArgument
-from mcp_registries.models import Dependency, DependenciesResult, Operation, compact_json
+from mcp_registries.models import DependenciesResult, Dependency, Operation, compact_json
 from mcp_registries.operations import OPERATIONS, parse_arguments
 from mcp_registries.settings import Settings
 
@@ -25,7 +25,9 @@ def test_registry_synonyms_case_and_space_insensitive(raw: str, registry: str) -
 @pytest.mark.parametrize("raw", ["cargo", "", "npm2", "py pi", 3, None])
 def test_registry_unknown_lists_accepted_values(raw: object) -> None:
     """Anything else is an error sentence listing the accepted values."""
-    with pytest.raises(InvalidArgument, match=r"use 'npm' or 'pypi' \(synonyms node, nodejs -> npm; python, pip -> pypi\)"):
+    with pytest.raises(
+        InvalidArgument, match=r"use 'npm' or 'pypi' \(synonyms node, nodejs -> npm; python, pip -> pypi\)"
+    ):
         parse_arguments("package", {"registry": raw, "name": "x"})
 
 
@@ -35,7 +37,9 @@ def test_versions_defaults() -> None:
     assert (query.page, query.page_size, query.notes) == (1, 50, ())
 
 
-@pytest.mark.parametrize(("given", "size", "noted"), [(250, 250, False), (251, 250, True), (10_000, 250, True), (1, 1, False)])
+@pytest.mark.parametrize(
+    ("given", "size", "noted"), [(250, 250, False), (251, 250, True), (10_000, 250, True), (1, 1, False)]
+)
 def test_page_size_clamped_above_250(given: int, size: int, noted: bool) -> None:
     """page_size above 250 is clamped with a note, not refused."""
     query = parse_arguments("versions", {"registry": "npm", "name": "x", "page_size": given})
@@ -59,7 +63,10 @@ def test_page_accepts_numeric_strings() -> None:
 @pytest.mark.parametrize("period", ["last-day", "last-week", "last-month", "last-year", " Last-Week "])
 def test_period_accepts_the_four_windows(period: str) -> None:
     """The four download windows are accepted, case-insensitively."""
-    assert parse_arguments("downloads", {"registry": "npm", "name": "x", "period": period}).period == period.strip().lower()
+    assert (
+        parse_arguments("downloads", {"registry": "npm", "name": "x", "period": period}).period
+        == period.strip().lower()
+    )
 
 
 @pytest.mark.parametrize("period", ["yesterday", "last-decade", "", 7])
@@ -90,7 +97,11 @@ def test_input_schemas_follow_the_seed_table() -> None:
     for operation, extra in expected.items():
         schema = OPERATIONS[operation].input_schema()
         assert list(schema["properties"]) == ["registry", "name", *extra]
-        assert schema["required"] == ["registry", "name", *(["version"] if operation is Operation.VERSION else [])]
+        assert schema["required"] == [
+            "registry",
+            "name",
+            *(["version"] if operation is Operation.VERSION else []),
+        ]
         assert all(prop["description"] for prop in schema["properties"].values())
 
 
@@ -125,4 +136,7 @@ def test_compact_json_leaves_out_nulls_empties_and_nested_false() -> None:
         version="1.0",
         runtime=[Dependency(name="a", requirement=">=1", optional=False)],
     )
-    assert compact_json(result) == '{"registry":"pypi","name":"x","version":"1.0","runtime":[{"name":"a","requirement":">=1"}]}'
+    assert (
+        compact_json(result)
+        == '{"registry":"pypi","name":"x","version":"1.0","runtime":[{"name":"a","requirement":">=1"}]}'
+    )

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from mcp_registries.errors import InvalidArgument, PackageNotFound, UpstreamStatus
-from mcp_registries.models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry, Vulnerability
+from mcp_registries.models import (
+    Artifact,
+    Dependency,
+    DownloadCount,
+    DownloadsResult,
+    Person,
+    VersionEntry,
+    Vulnerability,
+)
 from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
 from mcp_registries.registries.pypi import (
     NOTE_DEV,
@@ -30,7 +38,9 @@ FILES = "https://files.pythonhosted.org/packages/"
 GITLAB_REASON = "A more complete GitLab API wrapper replaces this package. See: https://github.com/python-gitlab/python-gitlab"
 DJANGO_EOL_REASON = "Release files have Windows end-of-line characters and are missing executable bits."
 NO_OWNERS = "this registry (or its mirror) lists no project owners"
-NO_VULNERABILITY_DATA = "vulnerability data for this release is unavailable: the per-version JSON endpoint is missing"
+NO_VULNERABILITY_DATA = (
+    "vulnerability data for this release is unavailable: the per-version JSON endpoint is missing"
+)
 
 
 def load(path: str) -> Any:
@@ -82,7 +92,9 @@ def test_check_name_normalizes_pep503(pypi: PyPI, raw: str, normalized: str) -> 
     assert pypi.check_name(raw) == normalized
 
 
-@pytest.mark.parametrize("raw", ["-x", "x-", ".x", "x.", "a b", "../x", "x/y", "ñame", "\u212aelvin", "x" * 201, "", "x?y"])
+@pytest.mark.parametrize(
+    "raw", ["-x", "x-", ".x", "x.", "a b", "../x", "x/y", "ñame", "\u212aelvin", "x" * 201, "", "x?y"]
+)
 def test_check_name_rejects_invalid_names(pypi: PyPI, raw: str) -> None:
     """Names outside PEP 508's ASCII grammar (the Kelvin sign included) are refused before any request."""
     with pytest.raises(InvalidArgument) as error:
@@ -198,14 +210,16 @@ def test_parse_project_requests_latest_document() -> None:
         artifacts=[
             Artifact(
                 filename="requests-2.34.2-py3-none-any.whl",
-                url=FILES + "a0/f4/c67b0b3f1b9245e8d266f0f112c500d50e5b4e83cb6f3b71b6528104182a/requests-2.34.2-py3-none-any.whl",
+                url=FILES
+                + "a0/f4/c67b0b3f1b9245e8d266f0f112c500d50e5b4e83cb6f3b71b6528104182a/requests-2.34.2-py3-none-any.whl",
                 size=73075,
                 digest="sha256:2a0d60c172f83ac6ab31e4554906c0f3b3588d37b5cb939b1c061f4907e278e0",
                 kind="wheel",
             ),
             Artifact(
                 filename="requests-2.34.2.tar.gz",
-                url=FILES + "ac/c3/e2a2b89f2d3e2179abd6d00ebd70bff6273f37fb3e0cc209f48b39d00cbf/requests-2.34.2.tar.gz",
+                url=FILES
+                + "ac/c3/e2a2b89f2d3e2179abd6d00ebd70bff6273f37fb3e0cc209f48b39d00cbf/requests-2.34.2.tar.gz",
                 size=142856,
                 digest="sha256:f288924cae4e29463698d6d60bc6a4da69c89185ad1e0bcc4104f584e960b9ed",
                 kind="sdist",
@@ -332,10 +346,18 @@ def test_parse_project_every_release_yanked() -> None:
         dependencies_count=0,
         versions=[
             VersionEntry(
-                version="1.0.2", released="2018-07-29T14:41:48Z", yanked=True, yanked_reason=GITLAB_REASON, tags=["latest"]
+                version="1.0.2",
+                released="2018-07-29T14:41:48Z",
+                yanked=True,
+                yanked_reason=GITLAB_REASON,
+                tags=["latest"],
             ),
-            VersionEntry(version="1.0.1", released="2018-07-29T14:31:31Z", yanked=True, yanked_reason=GITLAB_REASON),
-            VersionEntry(version="1.0.0", released="2018-07-27T15:38:46Z", yanked=True, yanked_reason=GITLAB_REASON),
+            VersionEntry(
+                version="1.0.1", released="2018-07-29T14:31:31Z", yanked=True, yanked_reason=GITLAB_REASON
+            ),
+            VersionEntry(
+                version="1.0.0", released="2018-07-27T15:38:46Z", yanked=True, yanked_reason=GITLAB_REASON
+            ),
         ],
     )
     assert bundle.versions["1.0.2"] == VersionDoc(
@@ -353,7 +375,8 @@ def test_parse_project_every_release_yanked() -> None:
         artifacts=[
             Artifact(
                 filename="gitlab-1.0.2.tar.gz",
-                url=FILES + "ad/c5/91cb054390cafd6739eab83dfb5d739b699f10b4ff139602f98345e787ef/gitlab-1.0.2.tar.gz",
+                url=FILES
+                + "ad/c5/91cb054390cafd6739eab83dfb5d739b699f10b4ff139602f98345e787ef/gitlab-1.0.2.tar.gz",
                 size=2226,
                 digest="sha256:28425cd714fd1e4bc6b275acade5367bea869be85ac23ca5bd984375e742d172",
                 kind="sdist",
@@ -411,7 +434,12 @@ def test_parse_project_sympy_invalid_version_without_files() -> None:
     """sympy's '0.5.13-hg' (not PEP 440, no files) is kept, last."""
     bundle = project("sympy")
     assert bundle.index.versions[-1] == VersionEntry(version="0.5.13-hg", prerelease=True)
-    assert [e.version for e in bundle.index.versions if e.yanked] == ["1.12.1a4", "1.12.1a3", "1.12.1a2", "1.12.1a1"]
+    assert [e.version for e in bundle.index.versions if e.yanked] == [
+        "1.12.1a4",
+        "1.12.1a3",
+        "1.12.1a2",
+        "1.12.1a1",
+    ]
 
 
 def test_parse_project_without_ownership() -> None:
@@ -447,11 +475,19 @@ _MIT_TEXT = "MIT License\n\nCopyright (c) 2020 Someone\n\nPermission is hereby g
         ({"license_expression": "MIT OR Apache-2.0", "license": "MIT"}, "MIT OR Apache-2.0"),
         ({"license": "Apache 2.0", "classifiers": ["License :: OSI Approved :: MIT License"]}, "Apache 2.0"),
         ({"license": _MIT_TEXT, "classifiers": ["License :: OSI Approved :: BSD License"]}, "BSD License"),
-        ({"license": "x" * 150, "classifiers": ["License :: OSI Approved :: ISC License (ISCL)"]}, "ISC License (ISCL)"),
+        (
+            {"license": "x" * 150, "classifiers": ["License :: OSI Approved :: ISC License (ISCL)"]},
+            "ISC License (ISCL)",
+        ),
         ({"license": "UNKNOWN", "classifiers": ["License :: OSI Approved :: MIT License"]}, "MIT License"),
         ({"license": "", "classifiers": ["License :: OSI Approved"]}, "OSI Approved"),
         (
-            {"classifiers": ["License :: OSI Approved :: MIT License", "License :: OSI Approved :: Apache Software License"]},
+            {
+                "classifiers": [
+                    "License :: OSI Approved :: MIT License",
+                    "License :: OSI Approved :: Apache Software License",
+                ]
+            },
             "MIT License OR Apache Software License",
         ),
         ({"license": _MIT_TEXT}, "MIT License"),
@@ -476,10 +512,21 @@ def test_license_of_sources(info: dict[str, Any], expected: str | None) -> None:
             "https://github.com/u/r",
         ),
         (
-            {"project_urls": {"Funding": "https://github.com/sponsors/someone", "Tracker": "https://github.com/u/r/issues"}},
+            {
+                "project_urls": {
+                    "Funding": "https://github.com/sponsors/someone",
+                    "Tracker": "https://github.com/u/r/issues",
+                }
+            },
             "https://github.com/u/r",
         ),
-        ({"home_page": "https://example.org", "project_urls": {"Documentation": "https://r.readthedocs.io"}}, None),
+        (
+            {
+                "home_page": "https://example.org",
+                "project_urls": {"Documentation": "https://r.readthedocs.io"},
+            },
+            None,
+        ),
         ({}, None),
     ],
 )
@@ -540,7 +587,9 @@ def test_dependencies_of_splits_runtime_optional_dev() -> None:
         ('x; "x" == extra', "x", None),
     ],
 )
-def test_dependencies_of_extra_normalized_and_removed_from_marker(line: str, extra: str, marker: str | None) -> None:
+def test_dependencies_of_extra_normalized_and_removed_from_marker(
+    line: str, extra: str, marker: str | None
+) -> None:
     """The extra is PEP 685-normalized and its clause (with its 'and') leaves the marker."""
     groups, _ = dependencies_of([line])
     [dependency] = groups["optional"]
@@ -588,14 +637,16 @@ def test_version_doc_plan_per_version_json(pypi: PyPI) -> None:
         artifacts=[
             Artifact(
                 filename="requests-2.31.0.tar.gz",
-                url=FILES + "9d/be/10918a2eac4ae9f02f6cfe6414b7a155ccd8f7f9d4380d62fd5b955065c3/requests-2.31.0.tar.gz",
+                url=FILES
+                + "9d/be/10918a2eac4ae9f02f6cfe6414b7a155ccd8f7f9d4380d62fd5b955065c3/requests-2.31.0.tar.gz",
                 size=110794,
                 digest="sha256:942c5a758f98d790eaed1a29cb6eefc7ffb0d1cf7af05c3d2791656dbd6ad1e1",
                 kind="sdist",
             ),
             Artifact(
                 filename="requests-2.31.0-py3-none-any.whl",
-                url=FILES + "70/8e/0e2d847013cb52cd35b38c009bb167a1a26b2ce6cd6965bf26b47bc0bf44/requests-2.31.0-py3-none-any.whl",
+                url=FILES
+                + "70/8e/0e2d847013cb52cd35b38c009bb167a1a26b2ce6cd6965bf26b47bc0bf44/requests-2.31.0-py3-none-any.whl",
                 size=62574,
                 digest="sha256:58cd2187c01e70e6e26505bca751777aa9f2ee0b7f4300988b709f44e013003f",
                 kind="wheel",
@@ -624,7 +675,9 @@ def test_version_doc_plan_per_version_json(pypi: PyPI) -> None:
     )
 
 
-DJANGO_42_WHEEL = FILES + "d9/40/6012f98b14b64b4d3dc47b0c2f116fccbd0795ab35515d0c40dac73b81b8/Django-4.2-py3-none-any.whl"
+DJANGO_42_WHEEL = (
+    FILES + "d9/40/6012f98b14b64b4d3dc47b0c2f116fccbd0795ab35515d0c40dac73b81b8/Django-4.2-py3-none-any.whl"
+)
 DJANGO_42_ARTIFACTS = [
     Artifact(
         filename="Django-4.2-py3-none-any.whl",
@@ -709,7 +762,10 @@ def test_version_doc_plan_core_metadata_failure_is_partial(pypi: PyPI) -> None:
     doc = finish(_django_42_plan(pypi), throw=failure)
     assert doc.partial is True
     assert (doc.runtime, doc.artifacts) == ([], DJANGO_42_ARTIFACTS)
-    assert doc.notes[0] == "this release's own metadata is not available (reading it failed: it answered HTTP 503)"
+    assert (
+        doc.notes[0]
+        == "this release's own metadata is not available (reading it failed: it answered HTTP 503)"
+    )
 
 
 def test_version_doc_plan_metadata_url_drops_hash_fragment(pypi: PyPI) -> None:
@@ -718,7 +774,11 @@ def test_version_doc_plan_metadata_url_drops_hash_fragment(pypi: PyPI) -> None:
         "name": "tiny",
         "files": [
             {"filename": "tiny-1.0.tar.gz", "url": "../../files/tiny-1.0.tar.gz#sha256=aa", "hashes": {}},
-            {"filename": "tiny-1.0-py3-none-any.whl", "url": "../../files/tiny-1.0-py3-none-any.whl#sha256=bb", "hashes": {}},
+            {
+                "filename": "tiny-1.0-py3-none-any.whl",
+                "url": "../../files/tiny-1.0-py3-none-any.whl#sha256=bb",
+                "hashes": {},
+            },
         ],
     }
     plan = pypi.version_doc("tiny", "1.0")
@@ -789,7 +849,9 @@ def django_index() -> PackageIndex:
         ("nonsense", None),
     ],
 )
-def test_resolve_pep440_equivalents(pypi: PyPI, django_index: PackageIndex, requested: str, expected: str | None) -> None:
+def test_resolve_pep440_equivalents(
+    pypi: PyPI, django_index: PackageIndex, requested: str, expected: str | None
+) -> None:
     """PEP 440-equivalent spellings resolve to PyPI's own spelling; unknown versions do not."""
     assert pypi.resolve(django_index, requested) == expected
 

@@ -39,16 +39,29 @@ async def test_tools_list_six_tools_with_schemas_and_annotations(client: Client)
     assert set(tools) == {op.value for op in Operation}
     for name, tool in tools.items():
         spec = OPERATIONS[Operation(name)]
-        assert tool.input_schema["properties"]["registry"]["enum"] == ["npm", "node", "nodejs", "pypi", "python", "pip"]
+        assert tool.input_schema["properties"]["registry"]["enum"] == [
+            "npm",
+            "node",
+            "nodejs",
+            "pypi",
+            "python",
+            "pip",
+        ]
         assert tool.input_schema["required"] == [p.name for p in spec.params if p.required]
         assert tool.annotations is not None
-        assert (tool.annotations.read_only_hint, tool.annotations.idempotent_hint, tool.annotations.open_world_hint) == (
+        assert (
+            tool.annotations.read_only_hint,
+            tool.annotations.idempotent_hint,
+            tool.annotations.open_world_hint,
+        ) == (
             True,
             True,
             True,
         )
         assert tool.annotations.destructive_hint is False
-        assert tool.output_schema is not None and {"registry", "name"} <= set(tool.output_schema["properties"])
+        assert tool.output_schema is not None and {"registry", "name"} <= set(
+            tool.output_schema["properties"]
+        )
         assert len(tool.description or "") > 80
 
 
@@ -82,10 +95,22 @@ async def test_package_text_block_is_compact_structured_is_full(client: Client) 
     [
         ("package", {"registry": "npm", "name": "react"}, {"latest_version": "19.3.1", "license": "MIT"}),
         ("package", {"registry": "pypi", "name": "Django"}, {"name": "Django", "license": "BSD-3-Clause"}),
-        ("versions", {"registry": "nodejs", "name": "ms", "page_size": 2}, {"page_size": 2, "has_more": True}),
+        (
+            "versions",
+            {"registry": "nodejs", "name": "ms", "page_size": 2},
+            {"page_size": 2, "has_more": True},
+        ),
         ("versions", {"registry": "pip", "name": "botocore"}, {"latest_version": "1.44.8", "page": 1}),
-        ("version", {"registry": "npm", "name": "react", "version": "18.2.0"}, {"version": "18.2.0", "is_latest": False}),
-        ("version", {"registry": "pypi", "name": "django", "version": "4.2.0"}, {"version": "4.2", "is_latest": False}),
+        (
+            "version",
+            {"registry": "npm", "name": "react", "version": "18.2.0"},
+            {"version": "18.2.0", "is_latest": False},
+        ),
+        (
+            "version",
+            {"registry": "pypi", "name": "django", "version": "4.2.0"},
+            {"version": "4.2", "is_latest": False},
+        ),
         ("dependencies", {"registry": "npm", "name": "express", "version": "4.18.2"}, {"version": "4.18.2"}),
         ("dependencies", {"registry": "python", "name": "requests"}, {"version": "2.34.2"}),
         ("downloads", {"registry": "npm", "name": "express"}, {"source": "npm download counts API"}),
@@ -114,14 +139,34 @@ async def test_every_tool_answers_for_both_registries(
         ("package", {"registry": "npm"}, "The 'name' argument is required."),
         ("package", {"registry": "npm", "name": "../../etc/passwd"}, "is not a valid npm package name"),
         ("package", {"registry": "pypi", "name": "no spaces"}, "is not a valid PyPI project name"),
-        ("versions", {"registry": "npm", "name": "ms", "page": 0}, "page must be a whole number of 1 or more; got 0."),
-        ("versions", {"registry": "npm", "name": "ms", "page_size": -3}, "page_size must be a whole number of 1 or more"),
+        (
+            "versions",
+            {"registry": "npm", "name": "ms", "page": 0},
+            "page must be a whole number of 1 or more; got 0.",
+        ),
+        (
+            "versions",
+            {"registry": "npm", "name": "ms", "page_size": -3},
+            "page_size must be a whole number of 1 or more",
+        ),
         ("versions", {"registry": "npm", "name": "ms", "page": "two"}, "page must be a whole number"),
         ("version", {"registry": "npm", "name": "react"}, "The 'version' argument is required."),
-        ("version", {"registry": "npm", "name": "react", "version": "1.0.0/../../x"}, "is not an npm version or dist-tag"),
-        ("downloads", {"registry": "npm", "name": "react", "period": "yesterday"}, "Unknown period 'yesterday'"),
+        (
+            "version",
+            {"registry": "npm", "name": "react", "version": "1.0.0/../../x"},
+            "is not an npm version or dist-tag",
+        ),
+        (
+            "downloads",
+            {"registry": "npm", "name": "react", "period": "yesterday"},
+            "Unknown period 'yesterday'",
+        ),
         ("package", {"registry": "npm", "name": "reactt"}, "npm package 'reactt' not found"),
-        ("package", {"registry": "pypi", "name": "no-such-project"}, "pypi package 'no-such-project' not found"),
+        (
+            "package",
+            {"registry": "pypi", "name": "no-such-project"},
+            "pypi package 'no-such-project' not found",
+        ),
         (
             "version",
             {"registry": "npm", "name": "react", "version": "99.0.0"},
@@ -132,7 +177,11 @@ async def test_every_tool_answers_for_both_registries(
             {"registry": "pypi", "name": "requests", "version": "9.9"},
             "pypi package 'requests' has no version '9.9'; the latest version is 2.34.2",
         ),
-        ("package", {"registry": "npm", "name": "gone-widget"}, "npm package 'gone-widget' not found (it was unpublished"),
+        (
+            "package",
+            {"registry": "npm", "name": "gone-widget"},
+            "npm package 'gone-widget' not found (it was unpublished",
+        ),
     ],
 )
 async def test_errors_are_one_sentence_tool_results(
@@ -148,7 +197,9 @@ async def test_errors_are_one_sentence_tool_results(
 
 async def test_page_size_above_limit_is_clamped_with_note(client: Client) -> None:
     """page_size 1000 is clamped to 250 and the answer says so."""
-    is_error, text, structured = await call(client, "versions", registry="npm", name="express", page_size=1000)
+    is_error, text, structured = await call(
+        client, "versions", registry="npm", name="express", page_size=1000
+    )
     assert not is_error and structured is not None
     assert structured["page_size"] == 250
     assert len(structured["versions"]) == 250
@@ -168,7 +219,9 @@ async def test_upstream_failure_is_a_sentence_naming_the_service() -> None:
     assert upstream.total == 2  # one try and one retry (settings.retries == 1)
 
 
-async def test_internal_bug_is_a_sentence_not_a_crash(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_internal_bug_is_a_sentence_not_a_crash(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An unexpected exception inside the service becomes an isError sentence and the server keeps answering."""
     original = service.call
 

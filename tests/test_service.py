@@ -28,18 +28,25 @@ async def test_repeat_call_is_served_from_cache(cached_service: Service, upstrea
     assert first == second
 
 
-async def test_one_index_fetch_serves_package_versions_maintainer(cached_service: Service, upstream: FakeUpstream) -> None:
+async def test_one_index_fetch_serves_package_versions_maintainer(
+    cached_service: Service, upstream: FakeUpstream
+) -> None:
     """package, every versions page and maintainer all come from one fetch of the packument."""
     await cached_service.call("package", {"registry": "npm", "name": "express"})
     for page in (1, 2, 3):
-        await cached_service.call("versions", {"registry": "npm", "name": "express", "page": page, "page_size": 20})
+        await cached_service.call(
+            "versions", {"registry": "npm", "name": "express", "page": page, "page_size": 20}
+        )
     await cached_service.call("maintainer", {"registry": "npm", "name": "express"})
     assert upstream.hits == {NPM + "express": 1}
 
 
 async def test_cache_keys_separate_registries(cached_service: Service, upstream: FakeUpstream) -> None:
     """npm 'requests' and PyPI 'requests' never share a cache entry."""
-    upstream.routes[NPM + "requests"] = (200, b'{"name":"requests","dist-tags":{"latest":"0.3.0"},"versions":{"0.3.0":{"name":"requests","version":"0.3.0"}}}')
+    upstream.routes[NPM + "requests"] = (
+        200,
+        b'{"name":"requests","dist-tags":{"latest":"0.3.0"},"versions":{"0.3.0":{"name":"requests","version":"0.3.0"}}}',
+    )
     npm = await cached_service.call("package", {"registry": "npm", "name": "requests"})
     pypi = await cached_service.call("package", {"registry": "pypi", "name": "requests"})
     assert isinstance(npm, PackageResult) and isinstance(pypi, PackageResult)
@@ -51,7 +58,10 @@ async def test_cache_keys_separate_registries(cached_service: Service, upstream:
 async def test_cache_keys_include_the_base_url(upstream: FakeUpstream, tmp_path: Path) -> None:
     """Two configurations with different upstream base URLs sharing one cache directory do not mix answers."""
     other = "https://other-mirror.test/npm/"
-    upstream.routes[other + "react"] = (200, b'{"name":"react","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"version":"1.0.0"}}}')
+    upstream.routes[other + "react"] = (
+        200,
+        b'{"name":"react","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"version":"1.0.0"}}}',
+    )
     first = Service(make_settings(tmp_path), transport=upstream.transport(), backoff=0.0)
     second = Service(make_settings(tmp_path, npm_url=other), transport=upstream.transport(), backoff=0.0)
     a = await first.call("package", {"registry": "npm", "name": "react"})
@@ -102,7 +112,9 @@ async def test_exact_npm_version_dependencies_fetch_only_the_version_document(
     cached_service: Service, upstream: FakeUpstream
 ) -> None:
     """dependencies of an exact npm version read the small per-version document, not the packument."""
-    result = await cached_service.call("dependencies", {"registry": "npm", "name": "express", "version": "4.18.2"})
+    result = await cached_service.call(
+        "dependencies", {"registry": "npm", "name": "express", "version": "4.18.2"}
+    )
     assert isinstance(result, DependenciesResult) and result.version == "4.18.2"
     assert upstream.hits == {NPM + "express/4.18.2": 1}
     assert {d.name for d in result.runtime} >= {"accepts", "body-parser", "cookie"}
@@ -121,14 +133,18 @@ async def test_pypi_latest_version_and_dependencies_come_from_the_project_docume
     cached_service: Service, upstream: FakeUpstream
 ) -> None:
     """The project JSON gives the latest release's version answer and dependencies without another request."""
-    version = await cached_service.call("version", {"registry": "pypi", "name": "requests", "version": "2.34.2"})
+    version = await cached_service.call(
+        "version", {"registry": "pypi", "name": "requests", "version": "2.34.2"}
+    )
     deps = await cached_service.call("dependencies", {"registry": "pypi", "name": "requests"})
     assert isinstance(version, VersionResult) and version.is_latest and version.artifacts
     assert isinstance(deps, DependenciesResult) and deps.version == "2.34.2"
     assert upstream.hits == {PYPI + "pypi/requests/json": 1}
 
 
-async def test_pypi_old_version_uses_per_version_json_when_present(cached_service: Service, upstream: FakeUpstream) -> None:
+async def test_pypi_old_version_uses_per_version_json_when_present(
+    cached_service: Service, upstream: FakeUpstream
+) -> None:
     """A non-latest PyPI release is read from the per-version JSON endpoint, vulnerabilities included."""
     result = await cached_service.call("version", {"registry": "pypi", "name": "requests", "version": "2.31"})
     assert isinstance(result, VersionResult)
@@ -137,9 +153,13 @@ async def test_pypi_old_version_uses_per_version_json_when_present(cached_servic
     assert upstream.hits == {PYPI + "pypi/requests/json": 1, PYPI + "pypi/requests/2.31.0/json": 1}
 
 
-async def test_pypi_missing_per_version_json_reads_pep658_metadata(cached_service: Service, upstream: FakeUpstream) -> None:
+async def test_pypi_missing_per_version_json_reads_pep658_metadata(
+    cached_service: Service, upstream: FakeUpstream
+) -> None:
     """Without the per-version endpoint, a release's dependencies come from its wheel's .metadata file."""
-    result = await cached_service.call("dependencies", {"registry": "pypi", "name": "django", "version": "4.2"})
+    result = await cached_service.call(
+        "dependencies", {"registry": "pypi", "name": "django", "version": "4.2"}
+    )
     assert isinstance(result, DependenciesResult)
     assert result.version == "4.2"
     assert [(d.name, d.requirement, d.marker) for d in result.runtime] == [
@@ -154,7 +174,9 @@ async def test_pypi_missing_per_version_json_reads_pep658_metadata(cached_servic
     assert sum(1 for url in upstream.hits if url.startswith(FILES) and url.endswith(".metadata")) == 1
 
 
-async def test_concurrent_identical_cold_calls_share_one_fetch(cached_service: Service, upstream: FakeUpstream) -> None:
+async def test_concurrent_identical_cold_calls_share_one_fetch(
+    cached_service: Service, upstream: FakeUpstream
+) -> None:
     """Twenty concurrent identical cold calls make exactly one upstream request (single-flight)."""
     results = []
 
@@ -199,7 +221,9 @@ async def test_expired_entry_is_served_when_upstream_fails(upstream: FakeUpstrea
     await svc.aclose()
     assert isinstance(stale, PackageResult) and isinstance(fresh, PackageResult)
     assert stale.latest_version == fresh.latest_version
-    assert any(n.startswith("served from cache (3 h old) because The npm registry failed") for n in stale.notes)
+    assert any(
+        n.startswith("served from cache (3 h old) because The npm registry failed") for n in stale.notes
+    )
 
 
 async def test_no_cached_answer_is_said_in_the_error(upstream: FakeUpstream, tmp_path: Path) -> None:
@@ -209,7 +233,9 @@ async def test_no_cached_answer_is_said_in_the_error(upstream: FakeUpstream, tmp
     with pytest.raises(UpstreamStatus) as caught:
         await svc.call("package", {"registry": "npm", "name": "ms"})
     await svc.aclose()
-    assert str(caught.value) == "The npm registry failed: it answered HTTP 503; no cached answer was available."
+    assert (
+        str(caught.value) == "The npm registry failed: it answered HTTP 503; no cached answer was available."
+    )
 
 
 async def test_unusable_cache_directory_degrades_to_no_cache(upstream: FakeUpstream, tmp_path: Path) -> None:

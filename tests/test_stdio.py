@@ -39,7 +39,15 @@ def rpc(id_: int, method: str, params: dict[str, object]) -> str:
 def test_stdio_stdout_carries_only_json_rpc(local_upstream: LocalUpstream, tmp_path: Path) -> None:
     """With DEBUG logging on, every stdout line of the console script is a JSON-RPC message; logs go to stderr."""
     messages = [
-        rpc(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+        rpc(
+            1,
+            "initialize",
+            {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        ),
         json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n",
         rpc(2, "tools/list", {}),
         rpc(3, "tools/call", {"name": "package", "arguments": {"registry": "npm", "name": "react"}}),
@@ -124,4 +132,6 @@ def test_query_error_goes_to_stderr_with_status_1(local_upstream: LocalUpstream,
     )
     assert done.returncode == 1
     assert done.stdout == ""
-    assert done.stderr.strip().startswith("npm package 'react' has no version '99.0.0'; the latest version is 19.3.1")
+    assert done.stderr.strip().startswith(
+        "npm package 'react' has no version '99.0.0'; the latest version is 19.3.1"
+    )

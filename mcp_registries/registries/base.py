@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypedDict, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
@@ -134,6 +134,13 @@ class VersionDoc(_Doc):
     partial: bool = False
 
 
+class DependencyGroups(TypedDict):
+    runtime: list[Dependency]
+    dev: list[Dependency]
+    peer: list[Dependency]
+    optional: list[Dependency]
+
+
 @dataclass(frozen=True, slots=True)
 class IndexBundle:
     """An index plus the version documents the same upstream document also gave."""
@@ -150,6 +157,12 @@ class Registry(Protocol):
     origin: str
     #: Seconds a version document stays fresh.
     version_ttl: float
+    #: True when the download-counts service takes the `period` argument (npm), False when it
+    #: always gives the same recent windows (pypistats).
+    download_periods: bool
+    #: True when names are normalized for lookups (PyPI, PEP 503): answers then take the
+    #: display spelling from the index.
+    normalizes_names: bool
 
     def check_name(self, raw: str) -> str:
         """Validate against the registry's grammar; return the name to look up (PyPI: normalized)."""

@@ -16,10 +16,10 @@ def text(value: Any, limit: int = _SUMMARY_LIMIT) -> str | None:
     """A short single-line string, or None; never a README body."""
     if not isinstance(value, str):
         return None
-    value = " ".join(value.split())
-    if not value or value.upper() == "UNKNOWN":
+    single: str = " ".join(value.split())
+    if not single or single.upper() == "UNKNOWN":
         return None
-    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+    return single if len(single) <= limit else single[: limit - 1].rstrip() + "…"
 
 
 def iso_utc(value: Any) -> str | None:
@@ -47,7 +47,12 @@ def person(value: Any) -> Person | None:
         if match is None:
             return Person(name=text(value, 200))
         fields = {k: (v.strip() or None) if v else None for k, v in match.groupdict().items()}
-        if fields["email"] is None and fields["url"] is None and fields["name"] and _EMAIL.match(fields["name"]):
+        if (
+            fields["email"] is None
+            and fields["url"] is None
+            and fields["name"]
+            and _EMAIL.match(fields["name"])
+        ):
             # A bare address ('jane@example.com') names no one; it is the email.
             fields["name"], fields["email"] = None, fields["name"]
         built = Person(name=fields["name"], email=fields["email"], url=fields["url"])
@@ -138,7 +143,8 @@ def browsable_repository(value: Any) -> str | None:
         return _tidy(f"https://{scp['host']}/{scp['path']}")
     # 'git+ssh://git@github.com:u/r.git' mixes a URL scheme with scp's ':' before the path; npm accepts it.
     match = re.match(
-        r"^(?:https?|git|ssh|git\+ssh)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+(?=/|$))?(?:[:/](?P<path>.*))?$", url
+        r"^(?:https?|git|ssh|git\+ssh)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+(?=/|$))?(?:[:/](?P<path>.*))?$",
+        url,
     )
     if match is None:
         return None

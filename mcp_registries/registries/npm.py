@@ -14,8 +14,19 @@ from typing import Any
 import nodesemver
 
 from ..errors import InvalidArgument, PackageNotFound
-from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry
-from .base import BadDocument, Fetch, IndexBundle, Missing, PackageIndex, Period, Plan, VersionDoc, url_under
+from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, RegistryName, VersionEntry
+from .base import (
+    BadDocument,
+    DependencyGroups,
+    Fetch,
+    IndexBundle,
+    Missing,
+    PackageIndex,
+    Period,
+    Plan,
+    VersionDoc,
+    url_under,
+)
 from .common import browsable_repository, iso_utc, people, person, text
 
 SERVICE = "The npm registry"
@@ -28,17 +39,21 @@ _NAME = re.compile(rf"^(?:@{_PART}/)?{_PART}$")
 _VERSION_OR_TAG = re.compile(r"^[A-Za-z0-9._+~\-=]+$")
 # node-semver's loose mode ('v1.2.3', '=1.2.3', '1.0.0beta'); nodesemver also "recovers" partial versions
 # ('18.2' as 18.2.0), which npm reads as ranges, so a requested version must have all three parts.
-_LOOSE_VERSION = re.compile(r"^[v=\s]*\d+\.\d+\.\d+(?:-?[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z.-]+)?$")
+_LOOSE_VERSION = re.compile(
+    r"^[v=\s]*\d+\.\d+\.\d+(?:-?[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z.-]+)?$"
+)
 MAX_NAME = 214
 MAX_DECLARED = 10
 NOTE_NO_ACCOUNTS = "this registry (or its mirror) lists no maintainer accounts"
 
 
 class Npm:
-    name = "npm"
+    name: RegistryName = "npm"
     service = SERVICE
     # A published version's manifest never changes except for a later deprecation.
     version_ttl = 24 * 3600.0
+    download_periods = True
+    normalizes_names = False
 
     def __init__(self, registry_url: str, downloads_url: str) -> None:
         self.registry_url = registry_url
@@ -48,7 +63,9 @@ class Npm:
     def check_name(self, raw: str) -> str:
         name = raw.strip()
         if not name:
-            raise InvalidArgument("name", "The package name is empty; give an exact npm name such as 'react'.")
+            raise InvalidArgument(
+                "name", "The package name is empty; give an exact npm name such as 'react'."
+            )
         if len(name) > MAX_NAME:
             raise InvalidArgument("name", f"npm package names are at most {MAX_NAME} characters long.")
         if not _NAME.match(name):
@@ -93,7 +110,9 @@ class Npm:
         try:
             data = yield fetch
         except Missing:
-            raise PackageNotFound("npm", name, detail="the download-counts API has no counts for it") from None
+            raise PackageNotFound(
+                "npm", name, detail="the download-counts API has no counts for it"
+            ) from None
         return parse_downloads_point(data, name, period)
 
     def resolve(self, index: PackageIndex, requested: str) -> str | None:
@@ -168,8 +187,8 @@ def license_of(manifest: dict[str, Any]) -> str | None:
             return text(value["type"], 200)
     value = manifest.get("licenses") or manifest.get("licences")
     if isinstance(value, list):
-        kinds = [item.get("type") if isinstance(item, dict) else item for item in value]
-        kinds = [k.strip() for k in kinds if isinstance(k, str) and k.strip()]
+        raw = [item.get("type") if isinstance(item, dict) else item for item in value]
+        kinds = [k.strip() for k in raw if isinstance(k, str) and k.strip()]
         if kinds:
             return " OR ".join(kinds) if len(kinds) > 1 else kinds[0]
     if isinstance(value, str | dict):
@@ -215,7 +234,7 @@ def _group(value: Any) -> dict[str, str]:
     return {}
 
 
-def dependencies_of(manifest: dict[str, Any]) -> dict[str, list[Dependency]]:
+def dependencies_of(manifest: dict[str, Any]) -> DependencyGroups:
     optional = _group(manifest.get("optionalDependencies"))
     peer_meta = manifest.get("peerDependenciesMeta")
     peer_meta = peer_meta if isinstance(peer_meta, dict) else {}
@@ -231,7 +250,9 @@ def dependencies_of(manifest: dict[str, Any]) -> dict[str, list[Dependency]]:
             for n, r in _group(manifest.get("dependencies")).items()
             if n not in optional
         ],
-        "dev": [Dependency(name=n, requirement=r) for n, r in _group(manifest.get("devDependencies")).items()],
+        "dev": [
+            Dependency(name=n, requirement=r) for n, r in _group(manifest.get("devDependencies")).items()
+        ],
         "peer": [
             Dependency(name=n, requirement=r, optional=peer_optional(n))
             for n, r in _group(manifest.get("peerDependencies")).items()
@@ -259,6 +280,10 @@ def _npm_user(value: Any) -> Person | None:
     return None
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def parse_manifest(manifest: Any, asked_name: str, released: str | None = None) -> VersionDoc:
     """One version's package.json as the registry serves it (per-version document or packument entry)."""
     if not isinstance(manifest, dict) or not isinstance(manifest.get("version"), str):
@@ -266,7 +291,7 @@ def parse_manifest(manifest: Any, asked_name: str, released: str | None = None) 
     groups = dependencies_of(manifest)
     return VersionDoc(
         registry="npm",
-        name=manifest.get("name") if isinstance(manifest.get("name"), str) else asked_name,
+        name=_str(manifest.get("name")) or asked_name,
         version=manifest["version"],
         released=released,
         summary=text(manifest.get("description")),
@@ -285,9 +310,9 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
     """A packument (full, or as stripped by a mirror) → the index and the latest version's document."""
     if not isinstance(data, dict):
         raise BadDocument("an npm packument is a JSON object")
-    name = data.get("name") if isinstance(data.get("name"), str) else asked_name
-    times = data.get("time") if isinstance(data.get("time"), dict) else {}
-    manifests = data.get("versions") if isinstance(data.get("versions"), dict) else {}
+    name = _str(data.get("name")) or asked_name
+    times: dict[str, Any] = data["time"] if isinstance(data.get("time"), dict) else {}
+    manifests: dict[str, Any] = data["versions"] if isinstance(data.get("versions"), dict) else {}
     unpublished = times.get("unpublished")
     if not manifests and isinstance(unpublished, dict):
         when = iso_utc(unpublished.get("time"))
@@ -319,17 +344,28 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
     merged = {**{k: v for k, v in data.items() if k != "versions"}, **latest_manifest}
 
     maintainers = [
-        Person(username=p.name, email=p.email, role="maintainer") for p in people(data.get("maintainers") or [])
+        Person(username=p.name, email=p.email, role="maintainer")
+        for p in people(data.get("maintainers") or [])
     ]
     if not maintainers:
         notes.append(NOTE_NO_ACCOUNTS)
     declared = [
         *(p.model_copy(update={"role": "author"}) for p in people(merged.get("author"))),
         # package.json's own `maintainers` survive in the manifest when a mirror drops the accounts.
-        *(p.model_copy(update={"role": "maintainer"}) for p in people(latest_manifest.get("maintainers") or [])),
-        *(p.model_copy(update={"role": "contributor"}) for p in people(latest_manifest.get("contributors") or [])),
+        *(
+            p.model_copy(update={"role": "maintainer"})
+            for p in people(latest_manifest.get("maintainers") or [])
+        ),
+        *(
+            p.model_copy(update={"role": "contributor"})
+            for p in people(latest_manifest.get("contributors") or [])
+        ),
     ][:MAX_DECLARED]
-    latest_doc = parse_manifest(latest_manifest, name, iso_utc(times.get(latest))) if latest_manifest else None
+    latest_doc = (
+        parse_manifest(latest_manifest, name, iso_utc(times.get(latest)))
+        if latest and latest_manifest
+        else None
+    )
     index = PackageIndex(
         registry="npm",
         name=name,
@@ -344,7 +380,8 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
         declared=declared,
         publisher=_npm_user(latest_manifest.get("_npmUser")),
         # Mirrors drop `time.created`; the earliest release is the next best answer.
-        created=iso_utc(times.get("created")) or min((e.released for e in entries if e.released), default=None),
+        created=iso_utc(times.get("created"))
+        or min((e.released for e in entries if e.released), default=None),
         latest_release_date=iso_utc(times.get(latest)) if latest else None,
         dist_tags=tags,
         deprecated=deprecation(latest_manifest),
@@ -366,4 +403,3 @@ def parse_downloads_point(data: Any, name: str, period: Period) -> DownloadsResu
         end=data.get("end") if isinstance(data.get("end"), str) else None,
     )
     return DownloadsResult(registry="npm", name=name, source="npm download counts API", counts=[count])
-

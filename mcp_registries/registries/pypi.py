@@ -25,8 +25,28 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from ..errors import InvalidArgument, PackageNotFound, UpstreamError
-from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry, Vulnerability
-from .base import BadDocument, Fetch, IndexBundle, Missing, PackageIndex, Period, Plan, VersionDoc, url_under
+from ..models import (
+    Artifact,
+    Dependency,
+    DownloadCount,
+    DownloadsResult,
+    Person,
+    RegistryName,
+    VersionEntry,
+    Vulnerability,
+)
+from .base import (
+    BadDocument,
+    DependencyGroups,
+    Fetch,
+    IndexBundle,
+    Missing,
+    PackageIndex,
+    Period,
+    Plan,
+    VersionDoc,
+    url_under,
+)
 from .common import address_people, browsable_repository, iso_utc, text
 
 SERVICE = "PyPI"
@@ -51,10 +71,12 @@ _NOT_OWNERS = frozenset({"sponsors", "orgs", "apps", "marketplace", "topics", "f
 
 
 class PyPI:
-    name = "pypi"
+    name: RegistryName = "pypi"
     service = SERVICE
     # Releases can be yanked or un-yanked at any time.
     version_ttl = 3600.0
+    download_periods = False
+    normalizes_names = True
 
     def __init__(self, pypi_url: str, pypistats_url: str) -> None:
         self.pypi_url = pypi_url
@@ -64,7 +86,9 @@ class PyPI:
     def check_name(self, raw: str) -> str:
         name = raw.strip()
         if not name:
-            raise InvalidArgument("name", "The package name is empty; give a PyPI project name such as 'requests'.")
+            raise InvalidArgument(
+                "name", "The package name is empty; give a PyPI project name such as 'requests'."
+            )
         if len(name) > MAX_NAME or not _NAME.match(name):
             raise InvalidArgument(
                 "name",
@@ -127,12 +151,16 @@ class PyPI:
                 failed = error
         if failed is None:
             return parse_release_from_files(simple, version, files, metadata)
-        doc = parse_release_from_files(simple, version, files, None, unavailable=f"reading it failed: {failed.what}")
+        doc = parse_release_from_files(
+            simple, version, files, None, unavailable=f"reading it failed: {failed.what}"
+        )
         return doc.model_copy(update={"partial": True})
 
     def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]:
         try:
-            data = yield Fetch(url_under(self.pypistats_url, "api", "packages", name, "recent"), STATS_SERVICE)
+            data = yield Fetch(
+                url_under(self.pypistats_url, "api", "packages", name, "recent"), STATS_SERVICE
+            )
         except Missing:
             raise PackageNotFound("pypi", name, detail="pypistats has no download counts for it") from None
         return parse_recent(data, name, period)
@@ -167,15 +195,19 @@ def _version(value: str) -> Version | None:
 
 def sort_versions(versions: Iterable[str], released: dict[str, str | None] | None = None) -> list[str]:
     """Newest first by PEP 440; legacy strings PEP 440 rejects ('2004d') follow, in natural order."""
-    valid, legacy = [], []
+    valid: list[tuple[Version, str]] = []
+    legacy: list[str] = []
     for v in versions:
         parsed = _version(v)
-        (valid if parsed is not None else legacy).append((parsed, v))
+        if parsed is None:
+            legacy.append(v)
+        else:
+            valid.append((parsed, v))
     valid.sort(key=lambda item: item[0], reverse=True)
     dates = released or {}
     # Upload dates mislead: pytz re-uploaded '2004d'…'2005i' in 2013. Digit runs compare as numbers.
-    legacy.sort(key=lambda item: (_natural(item[1]), dates.get(item[1]) or "", item[1]), reverse=True)
-    return [v for _, v in valid] + [v for _, v in legacy]
+    legacy.sort(key=lambda item: (_natural(item), dates.get(item) or "", item), reverse=True)
+    return [v for _, v in valid] + legacy
 
 
 def _natural(version: str) -> list[int | str]:
@@ -232,7 +264,9 @@ def repository_of(info: dict[str, Any]) -> str | None:
             return browsable_repository(urls[key])
     candidates = [info.get("home_page"), *urls.values()]
     for url in candidates:
-        if isinstance(url, str) and re.search(r"//(www\.)?(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/", url):
+        if isinstance(url, str) and re.search(
+            r"//(www\.)?(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/", url
+        ):
             found = browsable_repository(url)
             parts = found.split("/") if found else []
             # A repository is owner/repo; 'Funding' links to github.com/sponsors/<user> are not one.
@@ -263,7 +297,11 @@ def _extra_clause(item: Any) -> str | None:
     if not (isinstance(item, tuple) and len(item) == 3) or getattr(item[1], "value", None) != "==":
         return None
     for variable, value in ((item[0], item[2]), (item[2], item[0])):
-        if type(variable).__name__ == "Variable" and variable.value == "extra" and type(value).__name__ == "Value":
+        if (
+            type(variable).__name__ == "Variable"
+            and variable.value == "extra"
+            and type(value).__name__ == "Value"
+        ):
             return canonicalize_name(str(value.value))
     return None
 
@@ -323,9 +361,9 @@ def _format_marker(parts: list[Any]) -> str:
     return " ".join(out)
 
 
-def dependencies_of(requires_dist: Any) -> tuple[dict[str, list[Dependency]], list[str]]:
+def dependencies_of(requires_dist: Any) -> tuple[DependencyGroups, list[str]]:
     """`requires_dist` split into runtime / optional (extras) / dev (dev-like extras)."""
-    groups: dict[str, list[Dependency]] = {"runtime": [], "dev": [], "peer": [], "optional": []}
+    groups: DependencyGroups = {"runtime": [], "dev": [], "peer": [], "optional": []}
     notes = [NOTE_DEV]
     if not isinstance(requires_dist, list):
         return groups, notes
@@ -363,8 +401,12 @@ def _artifact(file: dict[str, Any], base_url: str) -> Artifact | None:
         return None
     digests = file.get("digests") or file.get("hashes") or {}
     sha256 = digests.get("sha256") if isinstance(digests, dict) else None
-    kind = "wheel" if filename.endswith(".whl") else "sdist" if file.get("packagetype") in (None, "sdist") else str(
-        file.get("packagetype")
+    kind = (
+        "wheel"
+        if filename.endswith(".whl")
+        else "sdist"
+        if file.get("packagetype") in (None, "sdist")
+        else str(file.get("packagetype"))
     )
     return Artifact(
         filename=filename,
@@ -377,7 +419,11 @@ def _artifact(file: dict[str, Any], base_url: str) -> Artifact | None:
 
 
 def _artifacts(files: Any, base_url: str, limit: int = 40) -> tuple[list[Artifact], list[str]]:
-    found = [a for a in (_artifact(f, base_url) for f in files if isinstance(f, dict)) if a] if isinstance(files, list) else []
+    found = (
+        [a for a in (_artifact(f, base_url) for f in files if isinstance(f, dict)) if a]
+        if isinstance(files, list)
+        else []
+    )
     notes = []
     if len(found) > limit:
         notes.append(f"{len(found)} files; the first {limit} are listed")
@@ -391,12 +437,17 @@ def _yank(files: list[dict[str, Any]]) -> tuple[bool, str | None]:
     flags = [f.get("yanked") for f in files]
     if not all(flag is True or isinstance(flag, str) for flag in flags):
         return False, None
-    reasons = [f.get("yanked_reason") or (f.get("yanked") if isinstance(f.get("yanked"), str) else None) for f in files]
+    reasons = [
+        f.get("yanked_reason") or (f.get("yanked") if isinstance(f.get("yanked"), str) else None)
+        for f in files
+    ]
     return True, text(next((r for r in reasons if r), None), 300)
 
 
 def _released(files: list[dict[str, Any]]) -> str | None:
-    times = [iso_utc(f.get("upload_time_iso_8601") or f.get("upload_time") or f.get("upload-time")) for f in files]
+    times = [
+        iso_utc(f.get("upload_time_iso_8601") or f.get("upload_time") or f.get("upload-time")) for f in files
+    ]
     known = [t for t in times if t]
     return min(known) if known else None
 
@@ -430,7 +481,7 @@ def _doc(info: dict[str, Any], files: Any, vulnerabilities: Any, version: str, b
     python = text(info.get("requires_python"), 100)
     return VersionDoc(
         registry="pypi",
-        name=info.get("name") if isinstance(info.get("name"), str) else "",
+        name=info["name"] if isinstance(info.get("name"), str) else "",
         version=version,
         released=_released(file_list),
         summary=text(info.get("summary")),
@@ -473,9 +524,11 @@ def parse_project(data: Any, url: str, simple: tuple[Any, str] | None = None) ->
         releases = {str(v): [] for v in listing.get("versions") or []}
         by_version = {_version(v): v for v in releases}
         for file in listing.get("files") or []:
-            version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
-            if version is not None and version in by_version:
-                releases[by_version[version]].append({**file, "url": urljoin(listing_url, str(file.get("url")))})
+            file_version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
+            if file_version is not None and file_version in by_version:
+                releases[by_version[file_version]].append(
+                    {**file, "url": urljoin(listing_url, str(file.get("url")))}
+                )
     released = {v: _released(fs) for v, fs in releases.items()}
     entries = []
     for version in sort_versions(releases, released):
@@ -548,16 +601,27 @@ def release_files(simple: Any, version: str, url: str) -> list[dict[str, Any]]:
     wanted = _version(version)
     found = []
     for file in simple["files"]:
-        if not isinstance(file, dict) or not isinstance(file.get("filename"), str) or not isinstance(file.get("url"), str):
+        if (
+            not isinstance(file, dict)
+            or not isinstance(file.get("filename"), str)
+            or not isinstance(file.get("url"), str)
+        ):
             continue
         parsed = _file_version(file["filename"])
-        if (parsed is not None and parsed == wanted) or (wanted is None and f"-{version}" in file["filename"]):
+        if (parsed is not None and parsed == wanted) or (
+            wanted is None and f"-{version}" in file["filename"]
+        ):
             found.append({**file, "url": urljoin(url, file["url"])})
     return found
 
 
 def parse_release_from_files(
-    simple: Any, version: str, files: list[dict[str, Any]], metadata: str | None, *, unavailable: str | None = None
+    simple: Any,
+    version: str,
+    files: list[dict[str, Any]],
+    metadata: str | None,
+    *,
+    unavailable: str | None = None,
 ) -> VersionDoc:
     """A release read from its Simple API files and, when there is one, its PEP 658 core metadata.
 
@@ -584,8 +648,12 @@ def parse_release_from_files(
         why = unavailable or "no wheel with PEP 658 metadata"
         notes.append(f"this release's own metadata is not available ({why})")
         # The Simple API still states each file's Requires-Python (PEP 691 `requires-python`).
-        info["requires_python"] = next((f["requires-python"] for f in files if f.get("requires-python")), None)
-    notes.append("vulnerability data for this release is unavailable: the per-version JSON endpoint is missing")
+        info["requires_python"] = next(
+            (f["requires-python"] for f in files if f.get("requires-python")), None
+        )
+    notes.append(
+        "vulnerability data for this release is unavailable: the per-version JSON endpoint is missing"
+    )
     # `files` already carry absolute URLs.
     doc = _doc(info, [{**f, "upload_time": f.get("upload-time")} for f in files], None, version, "")
     if metadata is None:
