@@ -20,7 +20,7 @@ import diskcache
 log = logging.getLogger(__name__)
 
 STALE_WINDOW = 7 * 24 * 3600.0
-SCHEMA = "v1"
+SCHEMA = "v2"
 
 # Seconds an answer stays fresh, by kind of data.
 TTL_INDEX = 300.0  # latest version, dist-tags, yanks and owners change without notice
@@ -33,6 +33,8 @@ class Entry:
     value: Any
     stored_at: float
     ttl: float
+    #: The upstream's validators for the one document the value came from, for revalidation.
+    validators: Any = None
 
     @property
     def age(self) -> float:
@@ -46,7 +48,7 @@ class Entry:
 class Cache(Protocol):
     def get(self, key: str) -> Entry | None: ...
 
-    def set(self, key: str, value: Any, ttl: float) -> None: ...
+    def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -55,7 +57,7 @@ class NullCache:
     def get(self, key: str) -> Entry | None:
         return None
 
-    def set(self, key: str, value: Any, ttl: float) -> None:
+    def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
         return None
 
     def close(self) -> None:
@@ -94,16 +96,17 @@ class DiskCache:
         except Exception as exc:  # noqa: BLE001 - an unreadable pickle is a miss, not a crash
             log.warning("dropping unreadable cache entry %r: %s", key, exc)
             return None
-        if not (isinstance(raw, tuple) and len(raw) == 3):
+        if not (isinstance(raw, tuple) and len(raw) == 4):
             return None
-        stored_at, ttl, value = raw
-        return Entry(value=value, stored_at=stored_at, ttl=ttl)
+        stored_at, ttl, value, validators = raw
+        return Entry(value=value, stored_at=stored_at, ttl=ttl, validators=validators)
 
-    def set(self, key: str, value: Any, ttl: float) -> None:
+    def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
         if self._cache is None:
             return
         try:
-            self._cache.set(f"{SCHEMA}|{key}", (time.time(), ttl, value), expire=ttl + STALE_WINDOW)
+            record = (time.time(), ttl, value, validators)
+            self._cache.set(f"{SCHEMA}|{key}", record, expire=ttl + STALE_WINDOW)
         except _DISK_ERRORS as exc:
             self._disable(exc)
 

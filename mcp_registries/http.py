@@ -3,7 +3,10 @@
 Policy: a 404/410 is an answer (`Missing`), never retried. Connection errors, timeouts, 5xx and
 429 are retried with exponential backoff and jitter; a 429's `Retry-After` is honoured when it
 fits the call's time bound. Bodies are streamed and aborted past a size cap. Redirects are
-followed only within the origin that was asked (PyPI redirects to normalized names).
+followed only within the configured base URL the request was made under (PyPI redirects to
+normalized names); URLs outside every base (files an upstream document points at) may only
+redirect within their own origin. Validators (`ETag`, `Last-Modified`) come back with each body,
+and a conditional request answered 304 raises `NotModified`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import random
 import ssl
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -39,6 +43,31 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"mcp-registries/{__version__} (+https://github.com/mcp-registries/mcp-registries)"
 _MAX_REDIRECTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        found = {}
+        if self.etag:
+            found["If-None-Match"] = self.etag
+        if self.last_modified:
+            found["If-Modified-Since"] = self.last_modified
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    data: Any
+    #: None when the upstream sent neither ETag nor Last-Modified (many mirrors do not).
+    validators: Validators | None
+
+
+class NotModified(Exception):
+    """A conditional request was answered 304: the cached document is still current."""
 
 
 class _Retry(Exception):
@@ -84,13 +113,18 @@ class HttpClient:
 
     async def fetch(self, fetch: Fetch) -> Any:
         """GET one document: decoded JSON (or text), `Missing` on 404/410, an `UpstreamError` otherwise."""
+        return (await self.get(fetch)).data
+
+    async def get(self, fetch: Fetch, validators: Validators | None = None) -> Fetched:
+        """`fetch`, conditionally when validators are given (`NotModified` on 304), with the new validators."""
+        conditional = validators.headers() if validators else {}
         started = time.monotonic()
         bound = self.settings.total_timeout
         attempt = 0
         while True:
             try:
                 with anyio.fail_after(max(0.0, bound - (time.monotonic() - started))):
-                    body = await self._get(fetch)
+                    body, received = await self._get(fetch, conditional)
                 break
             except TimeoutError:
                 raise UpstreamTimeout(
@@ -106,29 +140,37 @@ class HttpClient:
                 log.info("retrying %s in %.2f s: %s", fetch.url, delay, retry.error.what)
                 await anyio.sleep(delay)
         if fetch.body == "text":
-            return body.decode("utf-8", errors="replace")
+            return Fetched(body.decode("utf-8", errors="replace"), received)
         try:
-            return json.loads(body)
+            return Fetched(json.loads(body), received)
         except (ValueError, UnicodeDecodeError) as exc:
             why = "the body was empty" if not body.strip() else f"not JSON: {type(exc).__name__}"
             raise InvalidResponse(fetch.service, fetch.url, why) from None
 
-    async def _get(self, fetch: Fetch) -> bytes:
+    def _scope(self, url: str) -> str:
+        """The configured base URL `url` lies under, or its origin when it lies under none."""
+        s = self.settings
+        bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url)
+        return max((b for b in bases if url.startswith(b)), key=len, default=_origin(url) + "/")
+
+    async def _get(self, fetch: Fetch, conditional: dict[str, str]) -> tuple[bytes, Validators | None]:
         url = fetch.url
+        scope = self._scope(url)
         for _ in range(_MAX_REDIRECTS + 1):
             self.request_count += 1
             self.recent_urls.append(url)
             try:
-                async with self._client.stream("GET", url, headers={"Accept": fetch.accept}) as response:
+                headers = {"Accept": fetch.accept, **conditional}
+                async with self._client.stream("GET", url, headers=headers) as response:
                     status = response.status_code
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                         target = urljoin(url, response.headers["location"])
-                        if _origin(target) != _origin(fetch.url):
-                            raise UpstreamStatus(
-                                fetch.service, url, status, f"it redirected outside {_origin(url)}"
-                            )
+                        if not target.startswith(scope):
+                            raise UpstreamStatus(fetch.service, url, status, f"it redirected outside {scope}")
                         url = target
                         continue
+                    if status == 304 and conditional:
+                        raise NotModified(url)
                     if status in (404, 410):
                         raise Missing(fetch, status)
                     if status == 429:
@@ -138,7 +180,9 @@ class HttpClient:
                         raise _Retry(UpstreamStatus(fetch.service, url, status))
                     if not 200 <= status < 300:
                         raise UpstreamStatus(fetch.service, url, status)
-                    return await self._read_capped(response, fetch)
+                    etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+                    received = Validators(etag, modified) if etag or modified else None
+                    return await self._read_capped(response, fetch), received
             except httpx.TimeoutException:
                 raise _Retry(
                     UpstreamTimeout(

@@ -20,7 +20,7 @@ import httpx
 
 from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
 from .errors import InvalidResponse, PackageNotFound, UpstreamError, VersionNotFound
-from .http import HttpClient
+from .http import HttpClient, NotModified, Validators
 from .models import (
     DependenciesResult,
     DownloadsResult,
@@ -119,21 +119,29 @@ class Service:
 
     # -- the cache-then-fetch template -------------------------------------------------------
 
-    async def run_plan(self, plan: Plan[T]) -> T:
-        """Drive an adapter's plan: each yielded Fetch goes over HTTP, its body (or Missing) goes back."""
+    async def _run(self, plan: Plan[T], revalidate: Validators | None = None) -> tuple[T, Validators | None]:
+        """Drive an adapter's plan: each yielded Fetch goes over HTTP, its body (or failure) goes back.
+
+        With `revalidate`, the plan's first request is conditional and a 304 raises NotModified. The
+        validators returned are those of a plan that read exactly one document, the only kind whose
+        answer one conditional request can vouch for.
+        """
         fetch: Fetch | None = None
+        fetched: list[Validators | None] = []
         try:
             fetch = next(plan)
             while True:
                 try:
-                    body = await self.http.fetch(fetch)
+                    got = await self.http.get(fetch, None if fetched else revalidate)
                 except (Missing, UpstreamError) as failed:
                     # The plan decides: a 404 is often an answer, and a secondary document can be optional.
+                    fetched.append(None)
                     fetch = plan.throw(failed)
                 else:
-                    fetch = plan.send(body)
+                    fetched.append(got.validators)
+                    fetch = plan.send(got.data)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value, fetched[0] if len(fetched) == 1 else None
         except BadDocument as exc:
             assert fetch is not None
             raise InvalidResponse(fetch.service, fetch.url, str(exc)) from None
@@ -143,6 +151,7 @@ class Service:
     async def _cached(
         self, key: str, ttl: float | Callable[[T], float], make_plan: Callable[[], Plan[T]]
     ) -> tuple[T, list[str]]:
+        """The cache-then-fetch template: fresh entry, else one shared fetch (revalidated when possible)."""
         entry = self.cache.get(key)
         if entry is not None and entry.fresh:
             return entry.value, []
@@ -153,9 +162,16 @@ class Service:
                 raise flight.error
             return flight.value, list(flight.notes)
         flight = self._inflight[key] = _Flight()
+
+        def lifetime(value: T) -> float:
+            return ttl(value) if callable(ttl) else ttl
+
         try:
             try:
-                value = await self.run_plan(make_plan())
+                value, validators = await self._run(make_plan(), entry.validators if entry else None)
+            except NotModified:
+                assert entry is not None
+                value, validators = entry.value, entry.validators
             except UpstreamError as exc:
                 if entry is None:
                     if self.settings.cache_enabled:
@@ -168,7 +184,7 @@ class Service:
                     [f"served from cache ({_age(entry.age)} old) because {exc.service} failed: {exc.what}"],
                 )
                 return flight.value, list(flight.notes)
-            self.cache.set(key, value, ttl(value) if callable(ttl) else ttl)
+            self.cache.set(key, value, lifetime(value), validators)
             flight.value = value
             return value, []
         except BaseException as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -14,7 +15,7 @@ from mcp_registries.errors import UpstreamStatus
 from mcp_registries.models import DependenciesResult, PackageResult, VersionResult
 from mcp_registries.service import Service
 
-from .conftest import FILES, NPM, PYPI, FakeUpstream, make_settings
+from .conftest import FILES, NPM, PYPI, FakeUpstream, data, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -214,8 +215,8 @@ async def test_expired_entry_is_served_when_upstream_fails(upstream: FakeUpstrea
     svc = Service(make_settings(tmp_path), transport=upstream.transport(), cache=cache, backoff=0.0)
     fresh = await svc.call("package", {"registry": "npm", "name": "ms"})
     key = next(k for k in cache._cache.iterkeys() if "index|npm" in k)  # type: ignore[union-attr]
-    stored_at, ttl, value = cache._cache[key]  # type: ignore[index]
-    cache._cache[key] = (time.time() - 3 * 3600, ttl, value)  # type: ignore[index]
+    stored_at, ttl, value, validators = cache._cache[key]  # type: ignore[index]
+    cache._cache[key] = (time.time() - 3 * 3600, ttl, value, validators)  # type: ignore[index]
     upstream.routes[NPM + "ms"] = lambda request: httpx.Response(502)
     stale = await svc.call("package", {"registry": "npm", "name": "ms"})
     await svc.aclose()
@@ -253,3 +254,91 @@ def test_cache_entry_freshness() -> None:
     """An entry is fresh until its TTL has passed."""
     assert Entry(value=1, stored_at=time.time(), ttl=60).fresh
     assert not Entry(value=1, stored_at=time.time() - 61, ttl=60).fresh
+
+
+def _expire_all(cache: DiskCache, age: float = 3600.0) -> None:
+    """Backdate every entry as if it had been stored `age` seconds ago."""
+    store = cache._cache
+    assert store is not None
+    for key in list(store.iterkeys()):
+        _, ttl, value, validators = store[key]
+        store[key] = (time.time() - age, ttl, value, validators)
+
+
+def _conditional(etag: str | None, modified: str | None, seen: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
+    body = data("npm/ms.json")
+    headers = {k: v for k, v in (("etag", etag), ("last-modified", modified)) if v}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if (etag and request.headers.get("if-none-match") == etag) or (
+            modified and request.headers.get("if-modified-since") == modified
+        ):
+            return httpx.Response(304, headers=headers)
+        return httpx.Response(200, content=body, headers={"content-type": "application/json", **headers})
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("etag", "modified"), [('"abc123"', None), (None, "Wed, 25 Nov 2026 10:00:00 GMT"), ('W/"x"', "Wed, 25 Nov 2026 10:00:00 GMT")]
+)
+async def test_expired_entry_is_revalidated_and_304_refreshes_it(
+    upstream: FakeUpstream, tmp_path: Path, etag: str | None, modified: str | None
+) -> None:
+    """An expired entry is revalidated with If-None-Match/If-Modified-Since; a 304 keeps the answer and refreshes it."""
+    seen: list[httpx.Request] = []
+    upstream.routes[NPM + "ms"] = _conditional(etag, modified, seen)
+    cache = DiskCache(tmp_path, 10**8)
+    svc = Service(make_settings(tmp_path), transport=upstream.transport(), cache=cache, backoff=0.0)
+    first = await svc.call("package", {"registry": "npm", "name": "ms"})
+    _expire_all(cache)
+    second = await svc.call("package", {"registry": "npm", "name": "ms"})
+    third = await svc.call("package", {"registry": "npm", "name": "ms"})
+    await svc.aclose()
+    assert first == second == third
+    assert len(seen) == 2  # the first GET and one conditional GET; the third call was fresh again
+    assert "if-none-match" not in seen[0].headers and "if-modified-since" not in seen[0].headers
+    if etag:
+        assert seen[1].headers["if-none-match"] == etag
+    if modified:
+        assert seen[1].headers["if-modified-since"] == modified
+
+
+async def test_upstream_without_validators_gets_plain_requests(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """With neither ETag nor Last-Modified, an expired entry is simply fetched again."""
+    seen: list[httpx.Request] = []
+    upstream.routes[NPM + "ms"] = _conditional(None, None, seen)
+    cache = DiskCache(tmp_path, 10**8)
+    svc = Service(make_settings(tmp_path), transport=upstream.transport(), cache=cache, backoff=0.0)
+    await svc.call("package", {"registry": "npm", "name": "ms"})
+    _expire_all(cache)
+    await svc.call("package", {"registry": "npm", "name": "ms"})
+    await svc.aclose()
+    assert len(seen) == 2
+    assert all("if-none-match" not in r.headers and "if-modified-since" not in r.headers for r in seen)
+
+
+async def test_changed_document_replaces_the_entry(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """When the validator no longer matches, the 200 body replaces the cached answer."""
+    state = {"etag": '"v1"', "latest": "1.0.0"}
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers.get("if-none-match") == state["etag"]:
+            return httpx.Response(304)
+        body = f'{{"name":"ms","dist-tags":{{"latest":"{state["latest"]}"}},"versions":{{"{state["latest"]}":{{"version":"{state["latest"]}"}}}}}}'
+        return httpx.Response(200, content=body.encode(), headers={"etag": state["etag"]})
+
+    upstream.routes[NPM + "ms"] = handler
+    cache = DiskCache(tmp_path, 10**8)
+    svc = Service(make_settings(tmp_path), transport=upstream.transport(), cache=cache, backoff=0.0)
+    first = await svc.call("package", {"registry": "npm", "name": "ms"})
+    state.update(etag='"v2"', latest="2.0.0")
+    _expire_all(cache)
+    second = await svc.call("package", {"registry": "npm", "name": "ms"})
+    await svc.aclose()
+    assert isinstance(first, PackageResult) and isinstance(second, PackageResult)
+    assert (first.latest_version, second.latest_version) == ("1.0.0", "2.0.0")
+    assert seen[1].headers["if-none-match"] == '"v1"'
