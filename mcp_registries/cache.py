@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class NullCache:
 
 
 _DISK_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
+_UNREADABLE = (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError, KeyError)
 
 
 class DiskCache:
@@ -93,8 +95,9 @@ class DiskCache:
         except _DISK_ERRORS as exc:
             self._disable(exc)
             return None
-        except Exception as exc:  # noqa: BLE001 - an unreadable pickle is a miss, not a crash
-            log.warning("dropping unreadable cache entry %r: %s", key, exc)
+        except _UNREADABLE as exc:
+            # Written by another version of this package, or damaged: a miss, not a crash.
+            log.warning("ignoring unreadable cache entry %r: %s: %s", key, type(exc).__name__, exc)
             return None
         if not (isinstance(raw, tuple) and len(raw) == 4):
             return None

@@ -1,0 +1,71 @@
+"""The disk cache: entries survive processes, damage degrades to misses or no cache, never a crash."""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from mcp_registries.cache import DiskCache, NullCache, open_cache
+
+
+def test_entries_are_shared_between_cache_instances(tmp_path: Path) -> None:
+    """A value stored by one DiskCache is read by another on the same directory (as another process would)."""
+    DiskCache(tmp_path, 10**7).set("k", {"a": 1}, 60.0, validators="etag")
+    entry = DiskCache(tmp_path, 10**7).get("k")
+    assert entry is not None and entry.value == {"a": 1} and entry.fresh and entry.validators == "etag"
+
+
+def test_expired_entry_is_kept_for_stale_if_error(tmp_path: Path) -> None:
+    """An entry past its TTL is still returned, marked not fresh, so it can be served when upstreams fail."""
+    cache = DiskCache(tmp_path, 10**7)
+    cache.set("k", 1, 0.01)
+    time.sleep(0.02)
+    entry = cache.get("k")
+    assert entry is not None and not entry.fresh and entry.value == 1
+
+
+def test_corrupted_database_degrades_to_no_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A cache.db that is not a database means no caching and one warning."""
+    (tmp_path / "cache.db").write_bytes(b"\x00garbage" * 500)
+    cache = open_cache(tmp_path, enabled=True, size_limit=10**7)
+    assert isinstance(cache, NullCache)
+    assert "continuing without a cache" in caplog.text
+
+
+def test_unreadable_entry_is_a_miss(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A stored value that no longer unpickles (e.g. written by another version) is a miss with a warning."""
+    cache = DiskCache(tmp_path, 10**7)
+    cache.set("k", 1, 60.0)
+    store = cache._cache
+    assert store is not None
+    with sqlite3.connect(tmp_path / "cache.db") as db:
+        db.execute("UPDATE Cache SET value = ?", (pickle.dumps(1)[:-3],))
+    assert cache.get("k") is None
+    assert "ignoring unreadable cache entry" in caplog.text
+
+
+def test_cache_removed_while_running_disables_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """When the database fails under a running server, caching stops with a warning and calls go on."""
+    cache = DiskCache(tmp_path / "c", 10**7)
+    cache.set("k", 1, 60.0)
+    store = cache._cache
+    assert store is not None
+    store.close()
+    for path in (tmp_path / "c").iterdir():
+        path.unlink()
+    (tmp_path / "c").rmdir()
+    (tmp_path / "c").write_text("now a file")
+    cache.set("k2", 2, 60.0)
+    assert cache.get("k2") is None
+    assert "continuing without a cache" in caplog.text
+
+
+def test_disabled_cache_is_null(tmp_path: Path) -> None:
+    """MCP_REGISTRIES_CACHE=off gives a cache that stores nothing and writes no files."""
+    cache = open_cache(tmp_path / "never", enabled=False, size_limit=10**7)
+    cache.set("k", 1, 60.0)
+    assert cache.get("k") is None and not (tmp_path / "never").exists()
