@@ -51,7 +51,26 @@ def parser() -> argparse.ArgumentParser:
     )
     root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     root.add_argument(
-        "--transport", choices=("stdio",), default="stdio", help="MCP transport (default: stdio)"
+        "--transport",
+        choices=("stdio", "http", "sse", "streamable-http"),
+        default="stdio",
+        help="stdio (default), or http: /mcp, /sse, the REST API, /openapi.json and /healthz on one port "
+        "(sse and streamable-http are aliases of http)",
+    )
+    root.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    root.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    root.add_argument("--stateless", action="store_true", help="stateless streamable HTTP (no MCP sessions)")
+    root.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another Host name clients may use (repeatable); loopback names and --host are always allowed",
+    )
+    root.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="serve a non-loopback address without MCP_REGISTRIES_AUTH_TOKEN",
     )
     _common(root)
     commands = root.add_subparsers(dest="command")
@@ -116,6 +135,34 @@ async def _serve_stdio(settings: Settings) -> None:
         await service.aclose()
 
 
+def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .service import Service
+    from .web import build_app, is_loopback
+
+    if not is_loopback(args.host) and not settings.auth_token and not args.allow_unauthenticated:
+        sys.stderr.write(
+            f"mcp-registries: refusing to serve {args.host} without MCP_REGISTRIES_AUTH_TOKEN: anyone who can reach "
+            "it could use it. Set a token, or pass --allow-unauthenticated.\n"
+        )
+        return 2
+    service = Service(settings)
+    app = build_app(service, bind_host=args.host, stateless=args.stateless, extra_hosts=tuple(args.allowed_host))
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        # Long-lived SSE streams would hold shutdown forever; in-flight calls get this long.
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -129,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level.upper())
     if args.command == "query":
         return anyio.run(_query, settings, args)
+    if args.transport != "stdio":
+        return _serve_http(settings, args)
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(_serve_stdio, settings)
     return 0

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from starlette.routing import BaseRoute
 
 from . import __version__
 from .errors import RegistryError
@@ -74,6 +78,19 @@ def _tool(service: Service, spec: OperationSpec) -> Tool:
         annotations=ANNOTATIONS,
     )
     return tool.model_copy(update={"parameters": spec.input_schema()})
+
+
+def http_routes(
+    server: MCPServer, *, stateless: bool
+) -> tuple[list[BaseRoute], Callable[[], AbstractAsyncContextManager[None]]]:
+    """`/mcp` (streamable HTTP) and `/sse` + `/messages/` (SSE) routes, and the context that runs their sessions.
+
+    Host and Origin checks are not left to the SDK: `web.Guard` applies them to every endpoint alike.
+    """
+    unchecked = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    streamable = server.streamable_http_app(stateless_http=stateless, transport_security=unchecked)
+    sse = server.sse_app(transport_security=unchecked)
+    return [*streamable.routes, *sse.routes], server.session_manager.run
 
 
 def build_server(service: Service) -> MCPServer:

@@ -1,0 +1,148 @@
+"""The seed's HTTP API over the same service: `POST /packages/v1/<operation>` and its OpenAPI document.
+
+A request body is the tool's arguments as a JSON object; a 200 answer is the tool's structured
+content. Failures carry the tool's sentence: `{"error": {"code": ..., "message": ...}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import __version__
+from .errors import InvalidArgument, NotFound, RateLimited, RegistryError, UpstreamError, UpstreamTimeout
+from .models import RESULT_MODELS, Operation
+from .operations import OPERATIONS
+from .service import Service
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/packages/v1/"
+MAX_BODY_BYTES = 16 * 1024
+
+
+def status_of(exc: RegistryError) -> int:
+    if isinstance(exc, InvalidArgument):
+        return 400
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, UpstreamTimeout):
+        return 504
+    if isinstance(exc, RateLimited):
+        return 503
+    if isinstance(exc, UpstreamError):
+        return 502
+    return 500
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+async def _read_arguments(request: Request) -> dict[str, Any] | JSONResponse:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return error_response(413, "body_too_large", f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return error_response(413, "body_too_large", f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if not body.strip():
+        return {}
+    try:
+        arguments = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return error_response(400, "invalid_json", "The request body is not valid JSON; send the arguments as a JSON object.")
+    if not isinstance(arguments, dict):
+        return error_response(400, "invalid_json", "The request body must be a JSON object of the tool's arguments.")
+    return arguments
+
+
+def routes(service: Service) -> list[Route]:
+    async def operation(request: Request) -> Response:
+        name = request.path_params["operation"]
+        if name not in {op.value for op in Operation}:
+            accepted = ", ".join(op.value for op in Operation)
+            return error_response(404, "unknown_operation", f"There is no operation {name[:40]!r}; use one of {accepted}.")
+        arguments = await _read_arguments(request)
+        if isinstance(arguments, JSONResponse):
+            return arguments
+        try:
+            result = await service.call(name, arguments)
+        except RegistryError as exc:
+            headers = None
+            if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                headers = {"Retry-After": str(int(exc.retry_after))}
+            return error_response(status_of(exc), exc.code, exc.message, headers)
+        return JSONResponse(result.model_dump(mode="json"))
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    return [
+        Route(PREFIX + "{operation}", operation, methods=["POST"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+
+
+def openapi_document() -> dict[str, Any]:
+    """OpenAPI 3.1 for the REST API, from the same parameter table and result models as the tools."""
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                }
+            },
+        }
+    }
+    paths: dict[str, Any] = {}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for op, spec in OPERATIONS.items():
+        model = RESULT_MODELS[op]
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+        paths[PREFIX + op.value] = {
+            "post": {
+                "operationId": op.value,
+                "summary": spec.summary,
+                "description": spec.description,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": spec.input_schema()}},
+                },
+                "responses": {
+                    "200": {
+                        "description": spec.title,
+                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+                    },
+                    "400": {"description": "Bad argument or malformed JSON.", "content": error},
+                    "404": {"description": "Package or version not found.", "content": error},
+                    "413": {"description": "Request body too large.", "content": error},
+                    "502": {"description": "The upstream registry failed.", "content": error},
+                    "503": {"description": "The upstream registry is rate limiting.", "content": error},
+                    "504": {"description": "The upstream registry timed out.", "content": error},
+                },
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mcp-registries Package Registries API",
+            "version": __version__,
+            "description": "npm and PyPI package facts: the same answers the MCP tools give.",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

@@ -1,0 +1,126 @@
+"""One ASGI app on one port: MCP over streamable HTTP and SSE, the REST API, OpenAPI and a health check.
+
+`Guard` runs in front of every endpoint: the Host (and any Origin) must be an allowed name, which
+defeats DNS rebinding, and with a token configured every endpoint but `/healthz` wants
+`Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import __version__, rest
+from .server import build_server, http_routes
+from .service import Service
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+OPEN_PATHS = frozenset({"/healthz"})
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_NAMES or host.startswith("127.")
+
+
+def allowed_names(bind_host: str, extra: tuple[str, ...] = ()) -> frozenset[str]:
+    """Loopback names, the bound host when it is a name or address (not a wildcard), and any extra names."""
+    names = set(LOOPBACK_NAMES) | {name.lower().strip("[]") for name in extra}
+    if bind_host not in WILDCARDS:
+        names.add(bind_host.lower().strip("[]"))
+    return frozenset(names)
+
+
+def _hostname(value: str) -> str:
+    try:
+        return (urlsplit("//" + value).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+class Guard:
+    """Pure ASGI middleware: Host/Origin allow-list on every request, bearer token where configured."""
+
+    def __init__(self, app: ASGIApp, *, allowed: frozenset[str], token: str | None) -> None:
+        self.app = app
+        self.allowed = allowed
+        self.token = token.encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = _hostname(headers.get("host", ""))
+        if host not in self.allowed:
+            await self._refuse(scope, receive, send, 421, "misdirected_request", "This server does not answer for that Host.")
+            return
+        origin = headers.get("origin")
+        if origin and _hostname(urlsplit(origin).netloc) not in self.allowed:
+            await self._refuse(scope, receive, send, 403, "forbidden_origin", "Requests from that Origin are not allowed.")
+            return
+        if self.token is not None and scope["path"] not in OPEN_PATHS:
+            given = headers.get("authorization", "")
+            scheme, _, credential = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(credential.strip().encode(), self.token):
+                await self._refuse(
+                    scope,
+                    receive,
+                    send,
+                    401,
+                    "unauthorized",
+                    "This server requires 'Authorization: Bearer <token>'.",
+                    {"WWW-Authenticate": 'Bearer realm="mcp-registries"'},
+                )
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        response = rest.error_response(status, code, message, headers)
+        await response(scope, receive, send)
+
+
+def build_app(
+    service: Service,
+    *,
+    bind_host: str = "127.0.0.1",
+    stateless: bool = False,
+    extra_hosts: tuple[str, ...] = (),
+) -> ASGIApp:
+    """The whole HTTP surface over one shared service (one HTTP client, one cache) for every session."""
+    mcp_routes, run_sessions = http_routes(build_server(service), stateless=stateless)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with run_sessions():
+            try:
+                yield
+            finally:
+                log.info("shutting down: closing the HTTP client and the cache")
+                await service.aclose()
+
+    app = Starlette(
+        routes=[*mcp_routes, *rest.routes(service), Route("/healthz", healthz, methods=["GET"])],
+        lifespan=lifespan,
+    )
+    return Guard(app, allowed=allowed_names(bind_host, extra_hosts), token=service.settings.auth_token)
+
+
+__all__ = ["Guard", "allowed_names", "build_app", "is_loopback"]
