@@ -53,6 +53,8 @@ class _Flight:
     value: Any = None
     notes: list[str] = field(default_factory=list)
     error: BaseException | None = None
+    #: The leading caller was cancelled (it gave up, not the upstream): waiters fetch for themselves.
+    abandoned: bool = False
 
 
 def _age(seconds: float) -> str:
@@ -158,6 +160,8 @@ class Service:
         flight = self._inflight.get(key)
         if flight is not None:
             await flight.done.wait()
+            if flight.abandoned:
+                return await self._cached(key, ttl, make_plan)
             if flight.error is not None:
                 raise flight.error
             return flight.value, list(flight.notes)
@@ -187,6 +191,10 @@ class Service:
             self.cache.set(key, value, lifetime(value), validators)
             flight.value = value
             return value, []
+        except anyio.get_cancelled_exc_class():
+            # Re-raising the leader's cancellation in a waiter would silently cancel that waiter too.
+            flight.abandoned = True
+            raise
         except BaseException as exc:
             flight.error = exc
             raise
