@@ -134,7 +134,8 @@ class ResponseTooLarge(UpstreamError):
     code = "response_too_large"
 
     def __init__(self, service: str, url: str, limit: int) -> None:
-        super().__init__(service, url, f"its response passed the {limit // (1024 * 1024)} MB size limit")
+        size = f"{limit / 1048576:g} MB" if limit >= 1048576 else f"{limit / 1024:g} KB"
+        super().__init__(service, url, f"its response passed the {size} size limit")
         self.limit = limit
 
 
