@@ -12,6 +12,7 @@ import logging
 import pickle
 import sqlite3
 import time
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +22,8 @@ import diskcache
 log = logging.getLogger(__name__)
 
 STALE_WINDOW = 7 * 24 * 3600.0
+#: Entries kept as live objects in memory (an index of a 3,000-version package is ~1 MB).
+MEMORY_ENTRIES = 64
 SCHEMA = "v2"
 
 # Seconds an answer stays fresh, by kind of data.
@@ -118,12 +121,53 @@ class DiskCache:
             self._cache.close()
 
 
+class MemoryFront:
+    """The last-used entries as live objects in front of a cache: a warm answer costs no unpickling.
+
+    A fresh entry is served from memory. A stale one is looked up again below, where another process
+    sharing the directory may have refreshed it.
+    """
+
+    def __init__(self, inner: Cache, entries: int = MEMORY_ENTRIES) -> None:
+        self.inner = inner
+        self.limit = entries
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self.stats: Counter[str] = Counter()
+
+    def _remember(self, key: str, entry: Entry) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.limit:
+            self._entries.popitem(last=False)
+
+    def get(self, key: str) -> Entry | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.fresh:
+            self._entries.move_to_end(key)
+            self.stats["memory"] += 1
+            return entry
+        below = self.inner.get(key)
+        if below is not None:
+            self.stats["disk"] += 1
+            self._remember(key, below)
+            return below
+        return entry
+
+    def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
+        self.inner.set(key, value, ttl, validators)
+        self._remember(key, Entry(value=value, stored_at=time.time(), ttl=ttl, validators=validators))
+
+    def close(self) -> None:
+        self._entries.clear()
+        self.inner.close()
+
+
 def open_cache(directory: Path, *, enabled: bool, size_limit: int) -> Cache:
     if not enabled:
         return NullCache()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        return DiskCache(directory, size_limit)
+        return MemoryFront(DiskCache(directory, size_limit))
     except _DISK_ERRORS as exc:
         log.warning("cache directory %s is unusable (%s); continuing without a cache", directory, exc)
         return NullCache()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_registries.cache import DiskCache, NullCache, open_cache
+from mcp_registries.cache import DiskCache, MemoryFront, NullCache, open_cache
 
 
 def test_entries_are_shared_between_cache_instances(tmp_path: Path) -> None:
@@ -69,3 +69,40 @@ def test_disabled_cache_is_null(tmp_path: Path) -> None:
     cache = open_cache(tmp_path / "never", enabled=False, size_limit=10**7)
     cache.set("k", 1, 60.0)
     assert cache.get("k") is None and not (tmp_path / "never").exists()
+
+
+def test_memory_front_serves_fresh_entries_without_reading_disk(tmp_path: Path) -> None:
+    """A fresh entry comes from memory as the same live object; the disk is not read again."""
+    front = MemoryFront(DiskCache(tmp_path, 10**7))
+    value = {"big": list(range(10))}
+    front.set("k", value, 60.0)
+    first, second = front.get("k"), front.get("k")
+    assert first is not None and second is not None and first.value is value and second.value is value
+    assert front.stats == {"memory": 2}
+
+
+def test_memory_front_looks_below_when_its_copy_is_stale(tmp_path: Path) -> None:
+    """A stale memory copy is replaced by a fresher entry another process wrote to the shared directory."""
+    front = MemoryFront(DiskCache(tmp_path, 10**7))
+    front.set("k", "old", 0.01)
+    time.sleep(0.02)
+    DiskCache(tmp_path, 10**7).set("k", "new", 60.0)
+    entry = front.get("k")
+    assert entry is not None and entry.value == "new" and entry.fresh
+    assert front.stats["disk"] == 1
+
+
+def test_memory_front_keeps_only_the_last_used_entries(tmp_path: Path) -> None:
+    """Past its limit the least recently used entry leaves memory but stays on disk."""
+    front = MemoryFront(DiskCache(tmp_path, 10**7), entries=2)
+    for key in ("a", "b", "c"):
+        front.set(key, key, 60.0)
+    assert list(front._entries) == ["b", "c"]
+    entry = front.get("a")
+    assert entry is not None and entry.value == "a" and front.stats["disk"] == 1
+
+
+def test_open_cache_puts_memory_in_front_of_disk(tmp_path: Path) -> None:
+    """The production cache is a memory front over diskcache."""
+    cache = open_cache(tmp_path, enabled=True, size_limit=10**7)
+    assert isinstance(cache, MemoryFront) and isinstance(cache.inner, DiskCache)

@@ -8,6 +8,8 @@ server costs at most `total_timeout`. `MARGIN` absorbs scheduling on a loaded 2-
 
 from __future__ import annotations
 
+import dataclasses
+
 import gzip
 import itertools
 import json
@@ -25,7 +27,7 @@ import pytest
 from mcp import Client
 from mcp_types import TextContent
 
-from mcp_registries.cache import NullCache
+from mcp_registries.cache import MemoryFront, NullCache
 from mcp_registries.errors import RegistryError
 from mcp_registries.models import PackageResult
 from mcp_registries.server import build_server
@@ -125,13 +127,17 @@ async def assert_still_answers(service: Service) -> None:
     assert (result.name, result.latest_version) == ("ms", "2.1.3")
 
 
-def backdate(directory: Path, seconds: float) -> int:
-    """Age every cached npm index record by `seconds` (records are `(stored_at, ttl, value, validators)`)."""
+def backdate(directory: Path, seconds: float, service: Service | None = None) -> int:
+    """Age every cached npm index record by `seconds`, on disk and in the service's memory front."""
     with diskcache.Cache(str(directory)) as raw:
         keys = [key for key in raw if "index|npm" in key]
         for key in keys:
             stored_at, ttl, value, validators = raw[key]
             raw[key] = (stored_at - seconds, ttl, value, validators)
+    if service is not None and isinstance(service.cache, MemoryFront):
+        live = service.cache._entries
+        for key, entry in list(live.items()):
+            live[key] = dataclasses.replace(entry, stored_at=entry.stored_at - seconds)
     return len(keys)
 
 
@@ -333,7 +339,7 @@ async def test_service_expired_answer_is_served_when_the_upstream_fails(
     """An hour-old cached answer is served, with a note naming the failure, while the upstream answers 503."""
     server.route("/npm/wobbly", reply(200, MS))
     fresh = await service.call("package", {"registry": "npm", "name": "wobbly"})
-    assert backdate(tmp_path, 3600) == 1
+    assert backdate(tmp_path, 3600, service) == 1
     server.route("/npm/wobbly", failing(503, MS))
     stale = await service.call("package", {"registry": "npm", "name": "wobbly"})
     assert stale.notes == [
@@ -350,7 +356,7 @@ async def test_service_expired_answer_is_revalidated_without_a_body(
     """An expired entry costs one If-None-Match request answered 304: the body crosses the wire once."""
     server.route("/npm/tagged", conditional(MS, '"ms-v1"'))
     first = await service.call("package", {"registry": "npm", "name": "tagged"})
-    backdate(tmp_path, 3600)
+    backdate(tmp_path, 3600, service)
     second = await service.call("package", {"registry": "npm", "name": "tagged"})
     third = await service.call("package", {"registry": "npm", "name": "tagged"})
     assert first == second == third

@@ -342,3 +342,33 @@ async def test_changed_document_replaces_the_entry(upstream: FakeUpstream, tmp_p
     assert isinstance(first, PackageResult) and isinstance(second, PackageResult)
     assert (first.latest_version, second.latest_version) == ("1.0.0", "2.0.0")
     assert seen[1].headers["if-none-match"] == '"v1"'
+
+
+async def test_warm_calls_neither_fetch_nor_parse(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """With the production cache, repeated calls run no plan (no fetch, no parse) and never touch the disk."""
+    svc = Service(make_settings(tmp_path), transport=upstream.transport(), backoff=0.0)
+    calls = [
+        ("package", {"registry": "npm", "name": "react"}),
+        ("versions", {"registry": "npm", "name": "react", "page": 2}),
+        ("version", {"registry": "npm", "name": "react", "version": "18.2.0"}),
+        ("dependencies", {"registry": "pypi", "name": "requests"}),
+    ]
+    for operation, arguments in calls:
+        await svc.call(operation, arguments)
+    plans, requests = svc.stats["plans"], upstream.total
+    disk_reads = svc.cache.stats["disk"]  # type: ignore[attr-defined]
+    for _ in range(3):
+        for operation, arguments in calls:
+            await svc.call(operation, arguments)
+    await svc.aclose()
+    assert (svc.stats["plans"], upstream.total) == (plans, requests)
+    assert svc.cache.stats["disk"] == disk_reads  # type: ignore[attr-defined]
+
+
+async def test_exact_npm_version_fetches_index_and_version_document_together(
+    cached_service: Service, upstream: FakeUpstream
+) -> None:
+    """version of an exact npm version reads the packument and the version's document, each once."""
+    result = await cached_service.call("version", {"registry": "npm", "name": "react", "version": "18.2.0"})
+    assert isinstance(result, VersionResult) and result.released and result.artifacts
+    assert upstream.hits == {NPM + "react": 1, NPM + "react/18.2.0": 1}
