@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,7 +149,9 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     service = Service(settings)
-    app = build_app(service, bind_host=args.host, stateless=args.stateless, extra_hosts=tuple(args.allowed_host))
+    app = build_app(
+        service, bind_host=args.host, stateless=args.stateless, extra_hosts=tuple(args.allowed_host)
+    )
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -159,7 +162,17 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
         # Long-lived SSE streams would hold shutdown forever; in-flight calls get this long.
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal that stopped it once it has shut down, which would end the process as
+    # killed by SIGTERM (or with a KeyboardInterrupt traceback). Routing both signals to its own handler makes
+    # a graceful stop exit 0, and also covers a signal that arrives before uvicorn installs its handlers.
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, server.handle_exit) for sig in handled}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

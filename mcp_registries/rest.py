@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -40,27 +41,37 @@ def status_of(exc: RegistryError) -> int:
     return 500
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
 async def _read_arguments(request: Request) -> dict[str, Any] | JSONResponse:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return error_response(413, "body_too_large", f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        return error_response(
+            413, "body_too_large", f"The request body is larger than {MAX_BODY_BYTES} bytes."
+        )
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            return error_response(413, "body_too_large", f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+            return error_response(
+                413, "body_too_large", f"The request body is larger than {MAX_BODY_BYTES} bytes."
+            )
     if not body.strip():
         return {}
     try:
         arguments = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return error_response(400, "invalid_json", "The request body is not valid JSON; send the arguments as a JSON object.")
+        return error_response(
+            400, "invalid_json", "The request body is not valid JSON; send the arguments as a JSON object."
+        )
     if not isinstance(arguments, dict):
-        return error_response(400, "invalid_json", "The request body must be a JSON object of the tool's arguments.")
+        return error_response(
+            400, "invalid_json", "The request body must be a JSON object of the tool's arguments."
+        )
     return arguments
 
 
@@ -69,7 +80,9 @@ def routes(service: Service) -> list[Route]:
         name = request.path_params["operation"]
         if name not in {op.value for op in Operation}:
             accepted = ", ".join(op.value for op in Operation)
-            return error_response(404, "unknown_operation", f"There is no operation {name[:40]!r}; use one of {accepted}.")
+            return error_response(
+                404, "unknown_operation", f"There is no operation {name[:40]!r}; use one of {accepted}."
+            )
         arguments = await _read_arguments(request)
         if isinstance(arguments, JSONResponse):
             return arguments
@@ -78,12 +91,20 @@ def routes(service: Service) -> list[Route]:
         except RegistryError as exc:
             headers = None
             if isinstance(exc, RateLimited) and exc.retry_after is not None:
-                headers = {"Retry-After": str(int(exc.retry_after))}
+                headers = {"Retry-After": str(math.ceil(exc.retry_after))}
             return error_response(status_of(exc), exc.code, exc.message, headers)
+        except Exception:
+            # As in server.answer: a bug becomes a sentence in the error shape, not a text/plain 500.
+            log.exception("%s failed unexpectedly", name)
+            return error_response(
+                500,
+                "internal_error",
+                f"Internal error while answering '{name}'; the server logged the details.",
+            )
         return JSONResponse(result.model_dump(mode="json"))
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_document())
+        return JSONResponse(openapi_document(secured=service.settings.auth_token is not None))
 
     return [
         Route(PREFIX + "{operation}", operation, methods=["POST"]),
@@ -91,8 +112,11 @@ def routes(service: Service) -> list[Route]:
     ]
 
 
-def openapi_document() -> dict[str, Any]:
-    """OpenAPI 3.1 for the REST API, from the same parameter table and result models as the tools."""
+def openapi_document(*, secured: bool = False) -> dict[str, Any]:
+    """OpenAPI 3.1 for the REST API, from the same parameter table and result models as the tools.
+
+    `secured`: the server wants a bearer token (MCP_REGISTRIES_AUTH_TOKEN), so the document says so.
+    """
     schemas: dict[str, Any] = {
         "Error": {
             "type": "object",
@@ -125,18 +149,38 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": spec.title,
-                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+                        "content": {
+                            "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+                        },
                     },
                     "400": {"description": "Bad argument or malformed JSON.", "content": error},
                     "404": {"description": "Package or version not found.", "content": error},
                     "413": {"description": "Request body too large.", "content": error},
                     "502": {"description": "The upstream registry failed.", "content": error},
-                    "503": {"description": "The upstream registry is rate limiting.", "content": error},
+                    "500": {
+                        "description": "An internal error; the server logged the details.",
+                        "content": error,
+                    },
+                    "503": {
+                        "description": "The upstream registry is rate limiting.",
+                        "headers": {
+                            "Retry-After": {
+                                "description": "Seconds to wait, when the registry said.",
+                                "schema": {"type": "integer"},
+                            }
+                        },
+                        "content": error,
+                    },
                     "504": {"description": "The upstream registry timed out.", "content": error},
+                    **(
+                        {"401": {"description": "Missing or wrong bearer token.", "content": error}}
+                        if secured
+                        else {}
+                    ),
                 },
             }
         }
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "mcp-registries Package Registries API",
@@ -146,3 +190,7 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": schemas},
     }
+    if secured:
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        document["security"] = [{"bearer": []}]
+    return document

@@ -12,7 +12,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+from starlette.types import Message, Receive, Scope, Send
 
 from . import __version__
 from .errors import RegistryError
@@ -90,7 +92,44 @@ def http_routes(
     unchecked = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     streamable = server.streamable_http_app(stateless_http=stateless, transport_security=unchecked)
     sse = server.sse_app(transport_security=unchecked)
-    return [*streamable.routes, *sse.routes], server.session_manager.run
+    sse_routes = [
+        Route(route.path, _SseStream(route.endpoint), methods=["GET"])
+        if isinstance(route, Route) and route.path == "/sse"
+        else route
+        for route in sse.routes
+    ]
+    return [*streamable.routes, *sse_routes], server.session_manager.run
+
+
+class _SseStream:
+    """The SDK's `/sse` endpoint as a plain ASGI app that always completes the response it started.
+
+    The SDK's endpoint returns an empty response after the event stream has already answered, and when the
+    server ends the stream (on shutdown) the stream stops without its final chunk: uvicorn then logs a
+    traceback or "returned without completing response" for every open SSE connection.
+    """
+
+    def __init__(self, endpoint: Callable[[Request], Any]) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = finished = False
+
+        async def once(message: Message) -> None:
+            nonlocal started, finished
+            if finished:
+                return
+            if message["type"] == "http.response.start":
+                if started:
+                    return
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
+            await send(message)
+
+        await self.endpoint(Request(scope, receive, once))
+        if started and not finished:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def build_server(service: Service) -> MCPServer:

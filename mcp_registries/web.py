@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -64,16 +65,22 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = _hostname(headers.get("host", ""))
         if host not in self.allowed:
-            await self._refuse(scope, receive, send, 421, "misdirected_request", "This server does not answer for that Host.")
+            await self._refuse(
+                scope, receive, send, 421, "misdirected_request", "This server does not answer for that Host."
+            )
             return
         origin = headers.get("origin")
         if origin and _hostname(urlsplit(origin).netloc) not in self.allowed:
-            await self._refuse(scope, receive, send, 403, "forbidden_origin", "Requests from that Origin are not allowed.")
+            await self._refuse(
+                scope, receive, send, 403, "forbidden_origin", "Requests from that Origin are not allowed."
+            )
             return
         if self.token is not None and scope["path"] not in OPEN_PATHS:
             given = headers.get("authorization", "")
             scheme, _, credential = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(credential.strip().encode(), self.token):
+            # The header's raw bytes (latin-1 round-trips them) against the token's UTF-8 bytes.
+            offered = credential.strip().encode("latin-1")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(offered, self.token):
                 await self._refuse(
                     scope,
                     receive,
@@ -88,10 +95,30 @@ class Guard:
 
     @staticmethod
     async def _refuse(
-        scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
     ) -> None:
         response = rest.error_response(status, code, message, headers)
         await response(scope, receive, send)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 in the same JSON shape as every other error."""
+    assert isinstance(exc, HTTPException)
+    path = request.url.path[:100]
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        code, message = "method_not_allowed", f"{request.method} is not allowed on {path}; use {allowed}."
+    elif exc.status_code == 404:
+        code, message = "unknown_endpoint", f"There is no endpoint at {path}; see /openapi.json for the API."
+    else:
+        code, message = "http_error", exc.detail
+    return rest.error_response(exc.status_code, code, message, dict(exc.headers) if exc.headers else None)
 
 
 def build_app(
@@ -109,16 +136,18 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with run_sessions():
-            try:
+        try:
+            async with run_sessions():
                 yield
-            finally:
-                log.info("shutting down: closing the HTTP client and the cache")
-                await service.aclose()
+        finally:
+            # After the sessions have stopped, so that none of them is left with a closed client.
+            log.info("shutting down: closing the HTTP client and the cache")
+            await service.aclose()
 
     app = Starlette(
         routes=[*mcp_routes, *rest.routes(service), Route("/healthz", healthz, methods=["GET"])],
         lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
     )
     return Guard(app, allowed=allowed_names(bind_host, extra_hosts), token=service.settings.auth_token)
 
