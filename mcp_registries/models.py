@@ -194,3 +194,35 @@ def compact_json(result: BaseModel) -> str:
     return json.dumps(
         _prune(result.model_dump(mode="json"), top=True), separators=(",", ":"), ensure_ascii=False
     )
+
+
+def flat_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with `$ref`s inlined and `X | None` as `"type": [X, "null"]`.
+
+    Clients validate every structured result against the tool's outputSchema; reference resolution
+    and `anyOf` branches made that the slowest part of a warm call (tens of ms for a 50-entry page
+    with the reference `jsonschema` validator). The flat form accepts exactly the same documents.
+    """
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            target = walk(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {**target, **{k: walk(v) for k, v in node.items() if k != "$ref"}}
+        # Titles repeat the field names; every client reads the schema on each tools/list.
+        node = {k: walk(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
+        options = node.get("anyOf")
+        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+            other = next(option for option in options if option != {"type": "null"})
+            if isinstance(other.get("type"), str):
+                rest = {k: v for k, v in node.items() if k != "anyOf"}
+                return {**other, **rest, "type": [other["type"], "null"]}
+        return node
+
+    flat: dict[str, Any] = walk(schema)
+    return flat

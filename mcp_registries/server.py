@@ -18,7 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import __version__
 from .errors import RegistryError
-from .models import RESULT_MODELS, compact_json
+from .models import RESULT_MODELS, compact_json, flat_schema
 from .operations import OPERATIONS, OperationSpec
 from .service import Service
 
@@ -79,7 +79,9 @@ def _tool(service: Service, spec: OperationSpec) -> Tool:
         description=spec.description,
         annotations=ANNOTATIONS,
     )
-    return tool.model_copy(update={"parameters": spec.input_schema()})
+    # Clients validate each result against outputSchema: a flat schema keeps that cheap (see flat_schema).
+    metadata = tool.fn_metadata.model_copy(update={"output_schema": flat_schema(RESULT_MODELS[spec.operation])})
+    return tool.model_copy(update={"parameters": spec.input_schema(), "fn_metadata": metadata})
 
 
 def http_routes(

@@ -236,3 +236,26 @@ async def test_internal_bug_is_a_sentence_not_a_crash(
         assert is_error and text.startswith("Internal error while answering 'package'")
         is_error, _, _ = await call(connected, "package", registry="npm", name="ms")
         assert not is_error
+
+
+async def test_output_schemas_are_flat_and_accept_real_answers(client: Client) -> None:
+    """outputSchema has no $ref or anyOf (cheap for clients to validate) and accepts every tool's real answer."""
+    import jsonschema
+
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    arguments = {
+        "package": {"registry": "npm", "name": "react"},
+        "versions": {"registry": "npm", "name": "express"},
+        "version": {"registry": "pypi", "name": "requests", "version": "2.31.0"},
+        "dependencies": {"registry": "pypi", "name": "django", "version": "4.2"},
+        "downloads": {"registry": "pypi", "name": "requests"},
+        "maintainer": {"registry": "npm", "name": "react"},
+    }
+    for name, tool in tools.items():
+        text = json.dumps(tool.output_schema)
+        assert "$ref" not in text and "anyOf" not in text and '"title"' not in text
+        is_error, message, structured = await call(client, name, **arguments[name])
+        assert not is_error, message
+        jsonschema.validate(structured, tool.output_schema)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**structured, "registry": "cargo"}, tool.output_schema)
