@@ -19,6 +19,28 @@ httpx's exceptions are translated into these in exactly one place: `http.py`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """An argument value as an error sentence quotes it: one line, escaped, about `limit` characters at most."""
+    if isinstance(value, str):
+        # Per character, so that a cut never splits an escape and a 100 KB string costs no more than 40.
+        out = ""
+        for char in value:
+            piece = repr(char)[1:-1]
+            if len(out) + len(piece) > limit:
+                return f"'{out}…'"
+            out += piece
+        return f"'{out}'"
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int):
+        # str() refuses ints past 4300 digits (the CVE-2020-10735 limit), and no such value is usable anyway.
+        return str(value) if value.bit_length() <= 64 else "a number too large to show"
+    return f"a {type(value).__name__}"
 
 
 class RegistryError(Exception):
@@ -52,7 +74,7 @@ class NotFound(RegistryError):
 
 class PackageNotFound(NotFound):
     def __init__(self, registry: str, name: str, *, detail: str | None = None) -> None:
-        message = f"{registry} package '{name}' not found"
+        message = f"{registry} package {shown(name, 80)} not found"
         if detail:
             message += f" ({detail})"
         super().__init__(message)
@@ -70,7 +92,7 @@ class VersionNotFound(NotFound):
         latest: str | None = None,
         nearby: Sequence[str] = (),
     ) -> None:
-        message = f"{registry} package '{name}' has no version '{version}'"
+        message = f"{registry} package {shown(name, 80)} has no version {shown(version)}"
         if latest:
             message += f"; the latest version is {latest}"
         others = [v for v in nearby if v != latest]

@@ -7,10 +7,11 @@ whatever the entry point.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, shown
 from .models import Operation, RegistryName
 from .registries.base import Period
 
@@ -25,6 +26,11 @@ REGISTRY_SYNONYMS: dict[str, RegistryName] = {
 PERIODS = ("last-day", "last-week", "last-month", "last-year")
 MAX_PAGE_SIZE = 250
 DEFAULT_PAGE_SIZE = 50
+#: The largest whole number every JSON reader keeps exact (JavaScript's Number.MAX_SAFE_INTEGER);
+#: a larger page could not be echoed in the answer faithfully.
+MAX_PAGE = 2**53 - 1
+# ASCII digits only: str.isdigit() also accepts '²' and '①', which int() refuses.
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,19}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,17 +192,14 @@ class Query:
 
 def registry_of(raw: Any) -> RegistryName:
     if not isinstance(raw, str) or raw.strip().lower() not in REGISTRY_SYNONYMS:
-        shown = (
-            f"{raw!r}" if isinstance(raw, str) else "nothing" if raw is None else f"a {type(raw).__name__}"
-        )
         raise InvalidArgument(
             "registry",
-            f"Unknown registry {shown[:60]}: use 'npm' or 'pypi' (synonyms node, nodejs -> npm; python, pip -> pypi).",
+            f"Unknown registry {shown(raw)}: use 'npm' or 'pypi' (synonyms node, nodejs -> npm; python, pip -> pypi).",
         )
     return REGISTRY_SYNONYMS[raw.strip().lower()]
 
 
-def _integer(arguments: dict[str, Any], param: Param) -> int:
+def _integer(arguments: dict[str, Any], param: Param, maximum: int | None = None) -> int:
     raw = arguments.get(param.name)
     if raw is None:
         return int(param.default)
@@ -205,11 +208,16 @@ def _integer(arguments: dict[str, Any], param: Param) -> int:
         value = raw
     elif isinstance(raw, float) and raw.is_integer():
         value = int(raw)
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw.strip()) < 20:
+    elif isinstance(raw, str) and _WHOLE_NUMBER.fullmatch(raw.strip()):
         value = int(raw.strip())
     if value is None or value < 1:
-        shown = repr(raw)[:40]
-        raise InvalidArgument(param.name, f"{param.name} must be a whole number of 1 or more; got {shown}.")
+        raise InvalidArgument(
+            param.name, f"{param.name} must be a whole number of 1 or more; got {shown(raw)}."
+        )
+    if maximum is not None and value > maximum:
+        raise InvalidArgument(
+            param.name, f"{param.name} must be a whole number from 1 to {maximum}; got {shown(raw)}."
+        )
     return value
 
 
@@ -220,9 +228,7 @@ def _string(arguments: dict[str, Any], param: Param) -> str | None:
             raise InvalidArgument(param.name, f"The '{param.name}' argument is required.")
         return None
     if not isinstance(raw, str):
-        raise InvalidArgument(
-            param.name, f"The '{param.name}' argument must be a string; got a {type(raw).__name__}."
-        )
+        raise InvalidArgument(param.name, f"The '{param.name}' argument must be a string; got {shown(raw)}.")
     return raw
 
 
@@ -233,7 +239,7 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
     except ValueError:
         names = ", ".join(o.value for o in Operation)
         raise InvalidArgument(
-            "operation", f"Unknown operation {str(operation)[:40]!r}: use one of {names}."
+            "operation", f"Unknown operation {shown(operation)}: use one of {names}."
         ) from None
     registry = registry_of(arguments.get("registry"))
     name = _string(arguments, NAME) or ""
@@ -245,10 +251,11 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
             arguments, VERSION_REQUIRED if spec.operation is Operation.VERSION else VERSION_OPTIONAL
         )
     if "page" in params:
-        values["page"] = _integer(arguments, PAGE)
+        values["page"] = _integer(arguments, PAGE, MAX_PAGE)
         size = _integer(arguments, PAGE_SIZE)
         if size > MAX_PAGE_SIZE:
-            notes.append(f"page_size {size} was clamped to {MAX_PAGE_SIZE}")
+            asked = f" {size}" if size.bit_length() <= 64 else ""
+            notes.append(f"page_size{asked} was clamped to {MAX_PAGE_SIZE}")
             size = MAX_PAGE_SIZE
         values["page_size"] = size
     if "period" in params:
@@ -257,7 +264,7 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
         if period not in PERIODS:
             raise InvalidArgument(
                 "period",
-                f"Unknown period {str(raw)[:40]!r}: use one of {', '.join(PERIODS)} (default last-month).",
+                f"Unknown period {shown(raw)}: use one of {', '.join(PERIODS)} (default last-month).",
             )
         values["period"] = period
     return Query(operation=spec.operation, registry=registry, name=name, notes=tuple(notes), **values)

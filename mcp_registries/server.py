@@ -43,6 +43,10 @@ async def answer(service: Service, spec: OperationSpec, arguments: dict[str, Any
     """One tool call: the answer as structured content plus compact JSON text, or one error sentence."""
     try:
         result = await service.call(spec.operation, arguments)
+        return CallToolResult(
+            content=[TextContent(type="text", text=compact_json(result))],
+            structured_content=result.model_dump(mode="json"),
+        )
     except RegistryError as exc:
         return error_result(exc.message)
     except Exception:  # noqa: BLE001 - the one boundary where a bug becomes a sentence, not a crash
@@ -51,10 +55,6 @@ async def answer(service: Service, spec: OperationSpec, arguments: dict[str, Any
             f"Internal error while answering '{spec.operation.value}'; the server logged the details. "
             "Try again, or try another tool."
         )
-    return CallToolResult(
-        content=[TextContent(type="text", text=compact_json(result))],
-        structured_content=result.model_dump(mode="json"),
-    )
 
 
 def _tool(service: Service, spec: OperationSpec) -> Tool:

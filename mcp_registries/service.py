@@ -150,8 +150,9 @@ class Service:
         except StopIteration as stop:
             return stop.value, fetched[0] if len(fetched) == 1 else None
         except BadDocument as exc:
-            assert fetch is not None
-            raise InvalidResponse(fetch.service, fetch.url, str(exc)) from None
+            # Before any fetch, the plan refused to build a URL from upstream data it was handed.
+            service, url = (fetch.service, fetch.url) if fetch is not None else ("The registry", "")
+            raise InvalidResponse(service, url, str(exc)) from None
         finally:
             plan.close()
 

@@ -18,7 +18,7 @@ from mcp_registries.errors import (
     UpstreamUnreachable,
 )
 from mcp_registries.http import USER_AGENT, HttpClient
-from mcp_registries.registries.base import Fetch, Missing, segment, url_under
+from mcp_registries.registries.base import BadDocument, Fetch, Missing, segment, url_under
 
 from .conftest import make_settings
 
@@ -180,8 +180,6 @@ async def test_redirect_to_another_host_is_refused() -> None:
     [
         ("react", "react"),
         ("@types/node", "@types%2Fnode"),
-        ("..", "%2E%2E"),
-        (".", "%2E"),
         ("a?b#c", "a%3Fb%23c"),
         ("../../etc", "..%2F..%2Fetc"),
         ("1.0.0 ", "1.0.0%20"),
@@ -191,6 +189,13 @@ async def test_redirect_to_another_host_is_refused() -> None:
 def test_segment_escapes_user_text_as_one_path_segment(value: str, escaped: str) -> None:
     """User text becomes exactly one path segment: slashes, dots, query and fragment characters are inert."""
     assert segment(value) == escaped
+
+
+@pytest.mark.parametrize("value", [".", ".."])
+def test_segment_refuses_dot_segments(value: str) -> None:
+    """'.' and '..' are never sent as segments: URL normalizers read even '%2E%2E' as a parent."""
+    with pytest.raises(BadDocument, match="refusing the path segment"):
+        segment(value)
 
 
 def test_url_under_keeps_the_base_path_prefix() -> None:

@@ -226,12 +226,11 @@ def test_check_version_rejects_non_versions(npm: Npm, version: str) -> None:
     assert error.value.argument == "version"
 
 
-def test_check_version_dots_stay_inert_in_urls(npm: Npm) -> None:
-    """A version of '..' cannot climb out of the package's URL."""
-    assert (
-        next(npm.version_doc("react", npm.check_version(".."))).url
-        == "https://registry.npmjs.org/react/%2E%2E"
-    )
+@pytest.mark.parametrize("version", ["..", ".", ".1.0"])
+def test_check_version_refuses_leading_dots(npm: Npm, version: str) -> None:
+    """No version starts with '.', so '..' can never climb out of the package's URL."""
+    with pytest.raises(InvalidArgument, match="is not an npm version or dist-tag"):
+        npm.check_version(version)
 
 
 def test_is_exact_only_strict_semver(npm: Npm) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mcp_registries.errors import InvalidArgument, PackageNotFound, UpstreamStatus
+from mcp_registries.errors import InvalidArgument, NotFound, PackageNotFound, UpstreamStatus
 from mcp_registries.models import (
     Artifact,
     Dependency,
@@ -824,10 +824,10 @@ def test_downloads_plan_parses_recent(pypi: PyPI) -> None:
     )
 
 
-def test_downloads_plan_404_raises_package_not_found(pypi: PyPI) -> None:
+def test_downloads_plan_404_says_pypistats_has_no_counts(pypi: PyPI) -> None:
     """pypistats without data for the project is PackageNotFound."""
     plan = pypi.downloads("nope", "last-month")
-    with pytest.raises(PackageNotFound, match="pypistats has no download counts"):
+    with pytest.raises(NotFound, match="pypistats has no download counts for the PyPI project 'nope'"):
         plan.throw(Missing(next(plan)))
 
 

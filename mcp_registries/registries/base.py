@@ -58,10 +58,13 @@ Plan = Generator[Fetch, Any, T]
 
 def segment(value: str) -> str:
     """One user-supplied string as one escaped URL path segment ('/', '?', '#', '..' all inert)."""
-    escaped = quote(value, safe="@")
-    # '.' and '..' survive quote(); as whole segments they would climb the base URL's path.
+    # JSON can carry lone surrogates ("\ud800"), which strict UTF-8 refuses; they are escaped as their bytes.
+    escaped = quote(value, safe="@", errors="surrogatepass")
+    # '.' and '..' survive quote(), and URL normalizers (WHATWG, some proxies) read even '%2E%2E' as a
+    # parent segment: such a segment is never sent. User input cannot get here (the name and version
+    # grammars refuse it); a hostile upstream document could.
     if escaped in {".", ".."}:
-        escaped = escaped.replace(".", "%2E")
+        raise BadDocument(f"refusing the path segment {value!r}")
     return escaped
 
 

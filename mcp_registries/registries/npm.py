@@ -13,7 +13,7 @@ from typing import Any
 
 import nodesemver
 
-from ..errors import InvalidArgument, PackageNotFound
+from ..errors import InvalidArgument, PackageNotFound, shown
 from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, RegistryName, VersionEntry
 from .base import (
     BadDocument,
@@ -71,17 +71,18 @@ class Npm:
         if not _NAME.match(name):
             raise InvalidArgument(
                 "name",
-                f"{name!r} is not a valid npm package name: use letters, digits and - . _ ~, "
+                f"{shown(name)} is not a valid npm package name: use letters, digits and - . _ ~, "
                 "optionally scoped as '@scope/name', not starting with '.' or '_'.",
             )
         return name
 
     def check_version(self, raw: str) -> str:
         version = raw.strip()
-        if not version or len(version) > 256 or not _VERSION_OR_TAG.match(version):
+        # No version or tag starts with '.': refusing it keeps '.' and '..' out of URL paths.
+        if not version or len(version) > 256 or not _VERSION_OR_TAG.match(version) or version[0] == ".":
             raise InvalidArgument(
                 "version",
-                f"{raw!r} is not an npm version or dist-tag: give an exact version such as '18.2.0' "
+                f"{shown(raw)} is not an npm version or dist-tag: give an exact version such as '18.2.0' "
                 "or a tag such as 'latest'.",
             )
         return version

@@ -24,7 +24,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from ..errors import InvalidArgument, PackageNotFound, UpstreamError
+from ..errors import InvalidArgument, NotFound, PackageNotFound, UpstreamError, shown
 from ..models import (
     Artifact,
     Dependency,
@@ -92,16 +92,16 @@ class PyPI:
         if len(name) > MAX_NAME or not _NAME.match(name):
             raise InvalidArgument(
                 "name",
-                f"{name[:80]!r} is not a valid PyPI project name: use ASCII letters, digits and . _ - "
+                f"{shown(name)} is not a valid PyPI project name: use ASCII letters, digits and . _ - "
                 "(starting and ending with a letter or digit).",
             )
         return canonicalize_name(name)
 
     def check_version(self, raw: str) -> str:
         version = raw.strip()
-        if not version or len(version) > 128 or not _VERSION.match(version):
+        if not version or len(version) > 128 or not _VERSION.match(version) or version[0] == ".":
             raise InvalidArgument(
-                "version", f"{raw[:80]!r} is not a PyPI version: give one such as '2.31.0' (PEP 440)."
+                "version", f"{shown(raw)} is not a PyPI version: give one such as '2.31.0' (PEP 440)."
             )
         return version
 
@@ -162,7 +162,8 @@ class PyPI:
                 url_under(self.pypistats_url, "api", "packages", name, "recent"), STATS_SERVICE
             )
         except Missing:
-            raise PackageNotFound("pypi", name, detail="pypistats has no download counts for it") from None
+            # pypistats lags new projects and knows only normalized names: say what is known.
+            raise NotFound(f"pypistats has no download counts for the PyPI project {shown(name, 80)}") from None
         return parse_recent(data, name, period)
 
     def resolve(self, index: PackageIndex, requested: str) -> str | None:

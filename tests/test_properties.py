@@ -1,0 +1,603 @@
+"""Property tests over the six tools: hostile arguments get an answer or one short sentence, never a
+crash or a traceback, and never a request outside the configured bases or for a rejected name.
+
+Examples per test come from MCP_REGISTRIES_HYPOTHESIS_EXAMPLES (default 100; e.g. 2000 for a long
+local run). Runs are derandomized, so CI sees the same examples every time, and write no example
+database into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from typing import Any
+from urllib.parse import unquote, urljoin
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+from mcp_types import CallToolResult, TextContent
+
+from mcp_registries.models import Operation
+from mcp_registries.operations import OPERATIONS
+from mcp_registries.registries.base import BadDocument, segment, url_under
+from mcp_registries.server import answer
+from mcp_registries.service import Service
+
+from .conftest import NPM, NPM_DL, PYPI, STATS, FakeUpstream, data
+
+pytestmark = pytest.mark.anyio
+
+settings.register_profile(
+    "mcp-registries",
+    max_examples=int(os.environ.get("MCP_REGISTRIES_HYPOTHESIS_EXAMPLES", "100")),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=False,
+    # One service (and its fake upstream) serves every example of a test on purpose: state left
+    # behind by a hostile call must not spoil the next one. Huge strings are the point, not a slip.
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+PROFILE = settings.get_profile("mcp-registries")
+
+# -- what the registries' own grammars and the argument table accept (the oracle) ----------------
+
+SPELLINGS = {"npm": "npm", "node": "npm", "nodejs": "npm", "pypi": "pypi", "python": "pypi", "pip": "pypi"}
+PERIODS = ("last-day", "last-week", "last-month", "last-year")
+# validate-npm-package-name: URL-safe characters, no leading '.' or '_', optionally '@scope/'.
+_NPM_PART = r"[A-Za-z0-9\-~!*'()][A-Za-z0-9\-._~!*'()]*"
+NPM_NAME = re.compile(rf"(?:@{_NPM_PART}/)?{_NPM_PART}", re.ASCII)
+NPM_VERSION_OR_TAG = re.compile(r"[A-Za-z0-9._+~=\-]+", re.ASCII)
+# PEP 508 names, and the characters PEP 440 versions are spelled with.
+PYPI_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.ASCII | re.IGNORECASE)
+PYPI_VERSION = re.compile(r"[A-Za-z0-9.+!_\-]+", re.ASCII)
+LARGEST_PAGE = 2**53 - 1
+
+VALID, INVALID, UNKNOWN = "valid", "invalid", "unknown"
+
+
+def registry_of(raw: Any) -> str | None:
+    return SPELLINGS.get(raw.strip().lower()) if isinstance(raw, str) else None
+
+
+def expected_name(registry: str, raw: str) -> str:
+    name = raw.strip()
+    return name if registry == "npm" else re.sub(r"[-_.]+", "-", name).lower()
+
+
+def name_verdict(registry: str, raw: Any) -> str:
+    if not isinstance(raw, str):
+        return INVALID
+    name = raw.strip()
+    if registry == "npm":
+        return VALID if len(name) <= 214 and NPM_NAME.fullmatch(name) else INVALID
+    if not PYPI_NAME.fullmatch(name):
+        return INVALID
+    return VALID if len(name) <= 100 else UNKNOWN
+
+
+def version_verdict(registry: str, raw: Any, *, required: bool) -> str:
+    if raw is None:
+        return INVALID if required else VALID
+    if not isinstance(raw, str):
+        return INVALID
+    version = raw.strip()
+    if not version:
+        return INVALID if required else VALID
+    grammar, longest = (NPM_VERSION_OR_TAG, 256) if registry == "npm" else (PYPI_VERSION, 128)
+    # No version or tag starts with '.', so '.' and '..' never reach a URL.
+    if not grammar.fullmatch(version) or version.startswith("."):
+        return INVALID
+    return VALID if len(version) <= longest else UNKNOWN
+
+
+def count_verdict(raw: Any, largest: int | None) -> str:
+    if raw is None:
+        return VALID
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return INVALID
+    if isinstance(raw, float):
+        if not math.isfinite(raw) or not raw.is_integer():
+            return INVALID
+        raw = int(raw)
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if not re.fullmatch(r"[+-]?[0-9]+", text, re.ASCII):
+            return INVALID
+        if len(text) > 18:
+            return UNKNOWN
+        raw = int(text)
+    if raw < 1:
+        return INVALID
+    return UNKNOWN if largest is not None and raw > largest else VALID
+
+
+def period_verdict(raw: Any) -> str:
+    return VALID if raw is None or (isinstance(raw, str) and raw.strip().lower() in PERIODS) else INVALID
+
+
+def verdict(operation: Operation, arguments: dict[str, Any]) -> tuple[str, str | None]:
+    """Whether the arguments are valid for the operation (or it depends on a limit the oracle leaves open)."""
+    registry = registry_of(arguments.get("registry"))
+    if registry is None:
+        return INVALID, None
+    params = {p.name for p in OPERATIONS[operation].params}
+    verdicts = [name_verdict(registry, arguments.get("name"))]
+    if "version" in params:
+        required = operation is Operation.VERSION
+        verdicts.append(version_verdict(registry, arguments.get("version"), required=required))
+    if "page" in params:
+        verdicts.append(count_verdict(arguments.get("page"), LARGEST_PAGE))
+        verdicts.append(count_verdict(arguments.get("page_size"), None))
+    if "period" in params:
+        verdicts.append(period_verdict(arguments.get("period")))
+    worst = INVALID if INVALID in verdicts else UNKNOWN if UNKNOWN in verdicts else VALID
+    return worst, registry
+
+
+# -- what every upstream URL must look like -------------------------------------------------
+
+SEGMENT = r"(?:[A-Za-z0-9\-._~@]|%[0-9A-Fa-f]{2})+"
+NORMALIZED = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+WINDOW = "|".join(PERIODS)
+URL_SHAPES: dict[str, tuple[str, tuple[re.Pattern[str], ...]]] = {
+    NPM: (
+        "npm",
+        (re.compile(rf"(?P<name>{SEGMENT})"), re.compile(rf"(?P<name>{SEGMENT})/(?P<version>{SEGMENT})")),
+    ),
+    NPM_DL: ("npm", (re.compile(rf"downloads/point/(?P<period>{WINDOW})/(?P<name>{SEGMENT})"),)),
+    PYPI: (
+        "pypi",
+        (
+            re.compile(rf"pypi/(?P<name>{NORMALIZED})/json"),
+            re.compile(rf"pypi/(?P<name>{NORMALIZED})/(?P<version>{SEGMENT})/json"),
+            re.compile(rf"simple/(?P<name>{NORMALIZED})/"),
+        ),
+    ),
+    STATS: ("pypi", (re.compile(rf"api/packages/(?P<name>{NORMALIZED})/recent"),)),
+}
+
+
+def _recorded_metadata_urls() -> frozenset[str]:
+    """PEP 658 files named by the recorded Simple API document: the only URLs allowed outside the bases."""
+    listing_url = PYPI + "simple/django/"
+    files = json.loads(data("pypi/simple-django.json"))["files"]
+    return frozenset(
+        urljoin(listing_url, f["url"]).split("#", 1)[0] + ".metadata"
+        for f in files
+        if f["filename"].endswith(".whl")
+    )
+
+
+METADATA_URLS = _recorded_metadata_urls()
+
+
+def assert_requests_safe(sent: list[str], registry: str, arguments: dict[str, Any]) -> None:
+    """Each URL is under one of the registry's bases, in a documented shape, for the name that was asked."""
+    for url in sent:
+        assert "?" not in url and "#" not in url, url
+        if registry == "pypi" and url in METADATA_URLS:
+            continue
+        base = next((b for b in URL_SHAPES if url.startswith(b) and URL_SHAPES[b][0] == registry), None)
+        assert base is not None, f"{url} is under no {registry} base"
+        below = url[len(base) :]
+        match = next((m for shape in URL_SHAPES[base][1] if (m := shape.fullmatch(below))), None)
+        assert match is not None, f"{url}: {below!r} has no expected shape"
+        for value in match.groupdict().values():
+            assert unquote(value) not in {".", ".."}, url
+        assert unquote(match["name"]) == expected_name(registry, arguments["name"]), url
+        if "period" in match.groupdict():
+            assert match["period"] == (arguments.get("period") or "last-month").strip().lower(), url
+
+
+# -- what every answer must look like -------------------------------------------------------
+
+LONGEST_SENTENCE = 300
+
+
+def text_of(result: CallToolResult) -> str:
+    """The result's only content block, which is text."""
+    assert len(result.content) == 1 and isinstance(result.content[0], TextContent)
+    return result.content[0].text
+
+
+def assert_answer_or_sentence(result: CallToolResult, registry: str | None) -> None:
+    """A success with structured content for the right registry, or one short printable sentence.
+
+    """
+    text = text_of(result)
+    if result.is_error:
+        assert result.structured_content is None
+        assert text.strip() and text.isprintable(), repr(text[:400])
+        assert len(text) <= LONGEST_SENTENCE, f"{len(text)} characters: {text[:400]!r}"
+        for leak in ("Traceback", 'File "', "Error executing tool", "Internal error"):
+            assert leak not in text, text
+        text.encode("utf-8")
+        return
+    structured = result.structured_content
+    assert structured is not None and structured["registry"] in {"npm", "pypi"}
+    assert structured["registry"] == registry
+    assert json.loads(text)["registry"] == registry
+
+
+class Wired:
+    """The service and the fake upstream behind it, shown briefly in Hypothesis' failure reports."""
+
+    def __init__(self, service: Service, upstream: FakeUpstream) -> None:
+        self.service = service
+        self.upstream = upstream
+
+    def __repr__(self) -> str:
+        return "Wired(service over the fake upstream)"
+
+
+@pytest.fixture
+def wired(service: Service, upstream: FakeUpstream) -> Wired:
+    return Wired(service, upstream)
+
+
+async def call(
+    wired: Wired, operation: Operation, arguments: dict[str, Any]
+) -> tuple[CallToolResult, list[str]]:
+    """One tool call through `answer`, and the URLs the fake upstream saw because of it."""
+    before = wired.upstream.hits.copy()
+    with anyio.fail_after(30):
+        result = await answer(wired.service, OPERATIONS[operation], arguments)
+    return result, list((wired.upstream.hits - before).elements())
+
+
+# -- strategies -----------------------------------------------------------------------------
+
+NASTY = (
+    "../", "..", ".", "..%2f", "%2e%2e", "%2E%2E/", "/", "//", "\\", "..\\", "..;/", "#", "#frag", "?", "?a=1",
+    "&", "&x=y", "=", "@", "@scope/..", "@scope/../x", "@../", "%", "%00", "%2F", "%2f", "%25", "%zz", "%%",
+    "\x00", "\n", "\r\n", "\t", " ", "\x7f", "\x1c", "\x85", "\u2028", "\u202e", "\u200d", "\u200b", "\ufeff",
+    "／", "．．", "а", "е", "\u212a", "e\u0301", "\u0301", "ﬁ", "ß", "İ", "\U0001f600", "\U000e0001",
+    "\ud800", "ｒｅａｃｔ", "http://evil.test/", "file:///etc/passwd", "~", "!", "*", "'", "(", ")", ":", ";",
+    '"', "<", ">", "{", "}", "|", "^", "`", "[", "]", "$", "+", ",", "-", "_", "1", "A",
+)  # fmt: skip
+#: Names the fake upstream has recorded (and a few near misses), per registry.
+KNOWN = {
+    "npm": ("react", "express", "@types/node", "JSONStream", "jsonstream", "ms", "full-example", "gone-widget",
+            "reactt"),
+    "pypi": ("requests", "Django", "django", "zope.interface", "Zope_Interface", "typing_extensions",
+             "Typing-Extensions", "botocore", "gitlab", "pytz", "no-such-project"),
+}  # fmt: skip
+KNOWN_NAMES = KNOWN["npm"] + KNOWN["pypi"]
+KNOWN_VERSIONS = (
+    "18.2.0", "latest", "next", "4.18.2", "20.11.0", "2.31.0", "4.2", "4.2.0", "v18.2.0", "=18.2.0",
+    " 18.2.0 ", "1.0.0-beta.1", "1!2.0", "1.0+local", "99.0.0", "",
+)  # fmt: skip
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10))
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+nasty = st.sampled_from(NASTY)
+pieces = st.one_of(nasty, st.sampled_from(KNOWN_NAMES), st.text(max_size=4))
+stitched = st.lists(pieces, max_size=8).map("".join)
+#: Characters repr() escapes into 4 to 10: control, format (bidi, zero-width), separators, private use.
+unprintable = st.characters(categories=["Cc", "Cf", "Zl", "Zp", "Co"])
+huge = st.builds(
+    lambda piece, times: (piece * times)[:100_000],
+    st.one_of(nasty, unprintable, st.sampled_from(KNOWN_NAMES), st.text(min_size=1, max_size=3)),
+    st.one_of(st.integers(1, 100_000), st.sampled_from([60, 100, 214, 215, 256, 257, 1000, 100_000])),
+)
+npm_names = st.from_regex(
+    r"(@[a-z0-9][a-z0-9._~-]{0,10}/)?[A-Za-z0-9~!*'()-][A-Za-z0-9._~!*'()-]{0,30}", fullmatch=True
+)
+pypi_names = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,30}[A-Za-z0-9])?", fullmatch=True)
+valid_names = st.one_of(st.sampled_from(KNOWN_NAMES), npm_names, pypi_names)
+wrapped = st.builds(lambda before, name, after: before + name + after, stitched, valid_names, stitched)
+texts = st.one_of(st.text(), stitched, wrapped, huge)
+
+
+def spelled(words: tuple[str, ...]) -> st.SearchStrategy[str]:
+    """One of `words` in random case, between random surrounding whitespace."""
+    space = st.text(alphabet=" \t\r\n\u3000\xa0", max_size=3)
+    cased = st.sampled_from(words).flatmap(
+        lambda word: st.lists(st.booleans(), min_size=len(word), max_size=len(word)).map(
+            lambda upper: "".join(c.upper() if u else c for c, u in zip(word, upper, strict=True))
+        )
+    )
+    return st.builds(lambda before, word, after: before + word + after, space, cased, space)
+
+
+periods = spelled(PERIODS)
+versions = st.one_of(
+    st.just("latest"),
+    st.sampled_from(KNOWN_VERSIONS),
+    st.from_regex(r"v?[0-9]{1,3}(\.[0-9]{1,3}){0,3}", fullmatch=True),
+)
+odd_numbers = st.sampled_from(
+    [0, 1, 250, 251, 2**31, LARGEST_PAGE, LARGEST_PAGE + 1, 2**63, -(2**63), 10**4300, -(10**4300), True, False,
+     1.0, 1.5, -1.0, 1e300, math.inf, math.nan]
+)  # fmt: skip
+# Digits str.isdigit() accepts but int() does not ('²', '①'), or int() accepts but are not ASCII ('٣').
+odd_numerals = st.sampled_from(
+    ["1", " 2 ", "+3", "-1", "0", "²", "①", "٣", "1e3", "0x10", "1_000", "--5", "-+5", "5\x00", "9" * 30,
+     "9" * 5000]
+)  # fmt: skip
+counts = st.one_of(
+    st.integers(-3, 300), st.integers(), odd_numbers, odd_numbers, st.floats(), odd_numerals, odd_numerals
+)
+#: Per argument: a value a careful caller would send, and anything at all.
+PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
+    "registry": spelled(tuple(SPELLINGS)),
+    "name": st.one_of(st.sampled_from(KNOWN_NAMES), valid_names),
+    "version": versions,
+    "page": st.integers(1, 5),
+    "page_size": st.integers(1, 300),
+    "period": periods,
+}
+HOSTILE: dict[str, st.SearchStrategy[Any]] = {
+    "registry": st.one_of(spelled(tuple(SPELLINGS)), texts, json_values),
+    "name": st.one_of(valid_names, wrapped, texts, json_values),
+    "version": st.one_of(versions, texts, json_values),
+    "page": st.one_of(counts, counts, texts, json_values),
+    "page_size": st.one_of(counts, counts, texts, json_values),
+    "period": st.one_of(periods, texts, json_values),
+}
+extra_keys = st.dictionaries(
+    st.text(max_size=12).filter(lambda k: k not in PLAUSIBLE), json_values, max_size=3
+)
+
+
+@st.composite
+def arguments(draw: st.DrawFn) -> dict[str, Any]:
+    """Every argument any tool takes, some hostile, some left out, plus unexpected keys."""
+    # Mostly one or two hostile arguments, so that each is seen on its own; sometimes none, or all.
+    size = draw(st.sampled_from((0, 1, 1, 1, 2, 2, 6)))
+    hostile = draw(st.sets(st.sampled_from(sorted(PLAUSIBLE)), min_size=size, max_size=size))
+    found = {
+        key: draw(HOSTILE[key] if key in hostile else PLAUSIBLE[key])
+        for key in PLAUSIBLE
+        # Any argument may be missing; the registry and the name only when they are the hostile ones.
+        if draw(st.integers(0, 7)) or (key in {"registry", "name"} and key not in hostile)
+    }
+    registry = registry_of(found.get("registry"))
+    if "name" not in hostile and registry is not None and draw(st.booleans()):
+        # A recorded package of the same registry, so that answers are exercised as well as 404s.
+        found["name"] = draw(st.sampled_from(KNOWN[registry]))
+    return {**draw(extra_keys), **found}
+
+
+# -- the tests ------------------------------------------------------------------------------
+
+
+@PROFILE
+@given(value=st.one_of(texts, nasty, st.text(st.characters(codec=None, exclude_categories=()))))
+def test_segment_any_text_is_one_inert_segment(value: str) -> None:
+    """Any string becomes one escaped path segment: no '/', '?', '#', no dot segment, and it decodes back."""
+    escaped = segment(value)
+    assert re.fullmatch(SEGMENT, escaped) or (value == "" and escaped == "")
+    assert escaped not in {".", ".."}
+    assert unquote(escaped, errors="surrogatepass") == value
+
+
+@PROFILE
+@given(parts=st.lists(st.one_of(texts, nasty), min_size=1, max_size=4))
+def test_url_under_any_segments_stays_below_base(parts: list[str]) -> None:
+    """A URL built from any strings starts with the base and has exactly one path segment per string."""
+    if any(part in {".", ".."} for part in parts):
+        with pytest.raises(BadDocument):
+            url_under(NPM, *parts)
+        return
+    url = url_under(NPM, *parts)
+    assert url.startswith(NPM)
+    assert url[len(NPM) :].split("/") == [segment(p) for p in parts]
+
+
+HOSTILE_EXAMPLES = (
+    # str.isdigit() accepts '²', int() does not: an internal error.
+    {"registry": "npm", "name": "react", "page": "²", "page_size": "--5"},
+    # A page past 4300 digits made answer() itself raise while writing the JSON text.
+    {"registry": "npm", "name": "react", "page": 10**4300},
+    {"registry": "npm", "name": "react", "page": -(10**4300), "page_size": 10**4300, "period": 10**4300},
+    # Error sentences quoted the whole escaped input: 990 characters for a name, 100 KB for a version.
+    {"registry": " NPM\t", "name": "\x00" * 214, "version": "x" * 100_000, "period": "\U000e0001" * 50},
+    {"registry": "pip", "name": "\U000e0001" * 100, "version": "\u202e" * 100},
+    {"registry": "npm", "name": "@scope/..", "version": "..%2f..%2fetc%2fpasswd", "page": True},
+    {"registry": "npm", "name": "..%2f..%2f-%2fall", "period": "last-month\u202e"},
+    {"registry": "\ud800", "name": "react"},
+    {"registry": "nodejs", "name": "@types/node", "version": "..", "period": " Last-Year "},
+    {"registry": "npm", "name": "react\u3000", "version": "18.2.0#/../../x", "page_size": 1e300},
+    {"registry": "Python", "name": "Zope_Interface", "version": "4.2", "page": 1.0, "page_size": "250"},
+    {"registry": "pypi", "name": "Django", "version": "4.2", "page": 2**53},
+    {"registry": "npm", "name": "a" * 214, "version": "1." * 127 + "1"},
+)
+
+
+def _with_examples(test: Any) -> Any:
+    for arguments_ in HOSTILE_EXAMPLES:
+        test = example(arguments=arguments_)(test)
+    return test
+
+
+@pytest.mark.parametrize("operation", list(Operation), ids=str)
+@PROFILE
+@_with_examples
+@given(arguments=arguments())
+async def test_answer_any_arguments_is_answer_or_sentence_and_safe(
+    wired: Wired, operation: Operation, arguments: dict[str, Any]
+) -> None:
+    """Any arguments: no exception, a result or one short sentence, and requests only in the expected shapes."""
+    result, sent = await call(wired, operation, arguments)
+    judged, registry = verdict(operation, arguments)
+    event(f"{judged} arguments, {'sentence' if result.is_error else 'answer'}, {len(sent)} requests")
+    assert_answer_or_sentence(result, registry)
+    if judged == INVALID:
+        assert result.is_error and sent == [], (text_of(result), sent)
+    if judged == VALID:
+        assert sent, "valid arguments sent no request"
+    if sent:
+        assert registry is not None
+        assert_requests_safe(sent, registry, arguments)
+
+
+@pytest.mark.parametrize("operation", list(Operation), ids=str)
+@PROFILE
+@example(registry="npm", name="@scope/../../-/user/org.couchdb.user:admin")
+@example(registry="npm", name="react/../../../etc/passwd")
+@example(registry="npm", name="react%2f..%2f..")
+@example(registry="npm", name="ｒｅａｃｔ")
+@example(registry="npm", name="re\u0430ct")
+@example(registry="pypi", name="\u212aeras")
+@example(registry="pypi", name="requests\u200d")
+@example(registry="pypi", name="\u202etseuqer")
+@example(registry="pypi", name="requests\x00")
+@given(registry=spelled(tuple(SPELLINGS)), name=st.one_of(texts, nasty))
+async def test_answer_rejected_name_sends_no_request(
+    wired: Wired, operation: Operation, registry: str, name: str
+) -> None:
+    """A name the registry's grammar rejects is an error sentence before any request, whatever the tool."""
+    resolved = registry_of(registry)
+    assert resolved is not None
+    if name_verdict(resolved, name) != INVALID:
+        return
+    arguments = {"registry": registry, "name": name, "version": "latest", "period": "last-week"}
+    result, sent = await call(wired, operation, arguments)
+    assert result.is_error and sent == [], (text_of(result), sent)
+    assert_answer_or_sentence(result, resolved)
+
+
+@pytest.mark.parametrize("operation", list(Operation), ids=str)
+@PROFILE
+@example(registry="npm", name="@types/node")
+@example(registry="npm", name="JSONStream")
+@example(registry="npm", name="!*'()~-x")
+@example(registry="pypi", name="Zope__.--Interface")
+@example(registry="pypi", name="  typing_extensions\n")
+@given(
+    registry=st.sampled_from(("npm", "pypi")),
+    name=st.one_of(st.sampled_from(KNOWN_NAMES), npm_names, pypi_names).map(lambda n: f" {n}\t"),
+)
+async def test_answer_valid_name_requests_only_that_name(
+    wired: Wired, operation: Operation, registry: str, name: str
+) -> None:
+    """A grammar-valid name is looked up (npm exactly, PyPI normalized) and only under the registry's bases."""
+    if name_verdict(registry, name) != VALID:
+        return
+    arguments = {"registry": registry, "name": name, "version": "latest", "period": "last-week"}
+    result, sent = await call(wired, operation, arguments)
+    assert sent
+    assert_answer_or_sentence(result, registry)
+    assert_requests_safe(sent, registry, arguments)
+
+
+def whole(raw: Any, default: int) -> int:
+    """The number a valid page or page_size argument stands for."""
+    return default if raw is None else int(raw.strip()) if isinstance(raw, str) else int(raw)
+
+
+@PROFILE
+@example(page="²", page_size="--5")
+@example(page="①", page_size="-+5")
+@example(page="٣", page_size=" 7 ")
+@example(page=10**4300, page_size=None)
+@example(page=None, page_size=10**4300)
+@example(page=2.0, page_size=1e300)
+@example(page=LARGEST_PAGE, page_size=250)
+@example(page=True, page_size=False)
+@given(
+    page=st.one_of(st.none(), counts, counts, texts, json_values),
+    page_size=st.one_of(st.none(), counts, counts, texts, json_values),
+)
+async def test_answer_any_page_and_page_size_is_that_page_or_sentence(
+    wired: Wired, page: Any, page_size: Any
+) -> None:
+    """Any page and page_size: exactly the page asked for (page_size clamped to 250 with a note), or one sentence."""
+    arguments = {"registry": "npm", "name": "react", "page": page, "page_size": page_size}
+    result, sent = await call(wired, Operation.VERSIONS, arguments)
+    judged, _ = verdict(Operation.VERSIONS, arguments)
+    assert_answer_or_sentence(result, "npm")
+    if judged == INVALID:
+        assert result.is_error and sent == [], text_of(result)
+    if judged != VALID:
+        return
+    assert not result.is_error, text_of(result)
+    answer_ = result.structured_content
+    assert answer_ is not None
+    number, size = whole(page, 1), whole(page_size, 50)
+    start, shown_size = (number - 1) * min(size, 250), min(size, 250)
+    assert (answer_["page"], answer_["page_size"]) == (number, shown_size)
+    assert len(answer_["versions"]) == max(0, min(shown_size, answer_["total"] - start))
+    assert answer_["pages"] == math.ceil(answer_["total"] / shown_size)
+    assert answer_["has_more"] == (start + shown_size < answer_["total"])
+    assert any("clamped" in note for note in answer_["notes"]) == (size > 250)
+
+
+KNOWN_GOOD: tuple[tuple[Operation, dict[str, Any], dict[str, Any]], ...] = (
+    (Operation.PACKAGE, {"registry": "npm", "name": "react"}, {"latest_version": "19.3.1"}),
+    (Operation.VERSIONS, {"registry": "pypi", "name": "requests", "page_size": 2}, {"page_size": 2}),
+    (Operation.VERSION, {"registry": "npm", "name": "@types/node", "version": "20.11.0"}, {"version": "20.11.0"}),
+    (Operation.DEPENDENCIES, {"registry": "pypi", "name": "Django", "version": "4.2"}, {"version": "4.2"}),
+    (Operation.DOWNLOADS, {"registry": "npm", "name": "express", "period": "last-week"}, {"name": "express"}),
+    (Operation.MAINTAINER, {"registry": "pypi", "name": "requests"}, {"name": "requests"}),
+)  # fmt: skip
+
+
+async def _known_good(service: Service) -> None:
+    for operation, arguments_, expected in KNOWN_GOOD:
+        result = await answer(service, OPERATIONS[operation], arguments_)
+        assert not result.is_error, (operation, text_of(result))
+        assert result.structured_content is not None
+        assert result.structured_content == {**result.structured_content, **expected}
+
+
+@settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 4))  # each example is up to 18 calls
+@example(
+    calls=[
+        (Operation.VERSION, {"registry": "npm", "name": "react", "version": "1.0.0/../../x"}),
+        (Operation.VERSIONS, {"registry": "npm", "name": "react", "page": 10**4300}),
+        (Operation.DEPENDENCIES, {"registry": "pypi", "name": "Django", "version": "\x00"}),
+    ]
+)
+@given(calls=st.lists(st.tuples(st.sampled_from(list(Operation)), arguments()), min_size=1, max_size=6))
+async def test_answer_after_hostile_calls_still_answers_correctly(
+    cached_service: Service, calls: list[tuple[Operation, dict[str, Any]]]
+) -> None:
+    """Hostile calls, concurrent with good ones and sharing a disk cache, leave every tool answering correctly."""
+
+    async def hostile(operation: Operation, arguments_: dict[str, Any]) -> None:
+        result = await answer(cached_service, OPERATIONS[operation], arguments_)
+        assert_answer_or_sentence(
+            result, verdict(operation, arguments_)[1]
+        )
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            for operation, arguments_ in calls:
+                group.start_soon(hostile, operation, arguments_)
+            group.start_soon(_known_good, cached_service)
+        await _known_good(cached_service)
+
+
+@pytest.mark.parametrize(
+    ("operation", "arguments", "expected"),
+    [
+        (Operation.VERSIONS, {"registry": " Pip", "name": "a.b", "page": "2", "x": []}, (VALID, "pypi")),
+        (Operation.VERSIONS, {"registry": "npm", "name": "x", "page": True}, (INVALID, "npm")),
+        (Operation.VERSIONS, {"registry": "npm", "name": "x", "page": 2**60}, (UNKNOWN, "npm")),
+        (Operation.DEPENDENCIES, {"registry": "npm", "name": "x", "version": " "}, (VALID, "npm")),
+        (Operation.VERSION, {"registry": "npm", "name": "x", "version": " "}, (INVALID, "npm")),
+        (Operation.PACKAGE, {"registry": "npm", "name": "_x", "page": "no"}, (INVALID, "npm")),
+        (Operation.PACKAGE, {"registry": "npm", "name": "x", "page": "no"}, (VALID, "npm")),
+        (Operation.DOWNLOADS, {"registry": "pypi", "name": "x.", "period": "LAST-DAY"}, (INVALID, "pypi")),
+        (Operation.MAINTAINER, {"registry": "cargo", "name": "x"}, (INVALID, None)),
+    ],
+)  # fmt: skip
+def test_oracle_verdicts_follow_the_argument_table(
+    operation: Operation, arguments: dict[str, Any], expected: tuple[str, str | None]
+) -> None:
+    """The tests' oracle judges arguments as SPEC.md's table and the registries' grammars do."""
+    assert verdict(operation, arguments) == expected
