@@ -9,7 +9,6 @@ server costs at most `total_timeout`. `MARGIN` absorbs scheduling on a loaded 2-
 from __future__ import annotations
 
 import dataclasses
-
 import gzip
 import itertools
 import json
