@@ -132,7 +132,9 @@ def build_app(
     mcp_routes, run_sessions = http_routes(build_server(service), stateless=stateless)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "version": __version__})
+        # Counters only (no names or URLs): operators and the benchmarks see cache hits and upstream load.
+        stats = {"plans": service.stats["plans"], "upstream_requests": service.http.request_count}
+        return JSONResponse({"status": "ok", "version": __version__, "stats": stats})
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -62,11 +62,11 @@ def packument(versions: dict[str, dict[str, Any]], tags: dict[str, str]) -> dict
 
 
 def test_index_plan_fetches_packument_and_parses(npm: Npm) -> None:
-    """The index plan GETs /<name> once and parses the body it is sent."""
+    """The index plan GETs /<name> once, as raw bytes it decodes itself, and parses them."""
     plan = npm.index("react")
     fetch = next(plan)
-    assert fetch == Fetch(url="https://registry.npmjs.org/react", service="The npm registry")
-    bundle = finish(plan, load("npm/react.json"))
+    assert fetch == Fetch(url="https://registry.npmjs.org/react", service="The npm registry", body="bytes")
+    bundle = finish(plan, (DATA / "npm/react.json").read_bytes())
     assert bundle.index.name == "react"
     assert bundle.index.latest_version == "19.3.1"
     assert list(bundle.versions) == ["19.3.1"]

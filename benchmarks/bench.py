@@ -1,0 +1,370 @@
+"""Benchmarks: cold calls against the network floor, warm latency and throughput, memory, single-flight.
+
+    python benchmarks/bench.py            # full: the registries this machine reaches + a loopback upstream
+    python benchmarks/bench.py --quick    # CI: loopback upstream only; exit 1 on a single-flight regression
+                                          # or a warm call that fetches or parses again (no time thresholds)
+
+Every figure is a ratio against a baseline measured in the same run, or a count; the table goes to stdout
+and everything to benchmarks/results/<mode>.json. Servers run as real subprocesses, as MCP clients run them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from mcp import Client, StdioServerParameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fake_upstream import FakeUpstream  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+NPM = "https://registry.npmjs.org/"
+PYPI = "https://pypi.org/"
+
+# Start the server in a way that leaves its pid behind, so its peak RSS can be read from /proc.
+LAUNCH = "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); from mcp_registries.cli import main; sys.exit(main(sys.argv[2:]))"
+
+
+@dataclass
+class Case:
+    label: str
+    tool: str
+    arguments: dict[str, Any]
+    #: The cheapest upstream document(s) that hold the whole answer: the network floor.
+    floor: list[str]
+    calls: list[float] = field(default_factory=list)
+    baselines: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.calls) / statistics.median(self.baselines)
+
+
+def live_cases() -> list[Case]:
+    return [
+        Case("package npm react", "package", {"registry": "npm", "name": "react"}, [NPM + "react"]),
+        Case("versions npm next", "versions", {"registry": "npm", "name": "next"}, [NPM + "next"]),
+        Case("versions npm typescript", "versions", {"registry": "npm", "name": "typescript"}, [NPM + "typescript"]),
+        # Release date and tags of a version live only in the packument: it is the floor.
+        Case("version npm react 18.2.0", "version", {"registry": "npm", "name": "react", "version": "18.2.0"}, [NPM + "react"]),
+        Case(
+            "dependencies npm express 4.18.2",
+            "dependencies",
+            {"registry": "npm", "name": "express", "version": "4.18.2"},
+            [NPM + "express/4.18.2"],
+        ),
+        Case("package pypi requests", "package", {"registry": "pypi", "name": "requests"}, [PYPI + "pypi/requests/json"]),
+        Case("versions pypi botocore", "versions", {"registry": "pypi", "name": "botocore"}, [PYPI + "pypi/botocore/json"]),
+        Case("dependencies pypi django", "dependencies", {"registry": "pypi", "name": "django"}, [PYPI + "pypi/django/json"]),
+    ]
+
+
+def local_routes() -> dict[str, Path | bytes]:
+    return {
+        "/npm/react": DATA / "npm/react.json",
+        "/npm/react/18.2.0": DATA / "npm/react@18.2.0.json",
+        "/npm/express": DATA / "npm/express.json",
+        "/npm/express/4.18.2": DATA / "npm/express@4.18.2.json",
+        "/npm/ms": DATA / "npm/ms.json",
+        "/pypi/pypi/requests/json": DATA / "pypi/requests.json",
+        "/pypi/pypi/django/json": DATA / "pypi/Django.json",
+        "/pypi/pypi/botocore/json": DATA / "pypi/botocore.json",
+    }
+
+
+LOCAL_CALLS = [
+    ("package", {"registry": "npm", "name": "react"}),
+    ("versions", {"registry": "npm", "name": "express", "page": 2}),
+    ("version", {"registry": "npm", "name": "react", "version": "18.2.0"}),
+    ("dependencies", {"registry": "npm", "name": "express", "version": "4.18.2"}),
+    ("package", {"registry": "pypi", "name": "requests"}),
+    ("versions", {"registry": "pypi", "name": "botocore"}),
+    ("dependencies", {"registry": "pypi", "name": "django"}),
+    ("maintainer", {"registry": "pypi", "name": "requests"}),
+]
+
+
+def server_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_REGISTRIES_")}
+    env.update(extra)
+    return env
+
+
+@asynccontextmanager
+async def stdio_server(env: dict[str, str], pidfile: Path) -> AsyncIterator[Client]:
+    params = StdioServerParameters(command=sys.executable, args=["-c", LAUNCH, str(pidfile)], env=server_env(env))
+    # The legacy handshake keeps `ping`, the protocol's cheapest round trip: the floor of every call.
+    async with Client(params, mode="legacy") as client:
+        yield client
+
+
+def peak_rss_mb(pidfile: Path) -> float:
+    pid = pidfile.read_text().strip()
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+async def call(client: Client, tool: str, arguments: dict[str, Any]) -> None:
+    result = await client.call_tool(tool, arguments)
+    if result.is_error:
+        raise RuntimeError(f"{tool} {arguments}: {result.content[0].text}")  # type: ignore[union-attr]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+# -- cold: each call against the network floor, interleaved ------------------------------------
+
+
+async def cold(rounds: int, tmp: Path) -> dict[str, Any]:
+    cases = live_cases()
+    async with stdio_server({"MCP_REGISTRIES_CACHE": "off"}, tmp / "cold.pid") as client:
+        async with httpx.AsyncClient(timeout=60, headers={"Accept-Encoding": "gzip"}) as raw:
+
+            async def floor(case: Case) -> float:
+                started = time.perf_counter()
+                for url in case.floor:
+                    response = await raw.get(url)
+                    response.read()
+                await client.send_ping()
+                return time.perf_counter() - started
+
+            async def tool(case: Case) -> float:
+                started = time.perf_counter()
+                await call(client, case.tool, case.arguments)
+                return time.perf_counter() - started
+
+            for case in cases:  # warm connections and imports on both sides
+                await floor(case)
+                await tool(case)
+            for round_ in range(rounds):
+                for case in cases:
+                    # Alternate which goes first, so drift between the two cancels out.
+                    if round_ % 2:
+                        case.calls.append(await tool(case))
+                        case.baselines.append(await floor(case))
+                    else:
+                        case.baselines.append(await floor(case))
+                        case.calls.append(await tool(case))
+    ratios = [case.ratio for case in cases]
+    return {
+        "cases": {
+            case.label: {
+                "call_ms": round(statistics.median(case.calls) * 1000, 1),
+                "floor_ms": round(statistics.median(case.baselines) * 1000, 1),
+                "ratio": round(case.ratio, 3),
+            }
+            for case in cases
+        },
+        "median_ratio": round(statistics.median(ratios), 3),
+        "max_ratio": round(max(ratios), 3),
+    }
+
+
+# -- memory: peak RSS of a server after a cold versions of npm next -----------------------------
+
+
+async def memory(tmp: Path) -> dict[str, Any]:
+    pidfile = tmp / "memory.pid"
+    async with stdio_server({"MCP_REGISTRIES_CACHE": "off"}, pidfile) as client:
+        idle = peak_rss_mb(pidfile)
+        await call(client, "versions", {"registry": "npm", "name": "next"})
+        peak = peak_rss_mb(pidfile)
+    return {"idle_peak_rss_mb": round(idle, 1), "peak_rss_mb_after_versions_next": round(peak, 1)}
+
+
+# -- warm: repeated calls over stdio, and throughput over streamable HTTP ------------------------
+
+
+async def warm_stdio(env: dict[str, str], calls: list[tuple[str, dict[str, Any]]], repeats: int, tmp: Path, upstream: FakeUpstream | None) -> dict[str, Any]:
+    async with stdio_server({**env, "MCP_REGISTRIES_CACHE_DIR": str(tmp / "warm-cache")}, tmp / "warm.pid") as client:
+        floor: list[float] = []
+        for tool, arguments in calls:
+            await call(client, tool, arguments)
+        before = upstream.total if upstream else None
+        timings: list[float] = []
+        for _ in range(repeats):
+            for tool, arguments in calls:
+                started = time.perf_counter()
+                await call(client, tool, arguments)
+                timings.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await client.send_ping()
+            floor.append(time.perf_counter() - started)
+        after = upstream.total if upstream else None
+    return {
+        "calls": len(timings),
+        "p50_ms": round(percentile(timings, 0.5) * 1000, 3),
+        "p99_ms": round(percentile(timings, 0.99) * 1000, 3),
+        "ping_p50_ms": round(percentile(floor, 0.5) * 1000, 3),
+        "upstream_requests_during_warm_calls": None if before is None else after - before,  # type: ignore[operator]
+    }
+
+
+async def warm_http(env: dict[str, str], calls: list[tuple[str, dict[str, Any]]], clients: int, seconds: float, tmp: Path, upstream: FakeUpstream | None) -> dict[str, Any]:
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcp_registries", "--transport", "http", "--port", str(port)],
+        env=server_env({**env, "MCP_REGISTRIES_CACHE_DIR": str(tmp / "http-cache")}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as probe_client:
+            for _ in range(100):
+                try:
+                    if (await probe_client.get(base + "/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await anyio.sleep(0.1)
+        async with Client(base + "/mcp") as warmer:  # the first calls fetch and parse; later ones must not
+            for tool, arguments in calls:
+                await call(warmer, tool, arguments)
+        async with httpx.AsyncClient() as probe_client:
+            stats_before = (await probe_client.get(base + "/healthz")).json().get("stats", {})
+        done = 0
+        deadline = 0.0
+
+        async def worker(index: int) -> None:
+            nonlocal done
+            async with Client(base + "/mcp") as client:
+                while time.perf_counter() < deadline:
+                    tool, arguments = calls[done % len(calls)]
+                    await call(client, tool, arguments)
+                    done += 1
+
+        before = upstream.total if upstream else None
+        async with anyio.create_task_group() as group:
+            started = time.perf_counter()
+            deadline = started + seconds
+            for index in range(clients):
+                group.start_soon(worker, index)
+        elapsed = time.perf_counter() - started
+        async with httpx.AsyncClient() as probe_client:
+            stats_after = (await probe_client.get(base + "/healthz")).json().get("stats", {})
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    return {
+        "clients": clients,
+        "calls": done,
+        "calls_per_s": round(done / elapsed, 1),
+        "plans_during_run": stats_after.get("plans", 0) - stats_before.get("plans", 0),
+        "upstream_requests_during_run": None if before is None else upstream.total - before,  # type: ignore[union-attr]
+    }
+
+
+# -- single-flight: 50 concurrent identical cold calls -----------------------------------------
+
+
+async def single_flight(tmp: Path, concurrent: int = 50) -> dict[str, Any]:
+    upstream = FakeUpstream({"/npm/react": DATA / "npm/react.json"}, delay=0.3)
+    try:
+        env = {**upstream.env(), "MCP_REGISTRIES_CACHE_DIR": str(tmp / "sf-cache")}
+        async with stdio_server(env, tmp / "sf.pid") as client:
+            async with anyio.create_task_group() as group:
+                for _ in range(concurrent):
+                    group.start_soon(call, client, "versions", {"registry": "npm", "name": "react"})
+        return {"concurrent_calls": concurrent, "upstream_requests": upstream.hits["/npm/react"]}
+    finally:
+        upstream.close()
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = []
+    if "cold" in results:
+        lines.append(f"{'cold (cache off)':38} {'call ms':>9} {'floor ms':>9} {'ratio':>7}")
+        for label, row in results["cold"]["cases"].items():
+            lines.append(f"  {label:36} {row['call_ms']:9.1f} {row['floor_ms']:9.1f} {row['ratio']:7.3f}")
+        lines.append(f"  {'median ratio / max ratio':36} {'':9} {'':9} {results['cold']['median_ratio']:7.3f} / {results['cold']['max_ratio']:.3f}")
+    if "warm_stdio" in results:
+        w = results["warm_stdio"]
+        lines.append(f"warm stdio: {w['calls']} calls, p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms (ping p50 {w['ping_p50_ms']} ms)"
+                     f"{'' if w['upstream_requests_during_warm_calls'] is None else ', upstream requests ' + str(w['upstream_requests_during_warm_calls'])}")
+    if "warm_http" in results:
+        w = results["warm_http"]
+        lines.append(f"warm streamable HTTP: {w['clients']} clients, {w['calls']} calls, {w['calls_per_s']} calls/s, plans run {w['plans_during_run']}")
+    if "memory" in results:
+        m = results["memory"]
+        lines.append(f"memory: peak RSS {m['peak_rss_mb_after_versions_next']} MB after a cold versions of npm next (idle {m['idle_peak_rss_mb']} MB)")
+    if "single_flight" in results:
+        s = results["single_flight"]
+        lines.append(f"single-flight: {s['concurrent_calls']} concurrent identical cold calls -> {s['upstream_requests']} upstream request(s)")
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> int:
+    results: dict[str, Any] = {"mode": "quick" if args.quick else "full", "python": sys.version.split()[0]}
+    with tempfile.TemporaryDirectory() as directory:
+        tmp = Path(directory)
+        results["single_flight"] = await single_flight(tmp)
+        upstream = FakeUpstream(local_routes())
+        try:
+            env = upstream.env()
+            results["warm_stdio"] = await warm_stdio(env, LOCAL_CALLS, args.repeats, tmp, upstream)
+            results["warm_http"] = await warm_http(env, LOCAL_CALLS, args.clients, args.seconds, tmp, upstream)
+        finally:
+            upstream.close()
+        if not args.quick:
+            results["cold"] = await cold(args.rounds, tmp)
+            results["memory"] = await memory(tmp)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{results['mode']}.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    failures = []
+    if results["single_flight"]["upstream_requests"] != 1:
+        failures.append("single-flight: 50 identical cold calls made more than one upstream request")
+    if results["warm_stdio"]["upstream_requests_during_warm_calls"]:
+        failures.append("warm stdio calls went upstream again")
+    if results["warm_http"]["plans_during_run"] or results["warm_http"]["upstream_requests_during_run"]:
+        failures.append("warm HTTP calls fetched or parsed again")
+    for failure in failures:
+        print("FAIL: " + failure, file=sys.stderr)
+    return 1 if failures else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="loopback upstream only; for CI")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of cold calls (full mode)")
+    parser.add_argument("--repeats", type=int, default=60, help="rounds of warm stdio calls")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent streamable HTTP clients")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of the HTTP throughput run")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.seconds, args.clients = min(args.repeats, 20), min(args.seconds, 2.0), min(args.clients, 8)
+    return anyio.run(run, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
