@@ -115,7 +115,7 @@ def test_check_version_rejects_non_versions(pypi: PyPI, raw: str) -> None:
 def test_index_plan_fetches_project_json(pypi: PyPI) -> None:
     """GET /pypi/<normalized>/json once; a body with `releases` needs nothing more."""
     plan = pypi.index("django")
-    assert next(plan) == Fetch(url="https://pypi.org/pypi/django/json", service="PyPI")
+    assert next(plan) == Fetch(url="https://pypi.org/pypi/django/json", service="PyPI", body="bytes")
     bundle = finish(plan, load("pypi/Django.json"))
     assert (bundle.index.name, bundle.index.latest_version) == ("Django", "6.1.3")
 

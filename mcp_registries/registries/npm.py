@@ -16,7 +16,7 @@ import msgspec
 import nodesemver
 
 from ..errors import InvalidArgument, PackageNotFound, shown
-from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, RegistryName, VersionEntry
+from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, RegistryName
 from .base import (
     VERSION_ENTRIES,
     BadDocument,

@@ -8,11 +8,14 @@ through the Simple API.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin
 
+import msgspec
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import (
@@ -32,10 +35,10 @@ from ..models import (
     DownloadsResult,
     Person,
     RegistryName,
-    VersionEntry,
     Vulnerability,
 )
 from .base import (
+    VERSION_ENTRIES,
     BadDocument,
     DependencyGroups,
     Fetch,
@@ -110,18 +113,19 @@ class PyPI:
         return False
 
     def index(self, name: str) -> Plan[IndexBundle]:
-        project = Fetch(url_under(self.pypi_url, "pypi", name, "json"), SERVICE)
+        project = Fetch(url_under(self.pypi_url, "pypi", name, "json"), SERVICE, body="bytes")
         try:
             data = yield project
         except Missing:
             raise PackageNotFound("pypi", name) from None
+        decoded = decode_project(data)
         simple = None
-        if not isinstance(data, dict) or not isinstance(data.get("releases"), dict):
+        if decoded["releases"] is None:
             # The JSON API's `releases` key is deprecated; without it the Simple API lists the versions.
             simple_fetch = Fetch(url_under(self.pypi_url, "simple", name, ""), SERVICE, accept=SIMPLE_JSON)
             simple = yield simple_fetch
             simple = (simple, simple_fetch.url)
-        return parse_project(data, project.url, simple)
+        return project_index(decoded, project.url, simple)
 
     def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
         release = Fetch(url_under(self.pypi_url, "pypi", name, version, "json"), SERVICE)
@@ -187,6 +191,7 @@ class PyPI:
         return higher + lower
 
 
+@functools.lru_cache(maxsize=32768)
 def _version(value: str) -> Version | None:
     try:
         return Version(value)
@@ -431,26 +436,28 @@ def _artifacts(files: Any, base_url: str, limit: int = 40) -> tuple[list[Artifac
     return found[:limit], notes
 
 
-def _yank(files: list[dict[str, Any]]) -> tuple[bool, str | None]:
-    """A release is yanked when all its files are (PEP 592); the JSON API and Simple API spell it differently."""
-    if not files:
+def _release_file(file: dict[str, Any]) -> _ReleaseFile:
+    """A file as the JSON API (`upload_time_iso_8601`) or the Simple API (`upload-time`) spells it."""
+    return _ReleaseFile(
+        upload_time_iso_8601=file.get("upload_time_iso_8601") or file.get("upload-time"),
+        upload_time=file.get("upload_time"),
+        yanked=file.get("yanked"),
+        yanked_reason=file.get("yanked_reason"),
+    )
+
+
+def _yank(files: list[_ReleaseFile]) -> tuple[bool, str | None]:
+    """A release is yanked when all its files are (PEP 592); the Simple API puts the reason in `yanked`."""
+    if not files or not all(f.yanked is True or isinstance(f.yanked, str) for f in files):
         return False, None
-    flags = [f.get("yanked") for f in files]
-    if not all(flag is True or isinstance(flag, str) for flag in flags):
-        return False, None
-    reasons = [
-        f.get("yanked_reason") or (f.get("yanked") if isinstance(f.get("yanked"), str) else None)
-        for f in files
-    ]
+    reasons = (f.yanked_reason or (f.yanked if isinstance(f.yanked, str) else None) for f in files)
     return True, text(next((r for r in reasons if r), None), 300)
 
 
-def _released(files: list[dict[str, Any]]) -> str | None:
-    times = [
-        iso_utc(f.get("upload_time_iso_8601") or f.get("upload_time") or f.get("upload-time")) for f in files
-    ]
-    known = [t for t in times if t]
-    return min(known) if known else None
+def _released(files: list[_ReleaseFile]) -> str | None:
+    # ISO 8601 UTC strings order as text to the second: normalize only the earliest.
+    known = [t for t in (f.upload_time_iso_8601 or f.upload_time for f in files) if isinstance(t, str) and t]
+    return iso_utc(min(known)) if known else None
 
 
 def _vulnerabilities(value: Any) -> list[Vulnerability]:
@@ -474,7 +481,8 @@ def _doc(info: dict[str, Any], files: Any, vulnerabilities: Any, version: str, b
     groups, dependency_notes = dependencies_of(info.get("requires_dist"))
     file_list = files if isinstance(files, list) else []
     artifacts, notes = _artifacts(file_list, base_url)
-    yanked, reason = _yank(file_list)
+    summaries = [_release_file(f) for f in file_list if isinstance(f, dict)]
+    yanked, reason = _yank(summaries)
     if info.get("yanked") is True:
         yanked, reason = True, text(info.get("yanked_reason"), 300) or reason
     if not file_list:
@@ -484,7 +492,7 @@ def _doc(info: dict[str, Any], files: Any, vulnerabilities: Any, version: str, b
         registry="pypi",
         name=info["name"] if isinstance(info.get("name"), str) else "",
         version=version,
-        released=_released(file_list),
+        released=_released(summaries),
         summary=text(info.get("summary")),
         license=license_of(info),
         homepage=homepage_of(info),
@@ -509,17 +517,86 @@ def parse_release(data: Any, url: str) -> VersionDoc:
     return _doc(info, data.get("urls"), data.get("vulnerabilities"), str(info.get("version")), url)
 
 
+class _ReleaseFile(msgspec.Struct, gc=False):
+    """What the index reads of each file of each release (not digests, URLs or sizes)."""
+
+    upload_time_iso_8601: Any = None
+    upload_time: Any = None
+    yanked: Any = None
+    yanked_reason: Any = None
+
+
+class _Info(msgspec.Struct):
+    name: Any = None
+    version: Any = None
+    summary: Any = None
+    license: Any = None
+    license_expression: Any = None
+    classifiers: Any = None
+    home_page: Any = None
+    project_urls: Any = None
+    keywords: Any = None
+    author: Any = None
+    author_email: Any = None
+    maintainer: Any = None
+    maintainer_email: Any = None
+    requires_dist: Any = None
+    requires_python: Any = None
+    yanked: Any = None
+    yanked_reason: Any = None
+
+
+class _Project(msgspec.Struct):
+    """The project JSON read without the fields no answer uses: a README of hundreds of KB in `info`
+    is skipped by the decoder, and each of thousands of files keeps four fields."""
+
+    info: _Info | None = None
+    releases: dict[str, list[_ReleaseFile] | None] | None = None
+    urls: Any = None
+    vulnerabilities: Any = None
+    ownership: Any = None
+
+
+_PROJECT = msgspec.json.Decoder(_Project)
+
+
+def decode_project(data: Any) -> dict[str, Any]:
+    """The project JSON's bytes (or, from tests, its decoded JSON) as a dict of the fields answers use."""
+    raw = data if isinstance(data, bytes | bytearray | memoryview) else json.dumps(data).encode()
+    try:
+        project = _PROJECT.decode(raw)
+        info = msgspec.structs.asdict(project.info) if project.info is not None else None
+    except msgspec.ValidationError as exc:
+        raise BadDocument(f"not a PyPI project document: {exc}") from None
+    except msgspec.DecodeError:
+        raise BadDocument("the body was empty" if not bytes(raw).strip() else "not JSON") from None
+    releases = None
+    if project.releases is not None:
+        releases = {version: files or [] for version, files in project.releases.items()}
+    return {
+        "info": info,
+        "releases": releases,
+        "urls": project.urls,
+        "vulnerabilities": project.vulnerabilities,
+        "ownership": project.ownership,
+    }
+
+
 def parse_project(data: Any, url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:
     """The project JSON endpoint's body from `url` (plus the Simple API's body and URL when it lacks `releases`)."""
-    if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
+    return project_index(decode_project(data), url, simple)
+
+
+def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:
+    """The index from a decoded project document (see `decode_project`)."""
+    if not isinstance(data.get("info"), dict):
         raise BadDocument("a PyPI JSON API body has an 'info' object")
     info = data["info"]
     latest = info.get("version") if isinstance(info.get("version"), str) else None
     notes: list[str] = []
-    releases: dict[str, list[dict[str, Any]]] = {}
+    releases: dict[str, list[_ReleaseFile]] = {}
     if isinstance(data.get("releases"), dict):
-        releases = {v: [f for f in fs if isinstance(f, dict)] if isinstance(fs, list) else []
-                    for v, fs in data["releases"].items()}  # fmt: skip
+        releases = data["releases"]
     elif simple is not None and isinstance(simple[0], dict):
         listing, listing_url = simple
         releases = {str(v): [] for v in listing.get("versions") or []}
@@ -527,23 +604,23 @@ def parse_project(data: Any, url: str, simple: tuple[Any, str] | None = None) ->
         for file in listing.get("files") or []:
             file_version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
             if file_version is not None and file_version in by_version:
-                releases[by_version[file_version]].append(
-                    {**file, "url": urljoin(listing_url, str(file.get("url")))}
-                )
+                releases[by_version[file_version]].append(_release_file(file))
     released = {v: _released(fs) for v, fs in releases.items()}
-    entries = []
+    rows = []
     for version in sort_versions(releases, released):
         yanked, reason = _yank(releases[version])
-        entries.append(
-            VersionEntry(
-                version=version,
-                released=released[version],
-                prerelease=is_prerelease(version),
-                yanked=yanked,
-                yanked_reason=reason,
-                tags=["latest"] if version == latest else [],
-            )
+        rows.append(
+            {
+                "version": version,
+                "released": released[version],
+                "prerelease": is_prerelease(version),
+                "yanked": yanked,
+                "yanked_reason": reason,
+                "deprecated": None,
+                "tags": ["latest"] if version == latest else [],
+            }
         )
+    entries = VERSION_ENTRIES.validate_python(rows)
     ownership = data.get("ownership") if isinstance(data.get("ownership"), dict) else None
     roles = ownership.get("roles") if ownership else None
     maintainers = [
