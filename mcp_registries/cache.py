@@ -77,6 +77,8 @@ class DiskCache:
 
     def __init__(self, directory: Path, size_limit: int) -> None:
         self.directory = directory
+        #: Entries read back (unpickled): a warm call behind a memory front should add none.
+        self.stats: Counter[str] = Counter()
         self._cache: diskcache.Cache | None = diskcache.Cache(
             str(directory), size_limit=size_limit, eviction_policy="least-recently-stored", timeout=2
         )
@@ -105,6 +107,7 @@ class DiskCache:
         if not (isinstance(raw, tuple) and len(raw) == 4):
             return None
         stored_at, ttl, value, validators = raw
+        self.stats["reads"] += 1
         return Entry(value=value, stored_at=stored_at, ttl=ttl, validators=validators)
 
     def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
@@ -160,6 +163,12 @@ class MemoryFront:
     def close(self) -> None:
         self._entries.clear()
         self.inner.close()
+
+
+def disk_reads(cache: Cache) -> int:
+    """Entries read back from disk so far, whatever sits in front of the disk cache."""
+    inner = getattr(cache, "inner", cache)
+    return int(getattr(inner, "stats", {}).get("reads", 0))
 
 
 def open_cache(directory: Path, *, enabled: bool, size_limit: int) -> Cache:

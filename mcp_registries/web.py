@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__, rest
+from .cache import disk_reads
 from .server import build_server, http_routes
 from .service import Service
 
@@ -133,7 +134,11 @@ def build_app(
 
     async def healthz(request: Request) -> Response:
         # Counters only (no names or URLs): operators and the benchmarks see cache hits and upstream load.
-        stats = {"plans": service.stats["plans"], "upstream_requests": service.http.request_count}
+        stats = {
+            "plans": service.stats["plans"],
+            "upstream_requests": service.http.request_count,
+            "cache_reads_from_disk": disk_reads(service.cache),
+        }
         return JSONResponse({"status": "ok", "version": __version__, "stats": stats})
 
     @asynccontextmanager
