@@ -30,7 +30,6 @@ from .models import (
     Operation,
     PackageResult,
     Result,
-    VersionEntry,
     VersionResult,
     VersionsResult,
 )
@@ -262,12 +261,12 @@ class Service:
         if len(index.maintainers) > PACKAGE_MAINTAINERS:
             fields["maintainers"] = index.maintainers[:PACKAGE_MAINTAINERS]
             notes = [*notes, f"{len(index.maintainers)} maintainers; the maintainer tool lists them all"]
-        return PackageResult(**fields, versions_count=len(index.versions), notes=[*index.notes, *notes])
+        return PackageResult(**fields, versions_count=len(index.version_order), notes=[*index.notes, *notes])
 
     async def _versions(self, registry: Registry, name: str, query: Query) -> VersionsResult:
         bundle, notes = await self._index(registry, name)
         index = bundle.index
-        total = len(index.versions)
+        total = len(index.version_order)
         start = (query.page - 1) * query.page_size
         return VersionsResult(
             registry=index.registry,
@@ -281,7 +280,7 @@ class Service:
             # A list needs the day; `version` gives the full timestamp. Keeps a 50-entry page near 4 KB.
             versions=[
                 entry.model_copy(update={"released": entry.released[:10]}) if entry.released else entry
-                for entry in index.versions[start : start + query.page_size]
+                for entry in index.entries(start, start + query.page_size)
             ],
             notes=notes,
         )
@@ -311,7 +310,7 @@ class Service:
         else:
             doc, doc_notes = await self._doc_for(registry, bundle, name, version)
         index = bundle.index
-        entry = next((e for e in index.versions if e.version == version), VersionEntry(version=version))
+        entry = index.entry(version)
         yanked = doc.yanked if doc.yanked is not None else entry.yanked
         return VersionResult(
             registry=index.registry,

@@ -27,6 +27,24 @@ REGISTRY = "https://registry.npmjs.org/"
 DOWNLOADS = "https://api.npmjs.org/"
 
 
+#: The index's version columns, emptied to compare the rest of an index with an expected one.
+VERSION_COLUMNS = {
+    "version_order": [],
+    "released": {},
+    "prereleases": frozenset(),
+    "deprecations": {},
+    "yanks": {},
+    "version_tags": {},
+}
+
+
+def assert_index(actual: PackageIndex, expected: PackageIndex, versions: list[VersionEntry] | None) -> None:
+    """The index equals `expected` field by field, and its version entries equal `versions` (when given)."""
+    if versions is not None:
+        assert actual.versions == versions
+    assert actual.model_copy(update=VERSION_COLUMNS) == expected
+
+
 def load(path: str) -> Any:
     """A recorded (npm/…) or documented (documented/…) body, decoded."""
     return json.loads((DATA / path).read_text(encoding="utf-8"))
@@ -249,32 +267,35 @@ def test_parse_packument_full_document() -> None:
     marta = Person(
         name="Marta Kowalski", email="marta.kowalski@example.com", url="https://example.com/~marta"
     )
-    assert bundle.index == PackageIndex(
-        registry="npm",
-        name="tiny-fetch-retry",
-        latest_version="1.1.0",
-        summary="Retry wrapper for fetch() with exponential backoff",
-        license="MIT",
-        homepage="https://github.com/example/tiny-fetch-retry#readme",
-        repository="https://github.com/example/tiny-fetch-retry",
-        keywords=["fetch", "retry", "backoff"],
-        author=marta,
-        maintainers=[
-            Person(username="mkowalski", email="marta.kowalski@example.com", role="maintainer"),
-            Person(username="jdoe", email="jdoe@example.org", role="maintainer"),
-        ],
-        declared=[
-            marta.model_copy(update={"role": "author"}),
-            Person(name="mkowalski", email="marta.kowalski@example.com", role="maintainer"),
-            Person(name="jdoe", email="jdoe@example.org", role="maintainer"),
-        ],
-        publisher=Person(username="mkowalski", email="marta.kowalski@example.com"),
-        created="2014-06-02T18:21:07Z",
-        latest_release_date="2023-11-20T16:40:12Z",
-        dist_tags={"latest": "1.1.0", "next": "2.0.0-beta.1"},
-        engines={"node": ">=18"},
-        dependencies_count=1,
-        versions=[
+    assert_index(
+        bundle.index,
+        PackageIndex(
+            registry="npm",
+            name="tiny-fetch-retry",
+            latest_version="1.1.0",
+            summary="Retry wrapper for fetch() with exponential backoff",
+            license="MIT",
+            homepage="https://github.com/example/tiny-fetch-retry#readme",
+            repository="https://github.com/example/tiny-fetch-retry",
+            keywords=["fetch", "retry", "backoff"],
+            author=marta,
+            maintainers=[
+                Person(username="mkowalski", email="marta.kowalski@example.com", role="maintainer"),
+                Person(username="jdoe", email="jdoe@example.org", role="maintainer"),
+            ],
+            declared=[
+                marta.model_copy(update={"role": "author"}),
+                Person(name="mkowalski", email="marta.kowalski@example.com", role="maintainer"),
+                Person(name="jdoe", email="jdoe@example.org", role="maintainer"),
+            ],
+            publisher=Person(username="mkowalski", email="marta.kowalski@example.com"),
+            created="2014-06-02T18:21:07Z",
+            latest_release_date="2023-11-20T16:40:12Z",
+            dist_tags={"latest": "1.1.0", "next": "2.0.0-beta.1"},
+            engines={"node": ">=18"},
+            dependencies_count=1,
+        ),
+        [
             VersionEntry(
                 version="2.0.0-beta.1", released="2024-02-10T09:44:50Z", prerelease=True, tags=["next"]
             ),
@@ -338,28 +359,29 @@ def test_parse_packument_mirror_stripped() -> None:
         ("0.0.9", "2025-07-12T09:11:18Z"), ("0.0.4", "2024-12-13T01:56:18Z"), ("0.0.3", "2024-11-22T23:22:31Z"),
         ("0.0.2", "2026-09-07T12:29:19Z"), ("0.0.1", "2026-09-02T13:01:24Z"), ("0.0.0", "2024-12-04T23:03:58Z"),
     ]  # fmt: skip
-    assert bundle.index == PackageIndex(
-        registry="npm",
-        name="left-pad",
-        latest_version="1.3.0",
-        summary="String left pad",
-        license="WTFPL",
-        repository="https://github.com/stevemao/left-pad",
-        keywords=["leftpad", "left", "pad", "padding", "string", "repeat"],
-        author=Person(name="azer"),
-        maintainers=[],
-        declared=[
-            Person(name="azer", role="author"),
-            Person(name="Cameron Westland", email="camwest@gmail.com", role="maintainer"),
-        ],
-        created="2024-09-05T00:40:51Z",  # no time.created: the earliest release date
-        latest_release_date="2024-09-05T00:40:51Z",
-        dist_tags={"latest": "1.3.0"},
-        dependencies_count=0,
-        versions=[
-            VersionEntry(version=v, released=t, tags=["latest"] if v == "1.3.0" else []) for v, t in dates
-        ],
-        notes=[NOTE_NO_ACCOUNTS],
+    assert_index(
+        bundle.index,
+        PackageIndex(
+            registry="npm",
+            name="left-pad",
+            latest_version="1.3.0",
+            summary="String left pad",
+            license="WTFPL",
+            repository="https://github.com/stevemao/left-pad",
+            keywords=["leftpad", "left", "pad", "padding", "string", "repeat"],
+            author=Person(name="azer"),
+            maintainers=[],
+            declared=[
+                Person(name="azer", role="author"),
+                Person(name="Cameron Westland", email="camwest@gmail.com", role="maintainer"),
+            ],
+            created="2024-09-05T00:40:51Z",  # no time.created: the earliest release date
+            latest_release_date="2024-09-05T00:40:51Z",
+            dist_tags={"latest": "1.3.0"},
+            dependencies_count=0,
+            notes=[NOTE_NO_ACCOUNTS],
+        ),
+        [VersionEntry(version=v, released=t, tags=["latest"] if v == "1.3.0" else []) for v, t in dates],
     )
     assert bundle.versions["1.3.0"].dev == [
         Dependency(name="benchmark", requirement="^2.1.0"),
@@ -619,3 +641,21 @@ def test_nearby_versions_around_a_missing_version(npm: Npm, react_index: Package
 def test_nearby_for_a_tag_lists_the_newest(npm: Npm, react_index: PackageIndex) -> None:
     """An unknown tag has no place in the order; the newest versions are listed."""
     assert npm.nearby(react_index, "next") == ["19.3.1", "19.3.0", "19.3.0-canary-ff8f88fc-20260915"]
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        (b'{"deprecated": false}', False),
+        (b'{"a": {"deprecated":false}, "b": {"deprecated" :  "use b2"}}', True),
+        (b'{"deprecated":"gone"}', True),
+        (b'{"description": "not deprecated at all"}', False),
+        (b"{}", False),
+    ],
+)
+def test_has_deprecation_finds_only_string_values(body: bytes, found: bool) -> None:
+    """The whole-document probe fires for a string deprecation only, in compact or spaced JSON."""
+    from mcp_registries.registries.npm import _has_deprecation
+
+    assert _has_deprecation(body) is found
+    assert _has_deprecation(bytearray(body)) is found

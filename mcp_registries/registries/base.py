@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from .common import iso_utc
 from ..models import (
     Artifact,
     Dependency,
@@ -108,9 +109,46 @@ class PackageIndex(_Doc):
     yanked_reason: str | None = None
     engines: dict[str, str] = {}
     dependencies_count: int | None = None
-    #: Newest first by precedence.
-    versions: list[VersionEntry] = []
+    # The version list as columns, not thousands of objects: a package answer needs only its length,
+    # a versions page builds entries for its own slice (see `entries`).
+    #: Every version, newest first by precedence (SemVer / PEP 440; unparseable ones last).
+    version_order: list[str] = []
+    #: Release timestamps as the upstream wrote them (normalized when an entry is built).
+    released: dict[str, str] = {}
+    prereleases: frozenset[str] = frozenset()
+    deprecations: dict[str, str] = {}
+    #: Yanked versions and their reason (None when none was given).
+    yanks: dict[str, str | None] = {}
+    version_tags: dict[str, list[str]] = {}
     notes: list[str] = []
+
+    def entries(self, start: int = 0, stop: int | None = None) -> list[VersionEntry]:
+        """Entries for a slice of `version_order`, built on demand."""
+        return VERSION_ENTRIES.validate_python(
+            [
+                {
+                    "version": version,
+                    "released": iso_utc(self.released.get(version)),
+                    "prerelease": version in self.prereleases,
+                    "yanked": version in self.yanks,
+                    "yanked_reason": self.yanks.get(version),
+                    "deprecated": self.deprecations.get(version),
+                    "tags": self.version_tags.get(version, []),
+                }
+                for version in self.version_order[start:stop]
+            ]
+        )
+
+    def entry(self, version: str) -> VersionEntry:
+        if version not in self.released and version not in self.version_order:
+            return VersionEntry(version=version)
+        position = self.version_order.index(version)
+        return self.entries(position, position + 1)[0]
+
+    @property
+    def versions(self) -> list[VersionEntry]:
+        """Every entry, newest first (whole-list views: tests, small packages)."""
+        return self.entries()
 
 
 class VersionDoc(_Doc):

@@ -18,7 +18,6 @@ import nodesemver
 from ..errors import InvalidArgument, PackageNotFound, shown
 from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, RegistryName
 from .base import (
-    VERSION_ENTRIES,
     BadDocument,
     DependencyGroups,
     Fetch,
@@ -122,7 +121,7 @@ class Npm:
     def resolve(self, index: PackageIndex, requested: str) -> str | None:
         if requested in index.dist_tags:
             return index.dist_tags[requested]
-        known = {entry.version for entry in index.versions}
+        known = set(index.version_order)
         if requested in known:
             return requested
         wanted = _semver(requested) if _LOOSE_VERSION.match(requested.strip()) else None
@@ -132,7 +131,7 @@ class Npm:
         return matches[0] if len(matches) == 1 else None
 
     def nearby(self, index: PackageIndex, requested: str) -> list[str]:
-        newest_first = [e.version for e in index.versions]
+        newest_first = index.version_order
         if _semver(requested) is None:
             # A tag or a non-version has no place in the order; the newest versions are the useful hint.
             return newest_first[:3]
@@ -345,10 +344,21 @@ class _Packument(msgspec.Struct, rename={"dist_tags": "dist-tags"}):
 
 
 _PACKUMENT = msgspec.json.Decoder(_Packument)
-# A deprecation is a string value; `"deprecated": false` (old manifests) is not one. Both spellings of
-# the separator, compact (the registry) and spaced (re-serializing mirrors); a plain substring search
-# of 21 MB costs a few ms, a regex three times that.
-_DEPRECATED_STRING = (b'"deprecated":"', b'"deprecated": "')
+# A deprecation is a string value; `"deprecated": false` (old manifests) is not one. One substring
+# search of the whole document (a few ms for 21 MB, a regex costs three times that) finds every key,
+# and only a string value after one makes the per-version probe worth running.
+_DEPRECATED_KEY = b'"deprecated"'
+
+
+def _has_deprecation(body: bytes | bytearray) -> bool:
+    at = body.find(_DEPRECATED_KEY)
+    while at != -1:
+        rest = body[at + len(_DEPRECATED_KEY) : at + len(_DEPRECATED_KEY) + 8].lstrip(b" \t\r\n")
+        if rest[:1] == b":" and rest[1:].lstrip(b" \t\r\n")[:1] == b'"':
+            return True
+        at = body.find(_DEPRECATED_KEY, at + 1)
+    return False
+
 
 
 def decode_packument(data: Any) -> _Packument:
@@ -375,7 +385,7 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
     tags = {k: v for k, v in (doc.dist_tags if isinstance(doc.dist_tags, dict) else {}).items() if isinstance(v, str)}
     body = _whole(data)
     whole = body if isinstance(body, bytes | bytearray) else bytes(body)
-    manifests = _Manifests(raw_manifests, deprecations=any(marker in whole for marker in _DEPRECATED_STRING))
+    manifests = _Manifests(raw_manifests, deprecations=_has_deprecation(whole))
     ordered = sort_versions(list(raw_manifests))
     latest = tags.get("latest") if tags.get("latest") in raw_manifests else None
     notes = []
@@ -385,20 +395,8 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
     tags_by_version: dict[str, list[str]] = {}
     for tag, version in sorted(tags.items()):
         tags_by_version.setdefault(version, []).append(tag)
-    entries = VERSION_ENTRIES.validate_python(
-        [
-            {
-                "version": version,
-                "released": iso_utc(times.get(version)),
-                "prerelease": is_prerelease(version),
-                "yanked": False,
-                "yanked_reason": None,
-                "deprecated": manifests.deprecation(version),
-                "tags": tags_by_version.get(version, []),
-            }
-            for version in ordered
-        ]
-    )
+    released = {version: stamp for version in ordered if isinstance(stamp := times.get(version), str)}
+    deprecations = {version: message for version in ordered if (message := manifests.deprecation(version))}
     latest_manifest = manifests.full(latest) if latest else {}
     top = {f: getattr(doc, f) for f in _Packument.__struct_fields__ if f not in {"versions", "dist_tags", "time"}}
     merged = {**{k: v for k, v in top.items() if v is not None}, **latest_manifest}
@@ -440,17 +438,30 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
         declared=declared,
         publisher=_npm_user(latest_manifest.get("_npmUser")),
         # Mirrors drop `time.created`; the earliest release is the next best answer.
-        created=iso_utc(times.get("created"))
-        or min((e.released for e in entries if e.released), default=None),
+        created=iso_utc(times.get("created")) or _earliest(released.values()),
         latest_release_date=iso_utc(times.get(latest)) if latest else None,
         dist_tags=tags,
         deprecated=deprecation(latest_manifest),
         engines=engines_of(latest_manifest),
         dependencies_count=len(latest_doc.runtime) if latest_doc else None,
-        versions=entries,
+        version_order=ordered,
+        released=released,
+        prereleases=frozenset(v for v in ordered if is_prerelease(v)),
+        deprecations=deprecations,
+        version_tags=tags_by_version,
         notes=notes,
     )
     return IndexBundle(index=index, versions={latest_doc.version: latest_doc} if latest_doc else {})
+
+
+def _earliest(stamps: Any) -> str | None:
+    """The earliest of one upstream's timestamps: ISO 8601 UTC strings order as text."""
+    values = list(stamps)
+    first = iso_utc(min(values)) if values else None
+    if first is not None or not values:
+        return first
+    normalized = [t for t in (iso_utc(s) for s in values) if t]
+    return min(normalized) if normalized else None
 
 
 def _whole(data: Any) -> bytes | bytearray | memoryview:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urljoin
 
@@ -38,7 +38,6 @@ from ..models import (
     Vulnerability,
 )
 from .base import (
-    VERSION_ENTRIES,
     BadDocument,
     DependencyGroups,
     Fetch,
@@ -171,7 +170,7 @@ class PyPI:
         return parse_recent(data, name, period)
 
     def resolve(self, index: PackageIndex, requested: str) -> str | None:
-        known = [entry.version for entry in index.versions]
+        known = index.version_order
         if requested in known:
             return requested
         if requested == "latest":
@@ -183,9 +182,9 @@ class PyPI:
 
     def nearby(self, index: PackageIndex, requested: str) -> list[str]:
         wanted = _version(requested)
-        parsed = [(v, p) for v in (e.version for e in index.versions) if (p := _version(v)) is not None]
+        parsed = [(v, p) for v in index.version_order if (p := _version(v)) is not None]
         if wanted is None or not parsed:
-            return [e.version for e in index.versions[:3]]
+            return index.version_order[:3]
         lower = [v for v, p in parsed if p <= wanted][:2]
         higher = [v for v, p in parsed if p > wanted][-1:]
         return higher + lower
@@ -199,7 +198,7 @@ def _version(value: str) -> Version | None:
         return None
 
 
-def sort_versions(versions: Iterable[str], released: dict[str, str | None] | None = None) -> list[str]:
+def sort_versions(versions: Iterable[str], released: Mapping[str, str | None] | None = None) -> list[str]:
     """Newest first by PEP 440; legacy strings PEP 440 rejects ('2004d') follow, in natural order."""
     valid: list[tuple[Version, str]] = []
     legacy: list[str] = []
@@ -605,22 +604,13 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
             file_version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
             if file_version is not None and file_version in by_version:
                 releases[by_version[file_version]].append(_release_file(file))
-    released = {v: _released(fs) for v, fs in releases.items()}
-    rows = []
-    for version in sort_versions(releases, released):
+    released = {v: stamp for v, fs in releases.items() if (stamp := _released(fs))}
+    ordered = sort_versions(releases, released)
+    yanks = {}
+    for version in ordered:
         yanked, reason = _yank(releases[version])
-        rows.append(
-            {
-                "version": version,
-                "released": released[version],
-                "prerelease": is_prerelease(version),
-                "yanked": yanked,
-                "yanked_reason": reason,
-                "deprecated": None,
-                "tags": ["latest"] if version == latest else [],
-            }
-        )
-    entries = VERSION_ENTRIES.validate_python(rows)
+        if yanked:
+            yanks[version] = reason
     ownership = data.get("ownership") if isinstance(data.get("ownership"), dict) else None
     roles = ownership.get("roles") if ownership else None
     maintainers = [
@@ -636,7 +626,6 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
     ]
     organization = ownership.get("organization") if ownership else None
     latest_doc = _doc(info, data.get("urls"), data.get("vulnerabilities"), latest, url) if latest else None
-    latest_entry = next((e for e in entries if e.version == latest), None)
     index = PackageIndex(
         registry="pypi",
         name=info.get("name") if isinstance(info.get("name"), str) else "",
@@ -651,13 +640,17 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
         declared=declared,
         organization=organization if isinstance(organization, str) else None,
         created=min((r for r in released.values() if r), default=None),
-        latest_release_date=latest_entry.released if latest_entry else None,
+        latest_release_date=released.get(latest) if latest else None,
         dist_tags={},
         yanked=bool(latest_doc and latest_doc.yanked),
         yanked_reason=latest_doc.yanked_reason if latest_doc else None,
         engines=latest_doc.engines if latest_doc else {},
         dependencies_count=len(latest_doc.runtime) if latest_doc else None,
-        versions=entries,
+        version_order=ordered,
+        released=released,
+        prereleases=frozenset(v for v in ordered if is_prerelease(v)),
+        yanks=yanks,
+        version_tags={latest: ["latest"]} if latest in releases else {},
         notes=notes,
     )
     return IndexBundle(index=index, versions={latest: latest_doc} if latest and latest_doc else {})
