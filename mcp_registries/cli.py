@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -125,13 +126,23 @@ async def _query(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _settle_heap() -> None:
+    # Everything imported and built so far lives as long as the process: moving it out of the
+    # collector's reach spares every full collection a walk over ~100 MB of modules (it showed
+    # as 50+ ms pauses in the middle of parsing a large packument).
+    gc.collect()
+    gc.freeze()
+
+
 async def _serve_stdio(settings: Settings) -> None:
     from .server import build_server
     from .service import Service
 
     service = Service(settings)
+    server = build_server(service)
+    _settle_heap()
     try:
-        await build_server(service).run_stdio_async()
+        await server.run_stdio_async()
     finally:
         await service.aclose()
 
@@ -163,6 +174,7 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
+    _settle_heap()
     # uvicorn re-raises the signal that stopped it once it has shut down, which would end the process as
     # killed by SIGTERM (or with a KeyboardInterrupt traceback). Routing both signals to its own handler makes
     # a graceful stop exit 0, and also covers a signal that arrives before uvicorn installs its handlers.

@@ -208,7 +208,8 @@ def sort_versions(versions: Iterable[str], released: Mapping[str, str | None] | 
             legacy.append(v)
         else:
             valid.append((parsed, v))
-    valid.sort(key=lambda item: item[0], reverse=True)
+    # Version's own comparison key: a tuple compared in C, three times faster than Version.__lt__.
+    valid.sort(key=lambda item: getattr(item[0], "_key", item[0]), reverse=True)
     dates = released or {}
     # Upload dates mislead: pytz re-uploaded '2004d'…'2005i' in 2013. Digit runs compare as numbers.
     legacy.sort(key=lambda item: (_natural(item), dates.get(item) or "", item), reverse=True)
@@ -447,16 +448,24 @@ def _release_file(file: dict[str, Any]) -> _ReleaseFile:
 
 def _yank(files: list[_ReleaseFile]) -> tuple[bool, str | None]:
     """A release is yanked when all its files are (PEP 592); the Simple API puts the reason in `yanked`."""
-    if not files or not all(f.yanked is True or isinstance(f.yanked, str) for f in files):
+    if not files or not files[0].yanked or not all(f.yanked is True or isinstance(f.yanked, str) for f in files):
         return False, None
     reasons = (f.yanked_reason or (f.yanked if isinstance(f.yanked, str) else None) for f in files)
     return True, text(next((r for r in reasons if r), None), 300)
 
 
+def _first_upload(files: list[_ReleaseFile]) -> str | None:
+    """The earliest upload time as PyPI wrote it: ISO 8601 UTC strings order as text to the second."""
+    earliest = None
+    for file in files:
+        stamp = file.upload_time_iso_8601 or file.upload_time
+        if isinstance(stamp, str) and stamp and (earliest is None or stamp < earliest):
+            earliest = stamp
+    return earliest
+
+
 def _released(files: list[_ReleaseFile]) -> str | None:
-    # ISO 8601 UTC strings order as text to the second: normalize only the earliest.
-    known = [t for t in (f.upload_time_iso_8601 or f.upload_time for f in files) if isinstance(t, str) and t]
-    return iso_utc(min(known)) if known else None
+    return iso_utc(_first_upload(files))
 
 
 def _vulnerabilities(value: Any) -> list[Vulnerability]:
@@ -604,7 +613,8 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
             file_version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
             if file_version is not None and file_version in by_version:
                 releases[by_version[file_version]].append(_release_file(file))
-    released = {v: stamp for v, fs in releases.items() if (stamp := _released(fs))}
+    # Raw upload times: the index normalizes the few it shows (see PackageIndex.entries).
+    released = {v: stamp for v, fs in releases.items() if (stamp := _first_upload(fs))}
     ordered = sort_versions(releases, released)
     yanks = {}
     for version in ordered:
@@ -639,8 +649,8 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
         maintainers=maintainers,
         declared=declared,
         organization=organization if isinstance(organization, str) else None,
-        created=min((r for r in released.values() if r), default=None),
-        latest_release_date=released.get(latest) if latest else None,
+        created=iso_utc(min(released.values())) if released else None,
+        latest_release_date=iso_utc(released.get(latest)) if latest else None,
         dist_tags={},
         yanked=bool(latest_doc and latest_doc.yanked),
         yanked_reason=latest_doc.yanked_reason if latest_doc else None,
