@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from mcp_registries.cache import DiskCache, NullCache
+from mcp_registries.models import VersionEntry
+from mcp_registries.registries.base import PackageIndex
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 
@@ -185,3 +187,21 @@ def local_upstream() -> Iterator[LocalUpstream]:
     server = LocalUpstream(routes)
     yield server
     server.close()
+
+
+#: The index's version columns, emptied to compare the rest of an index with an expected one.
+VERSION_COLUMNS = {
+    "version_order": [],
+    "released": {},
+    "prereleases": frozenset(),
+    "deprecations": {},
+    "yanks": {},
+    "version_tags": {},
+}
+
+
+def assert_index(actual: PackageIndex, expected: PackageIndex, versions: list[VersionEntry] | None) -> None:
+    """The index equals `expected` field by field, and its version entries equal `versions` (when given)."""
+    if versions is not None:
+        assert actual.versions == versions
+    assert actual.model_copy(update=VERSION_COLUMNS) == expected

@@ -22,27 +22,11 @@ from mcp_registries.registries.npm import (
     sort_versions,
 )
 
+from .conftest import assert_index
+
 DATA = Path(__file__).parent / "data"
 REGISTRY = "https://registry.npmjs.org/"
 DOWNLOADS = "https://api.npmjs.org/"
-
-
-#: The index's version columns, emptied to compare the rest of an index with an expected one.
-VERSION_COLUMNS = {
-    "version_order": [],
-    "released": {},
-    "prereleases": frozenset(),
-    "deprecations": {},
-    "yanks": {},
-    "version_tags": {},
-}
-
-
-def assert_index(actual: PackageIndex, expected: PackageIndex, versions: list[VersionEntry] | None) -> None:
-    """The index equals `expected` field by field, and its version entries equal `versions` (when given)."""
-    if versions is not None:
-        assert actual.versions == versions
-    assert actual.model_copy(update=VERSION_COLUMNS) == expected
 
 
 def load(path: str) -> Any:

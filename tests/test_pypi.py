@@ -31,6 +31,8 @@ from mcp_registries.registries.pypi import (
     sort_versions,
 )
 
+from .conftest import assert_index
+
 DATA = Path(__file__).parent / "data"
 BASE = "https://pypi.org/"
 STATS = "https://pypistats.org/"
@@ -41,24 +43,6 @@ NO_OWNERS = "this registry (or its mirror) lists no project owners"
 NO_VULNERABILITY_DATA = (
     "vulnerability data for this release is unavailable: the per-version JSON endpoint is missing"
 )
-
-
-#: The index's version columns, emptied to compare the rest of an index with an expected one.
-VERSION_COLUMNS = {
-    "version_order": [],
-    "released": {},
-    "prereleases": frozenset(),
-    "deprecations": {},
-    "yanks": {},
-    "version_tags": {},
-}
-
-
-def assert_index(actual: PackageIndex, expected: PackageIndex, versions: list[VersionEntry] | None) -> None:
-    """The index equals `expected` field by field, and its version entries equal `versions` (when given)."""
-    if versions is not None:
-        assert actual.versions == versions
-    assert actual.model_copy(update=VERSION_COLUMNS) == expected
 
 
 def load(path: str) -> Any:
