@@ -20,16 +20,8 @@ from mcp_registries.models import (
     Vulnerability,
 )
 from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
-from mcp_registries.registries.pypi import (
-    NOTE_DEV,
-    SIMPLE_JSON,
-    PyPI,
-    dependencies_of,
-    license_of,
-    parse_project,
-    repository_of,
-    sort_versions,
-)
+from mcp_registries.registries.pypi import SIMPLE_JSON, PyPI, parse_project, sort_versions
+from mcp_registries.registries.pypi_metadata import NOTE_DEV, dependencies_of, license_of, repository_of
 
 from .conftest import assert_index
 

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from .common import iso_utc
 from ..models import (
     Artifact,
     Dependency,
@@ -26,6 +25,7 @@ from ..models import (
     VersionEntry,
     Vulnerability,
 )
+from .common import iso_utc
 
 Period = Literal["last-day", "last-week", "last-month", "last-year"]
 

@@ -17,7 +17,6 @@ from urllib.parse import urljoin
 
 import msgspec
 from packaging.metadata import parse_email
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -30,7 +29,6 @@ from packaging.version import InvalidVersion, Version
 from ..errors import InvalidArgument, NotFound, PackageNotFound, UpstreamError, shown
 from ..models import (
     Artifact,
-    Dependency,
     DownloadCount,
     DownloadsResult,
     Person,
@@ -39,7 +37,6 @@ from ..models import (
 )
 from .base import (
     BadDocument,
-    DependencyGroups,
     Fetch,
     IndexBundle,
     Missing,
@@ -49,7 +46,15 @@ from .base import (
     VersionDoc,
     url_under,
 )
-from .common import address_people, browsable_repository, iso_utc, text
+from .common import address_people, iso_utc, text
+from .pypi_metadata import (
+    author_of,
+    dependencies_of,
+    homepage_of,
+    keywords_of,
+    license_of,
+    repository_of,
+)
 
 SERVICE = "PyPI"
 STATS_SERVICE = "pypistats"
@@ -60,16 +65,6 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE | re.ASCII)
 _VERSION = re.compile(r"^[A-Za-z0-9.+!_\-]+$")
 MAX_NAME = 200
-
-DEV_EXTRAS = frozenset(
-    {"dev", "devel", "develop", "development", "test", "tests", "testing", "doc", "docs", "documentation",
-     "lint", "linting", "typing", "types", "mypy", "style", "qa", "check", "checks", "coverage", "cov"}
-)  # fmt: skip
-NOTE_DEV = "PyPI publishes no dev dependencies; extras named like dev/test/docs are reported as dev"
-NOTE_PEER = "PyPI has no peer dependencies"
-_REPOSITORY_KEYS = ("source", "sourcecode", "repository", "code", "github", "git", "sources", "repo")
-_HOMEPAGE_KEYS = ("homepage", "home", "home-page", "website")
-_NOT_OWNERS = frozenset({"sponsors", "orgs", "apps", "marketplace", "topics", "features"})
 
 
 class PyPI:
@@ -166,7 +161,9 @@ class PyPI:
             )
         except Missing:
             # pypistats lags new projects and knows only normalized names: say what is known.
-            raise NotFound(f"pypistats has no download counts for the PyPI project {shown(name, 80)}") from None
+            raise NotFound(
+                f"pypistats has no download counts for the PyPI project {shown(name, 80)}"
+            ) from None
         return parse_recent(data, name, period)
 
     def resolve(self, index: PackageIndex, requested: str) -> str | None:
@@ -226,181 +223,6 @@ def is_prerelease(version: str) -> bool:
     return parsed.is_prerelease if parsed is not None else bool(re.search(r"[A-Za-z]", version))
 
 
-def license_of(info: dict[str, Any]) -> str | None:
-    """PEP 639 expression, then a short License field (not a pasted licence text), then trove classifiers."""
-    expression = text(info.get("license_expression"), 200)
-    if expression:
-        return expression
-    value = info.get("license")
-    if isinstance(value, str) and "\n" not in value.strip() and len(value.strip()) <= 100:
-        # text() drops setuptools' placeholder 'UNKNOWN'; the classifiers may still say.
-        short = text(value, 100)
-        if short:
-            return short
-    classifiers = info.get("classifiers") or []
-    found = [c.split(" :: ")[-1] for c in classifiers if isinstance(c, str) and c.startswith("License :: ")]
-    found = [f for f in found if f not in {"OSI Approved", "Other/Proprietary License"}] or found
-    if found:
-        return " OR ".join(dict.fromkeys(found))
-    if isinstance(value, str) and value.strip():
-        return text(value.strip().splitlines()[0], 100)
-    return None
-
-
-def _urls(info: dict[str, Any]) -> dict[str, str]:
-    urls = info.get("project_urls")
-    found = {}
-    if isinstance(urls, dict):
-        for label, url in urls.items():
-            if isinstance(label, str) and isinstance(url, str):
-                found[re.sub(r"[\s_.-]+", "", label.lower())] = url.strip()
-    return found
-
-
-def homepage_of(info: dict[str, Any]) -> str | None:
-    urls = _urls(info)
-    home = next((urls[k.replace("-", "")] for k in _HOMEPAGE_KEYS if k.replace("-", "") in urls), None)
-    return text(info.get("home_page"), 500) or (text(home, 500) if home else None)
-
-
-def repository_of(info: dict[str, Any]) -> str | None:
-    urls = _urls(info)
-    for key in _REPOSITORY_KEYS:
-        if key in urls:
-            return browsable_repository(urls[key])
-    candidates = [info.get("home_page"), *urls.values()]
-    for url in candidates:
-        if isinstance(url, str) and re.search(
-            r"//(www\.)?(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/", url
-        ):
-            found = browsable_repository(url)
-            parts = found.split("/") if found else []
-            # A repository is owner/repo; 'Funding' links to github.com/sponsors/<user> are not one.
-            if len(parts) >= 5 and parts[3].lower() not in _NOT_OWNERS:
-                # Keep owner/repo only: project URLs often point at a sub-page (issues, docs).
-                return "/".join(parts[:5])
-    return None
-
-
-def keywords_of(info: dict[str, Any]) -> list[str]:
-    value = info.get("keywords")
-    if isinstance(value, list):
-        items = value
-    elif isinstance(value, str):
-        items = value.split(",") if "," in value else value.split()
-    else:
-        return []
-    return [k for k in (text(item, 60) for item in items) if k][:20]
-
-
-def _author(info: dict[str, Any]) -> Person | None:
-    found = address_people(info.get("author"), info.get("author_email"))
-    return found[0] if found else None
-
-
-def _extra_clause(item: Any) -> str | None:
-    """The normalized extra (PEP 685) named by an `extra == "x"` marker clause, either way round, else None."""
-    if not (isinstance(item, tuple) and len(item) == 3) or getattr(item[1], "value", None) != "==":
-        return None
-    for variable, value in ((item[0], item[2]), (item[2], item[0])):
-        if (
-            type(variable).__name__ == "Variable"
-            and variable.value == "extra"
-            and type(value).__name__ == "Value"
-        ):
-            return canonicalize_name(str(value.value))
-    return None
-
-
-def _unwrap(item: Any) -> Any:
-    # '(extra == "x")' parses as a one-element group.
-    while isinstance(item, list) and len(item) == 1:
-        item = item[0]
-    return item
-
-
-def _extras_in(parts: list[Any]) -> list[str]:
-    found: list[str] = []
-    for item in parts:
-        if isinstance(item, list):
-            found += _extras_in(item)
-        elif (extra := _extra_clause(item)) is not None:
-            found.append(extra)
-    return found
-
-
-def _extra_of(requirement: Requirement) -> tuple[str | None, str | None]:
-    """Split `extra == "x"` from a marker: (the extra, the rest of the marker or None)."""
-    if requirement.marker is None:
-        return None, None
-    parts = _unwrap(requirement.marker._markers)
-    parts = parts if isinstance(parts, list) else [parts]
-    found = _extras_in(parts)
-    if not found:
-        return None, str(requirement.marker)
-    top = [extra for item in parts if (extra := _extra_clause(_unwrap(item))) is not None]
-    if "or" in parts or not top:
-        # `extra == "test" or extra == "dev"` still needs an extra; too tangled to split, so kept whole.
-        return found[0], str(requirement.marker)
-    # A top-level `... and extra == "x" and ...`: drop the clause and the 'and' that joined it.
-    rest: list[Any] = []
-    for item in parts:
-        if _extra_clause(_unwrap(item)) is not None:
-            if rest and rest[-1] == "and":
-                rest.pop()
-            continue
-        if item == "and" and not rest:
-            continue
-        rest.append(item)
-    return top[0], _format_marker(rest) or None
-
-
-def _format_marker(parts: list[Any]) -> str:
-    out = []
-    for item in parts:
-        if isinstance(item, list):
-            out.append(f"({_format_marker(item)})")
-        elif isinstance(item, tuple):
-            out.append(" ".join(str(x.serialize()) for x in item))
-        else:
-            out.append(str(item))
-    return " ".join(out)
-
-
-def dependencies_of(requires_dist: Any) -> tuple[DependencyGroups, list[str]]:
-    """`requires_dist` split into runtime / optional (extras) / dev (dev-like extras)."""
-    groups: DependencyGroups = {"runtime": [], "dev": [], "peer": [], "optional": []}
-    notes = [NOTE_DEV]
-    if not isinstance(requires_dist, list):
-        return groups, notes
-    skipped = 0
-    for line in requires_dist:
-        try:
-            requirement = Requirement(line)
-        except (InvalidRequirement, TypeError):
-            skipped += 1
-            continue
-        extra, marker = _extra_of(requirement)
-        spec = requirement.url or str(requirement.specifier) or None
-        dependency = Dependency(
-            name=requirement.name,
-            requirement=spec,
-            marker=marker,
-            extra=extra,
-            extras=sorted(requirement.extras),
-            optional=extra is not None,
-        )
-        if extra is None:
-            groups["runtime"].append(dependency)
-        elif extra in DEV_EXTRAS or extra.split("-")[0] in DEV_EXTRAS:
-            groups["dev"].append(dependency)
-        else:
-            groups["optional"].append(dependency)
-    if skipped:
-        notes.append(f"{skipped} requirement line(s) that are not valid PEP 508 were left out")
-    return groups, notes
-
-
 def _artifact(file: dict[str, Any], base_url: str) -> Artifact | None:
     filename = file.get("filename")
     if not isinstance(filename, str):
@@ -448,7 +270,11 @@ def _release_file(file: dict[str, Any]) -> _ReleaseFile:
 
 def _yank(files: list[_ReleaseFile]) -> tuple[bool, str | None]:
     """A release is yanked when all its files are (PEP 592); the Simple API puts the reason in `yanked`."""
-    if not files or not files[0].yanked or not all(f.yanked is True or isinstance(f.yanked, str) for f in files):
+    if (
+        not files
+        or not files[0].yanked
+        or not all(f.yanked is True or isinstance(f.yanked, str) for f in files)
+    ):
         return False, None
     reasons = (f.yanked_reason or (f.yanked if isinstance(f.yanked, str) else None) for f in files)
     return True, text(next((r for r in reasons if r), None), 300)
@@ -505,7 +331,7 @@ def _doc(info: dict[str, Any], files: Any, vulnerabilities: Any, version: str, b
         license=license_of(info),
         homepage=homepage_of(info),
         repository=repository_of(info),
-        author=_author(info),
+        author=author_of(info),
         yanked=yanked,
         yanked_reason=reason,
         engines={"python": python} if python else {},
@@ -645,7 +471,7 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
         homepage=homepage_of(info),
         repository=repository_of(info),
         keywords=keywords_of(info),
-        author=_author(info),
+        author=author_of(info),
         maintainers=maintainers,
         declared=declared,
         organization=organization if isinstance(organization, str) else None,

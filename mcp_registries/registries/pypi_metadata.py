@@ -1,0 +1,200 @@
+"""PyPI core metadata read into answers: licences, project URLs, keywords, people and requirements.
+
+Pure functions over the JSON API's `info` object (or core metadata parsed into the same keys).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ..models import Dependency, Person
+from .base import DependencyGroups
+from .common import address_people, browsable_repository, text
+
+DEV_EXTRAS = frozenset(
+    {"dev", "devel", "develop", "development", "test", "tests", "testing", "doc", "docs", "documentation",
+     "lint", "linting", "typing", "types", "mypy", "style", "qa", "check", "checks", "coverage", "cov"}
+)  # fmt: skip
+NOTE_DEV = "PyPI publishes no dev dependencies; extras named like dev/test/docs are reported as dev"
+_REPOSITORY_KEYS = ("source", "sourcecode", "repository", "code", "github", "git", "sources", "repo")
+_HOMEPAGE_KEYS = ("homepage", "home", "home-page", "website")
+_NOT_OWNERS = frozenset({"sponsors", "orgs", "apps", "marketplace", "topics", "features"})
+
+
+def license_of(info: dict[str, Any]) -> str | None:
+    """PEP 639 expression, then a short License field (not a pasted licence text), then trove classifiers."""
+    expression = text(info.get("license_expression"), 200)
+    if expression:
+        return expression
+    value = info.get("license")
+    if isinstance(value, str) and "\n" not in value.strip() and len(value.strip()) <= 100:
+        # text() drops setuptools' placeholder 'UNKNOWN'; the classifiers may still say.
+        short = text(value, 100)
+        if short:
+            return short
+    classifiers = info.get("classifiers") or []
+    found = [c.split(" :: ")[-1] for c in classifiers if isinstance(c, str) and c.startswith("License :: ")]
+    found = [f for f in found if f not in {"OSI Approved", "Other/Proprietary License"}] or found
+    if found:
+        return " OR ".join(dict.fromkeys(found))
+    if isinstance(value, str) and value.strip():
+        return text(value.strip().splitlines()[0], 100)
+    return None
+
+
+def _urls(info: dict[str, Any]) -> dict[str, str]:
+    urls = info.get("project_urls")
+    found = {}
+    if isinstance(urls, dict):
+        for label, url in urls.items():
+            if isinstance(label, str) and isinstance(url, str):
+                found[re.sub(r"[\s_.-]+", "", label.lower())] = url.strip()
+    return found
+
+
+def homepage_of(info: dict[str, Any]) -> str | None:
+    urls = _urls(info)
+    home = next((urls[k.replace("-", "")] for k in _HOMEPAGE_KEYS if k.replace("-", "") in urls), None)
+    return text(info.get("home_page"), 500) or (text(home, 500) if home else None)
+
+
+def repository_of(info: dict[str, Any]) -> str | None:
+    urls = _urls(info)
+    for key in _REPOSITORY_KEYS:
+        if key in urls:
+            return browsable_repository(urls[key])
+    candidates = [info.get("home_page"), *urls.values()]
+    for url in candidates:
+        if isinstance(url, str) and re.search(
+            r"//(www\.)?(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/", url
+        ):
+            found = browsable_repository(url)
+            parts = found.split("/") if found else []
+            # A repository is owner/repo; 'Funding' links to github.com/sponsors/<user> are not one.
+            if len(parts) >= 5 and parts[3].lower() not in _NOT_OWNERS:
+                # Keep owner/repo only: project URLs often point at a sub-page (issues, docs).
+                return "/".join(parts[:5])
+    return None
+
+
+def keywords_of(info: dict[str, Any]) -> list[str]:
+    value = info.get("keywords")
+    if isinstance(value, list):
+        items = value
+    elif isinstance(value, str):
+        items = value.split(",") if "," in value else value.split()
+    else:
+        return []
+    return [k for k in (text(item, 60) for item in items) if k][:20]
+
+
+def author_of(info: dict[str, Any]) -> Person | None:
+    found = address_people(info.get("author"), info.get("author_email"))
+    return found[0] if found else None
+
+
+def _extra_clause(item: Any) -> str | None:
+    """The normalized extra (PEP 685) named by an `extra == "x"` marker clause, either way round, else None."""
+    if not (isinstance(item, tuple) and len(item) == 3) or getattr(item[1], "value", None) != "==":
+        return None
+    for variable, value in ((item[0], item[2]), (item[2], item[0])):
+        if (
+            type(variable).__name__ == "Variable"
+            and variable.value == "extra"
+            and type(value).__name__ == "Value"
+        ):
+            return canonicalize_name(str(value.value))
+    return None
+
+
+def _unwrap(item: Any) -> Any:
+    # '(extra == "x")' parses as a one-element group.
+    while isinstance(item, list) and len(item) == 1:
+        item = item[0]
+    return item
+
+
+def _extras_in(parts: list[Any]) -> list[str]:
+    found: list[str] = []
+    for item in parts:
+        if isinstance(item, list):
+            found += _extras_in(item)
+        elif (extra := _extra_clause(item)) is not None:
+            found.append(extra)
+    return found
+
+
+def _extra_of(requirement: Requirement) -> tuple[str | None, str | None]:
+    """Split `extra == "x"` from a marker: (the extra, the rest of the marker or None)."""
+    if requirement.marker is None:
+        return None, None
+    parts = _unwrap(requirement.marker._markers)
+    parts = parts if isinstance(parts, list) else [parts]
+    found = _extras_in(parts)
+    if not found:
+        return None, str(requirement.marker)
+    top = [extra for item in parts if (extra := _extra_clause(_unwrap(item))) is not None]
+    if "or" in parts or not top:
+        # `extra == "test" or extra == "dev"` still needs an extra; too tangled to split, so kept whole.
+        return found[0], str(requirement.marker)
+    # A top-level `... and extra == "x" and ...`: drop the clause and the 'and' that joined it.
+    rest: list[Any] = []
+    for item in parts:
+        if _extra_clause(_unwrap(item)) is not None:
+            if rest and rest[-1] == "and":
+                rest.pop()
+            continue
+        if item == "and" and not rest:
+            continue
+        rest.append(item)
+    return top[0], _format_marker(rest) or None
+
+
+def _format_marker(parts: list[Any]) -> str:
+    out = []
+    for item in parts:
+        if isinstance(item, list):
+            out.append(f"({_format_marker(item)})")
+        elif isinstance(item, tuple):
+            out.append(" ".join(str(x.serialize()) for x in item))
+        else:
+            out.append(str(item))
+    return " ".join(out)
+
+
+def dependencies_of(requires_dist: Any) -> tuple[DependencyGroups, list[str]]:
+    """`requires_dist` split into runtime / optional (extras) / dev (dev-like extras)."""
+    groups: DependencyGroups = {"runtime": [], "dev": [], "peer": [], "optional": []}
+    notes = [NOTE_DEV]
+    if not isinstance(requires_dist, list):
+        return groups, notes
+    skipped = 0
+    for line in requires_dist:
+        try:
+            requirement = Requirement(line)
+        except (InvalidRequirement, TypeError):
+            skipped += 1
+            continue
+        extra, marker = _extra_of(requirement)
+        spec = requirement.url or str(requirement.specifier) or None
+        dependency = Dependency(
+            name=requirement.name,
+            requirement=spec,
+            marker=marker,
+            extra=extra,
+            extras=sorted(requirement.extras),
+            optional=extra is not None,
+        )
+        if extra is None:
+            groups["runtime"].append(dependency)
+        elif extra in DEV_EXTRAS or extra.split("-")[0] in DEV_EXTRAS:
+            groups["dev"].append(dependency)
+        else:
+            groups["optional"].append(dependency)
+    if skipped:
+        notes.append(f"{skipped} requirement line(s) that are not valid PEP 508 were left out")
+    return groups, notes
