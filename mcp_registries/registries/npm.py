@@ -396,7 +396,11 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
     for tag, version in sorted(tags.items()):
         tags_by_version.setdefault(version, []).append(tag)
     released = {version: stamp for version in ordered if isinstance(stamp := times.get(version), str)}
-    deprecations = {version: message for version in ordered if (message := manifests.deprecation(version))}
+    deprecations = (
+        {version: message for version in ordered if (message := manifests.deprecation(version))}
+        if manifests.deprecations
+        else {}
+    )
     latest_manifest = manifests.full(latest) if latest else {}
     top = {f: getattr(doc, f) for f in _Packument.__struct_fields__ if f not in {"versions", "dist_tags", "time"}}
     merged = {**{k: v for k, v in top.items() if v is not None}, **latest_manifest}
