@@ -216,7 +216,13 @@ def flat_schema(model: type[BaseModel]) -> dict[str, Any]:
             target = walk(definitions[node["$ref"].rsplit("/", 1)[-1]])
             return {**target, **{k: walk(v) for k, v in node.items() if k != "$ref"}}
         # Titles repeat the field names; every client reads the schema on each tools/list.
-        return {k: walk(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
+        node = {k: walk(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
+        options = node.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options:
+            # Most optional fields are null in most answers: a validator that tries branches in order
+            # (and builds an error for each miss) then matches on its first try.
+            node["anyOf"] = [{"type": "null"}, *(o for o in options if o != {"type": "null"})]
+        return node
 
     flat: dict[str, Any] = walk(schema)
     return flat
