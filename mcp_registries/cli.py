@@ -6,11 +6,13 @@ stdout belongs to JSON-RPC on stdio; this module writes to it only for `query`'s
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import gc
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,10 @@ from .errors import RegistryError
 from .models import compact_json
 from .operations import OPERATIONS, PERIODS, REGISTRY_SYNONYMS
 from .settings import LOG_LEVELS, Settings
+
+
+log = logging.getLogger(__name__)
+GRACE_SECONDS = 5
 
 
 def configure_logging(level: str) -> None:
@@ -171,7 +177,7 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         lifespan="on",
         # Long-lived SSE streams would hold shutdown forever; in-flight calls get this long.
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=GRACE_SECONDS,
     )
     server = uvicorn.Server(config)
     _settle_heap()
@@ -179,7 +185,32 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
     # killed by SIGTERM (or with a KeyboardInterrupt traceback). Routing both signals to its own handler makes
     # a graceful stop exit 0, and also covers a signal that arrives before uvicorn installs its handlers.
     handled = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, server.handle_exit) for sig in handled}
+    draining: list[asyncio.Task[None]] = []
+    stop = server.handle_exit
+
+    async def drain_then_exit(sig: int) -> None:
+        # Calls in flight finish first (up to the grace period): stopping uvicorn at once would close
+        # the event streams (sse-starlette) that carry their answers.
+        deadline = time.monotonic() + GRACE_SECONDS
+        while service.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        stop(sig, None)
+
+    def on_signal(sig: int, frame: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            stop(sig, frame)  # before the loop runs: nothing in flight
+            return
+        if draining or not service.active:
+            stop(sig, frame)
+            return
+        log.info("stopping after %d call(s) in flight", service.active)
+        draining.append(loop.create_task(drain_then_exit(sig)))
+
+    # uvicorn installs `server.handle_exit` for both signals while it serves: route it through the drain.
+    server.handle_exit = on_signal  # type: ignore[method-assign]
+    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
     try:
         server.run()
     finally:

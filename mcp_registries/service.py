@@ -94,6 +94,8 @@ class Service:
         self._inflight: dict[str, _Flight] = {}
         #: Plans run (each an upstream fetch and parse): the benchmarks' and tests' proof of warm hits.
         self.stats: Counter[str] = Counter()
+        #: Calls being answered now: a graceful stop lets them finish first.
+        self.active = 0
         self._handlers: dict[Operation, Callable[[Registry, str, Query], Awaitable[Result]]] = {
             Operation.PACKAGE: self._package,
             Operation.VERSIONS: self._versions,
@@ -109,6 +111,13 @@ class Service:
 
     async def call(self, operation: Operation | str, arguments: dict[str, Any]) -> Result:
         """Answer one operation; raises a RegistryError subclass whose message is the sentence to show."""
+        self.active += 1
+        try:
+            return await self._call(operation, arguments)
+        finally:
+            self.active -= 1
+
+    async def _call(self, operation: Operation | str, arguments: dict[str, Any]) -> Result:
         query = parse_arguments(operation, arguments)
         registry = self.registries[query.registry]
         name = registry.check_name(query.name)
