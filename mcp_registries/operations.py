@@ -42,9 +42,13 @@ class Param:
     enum: tuple[str, ...] | None = None
     default: Any = None
     minimum: int | None = None
+    #: Lower bound of a string's length (names and versions are never empty).
+    min_length: int | None = None
 
     def schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": self.type, "description": self.description}
+        if self.min_length is not None:
+            schema["minLength"] = self.min_length
         if self.enum:
             schema["enum"] = list(self.enum)
         if self.default is not None:
@@ -67,6 +71,7 @@ NAME = Param(
     "string",
     "Exact package name (e.g. npm 'react', PyPI 'requests'). Scoped npm names like '@scope/pkg' are supported.",
     required=True,
+    min_length=1,
 )
 PAGE = Param(
     "page", "integer", "1-based page number for paginated lists (versions / search).", default=1, minimum=1
@@ -84,6 +89,7 @@ VERSION_REQUIRED = Param(
     "Exact version string to fetch (e.g. '18.2.0', '2.31.0'). npm also accepts a dist-tag such as 'latest' "
     "or 'next'; PyPI matches PEP 440-equivalent spellings ('4.2' = '4.2.0').",
     required=True,
+    min_length=1,
 )
 VERSION_OPTIONAL = Param(
     "version",
