@@ -189,11 +189,14 @@ def _prune(value: Any, *, top: bool) -> Any:
     return value
 
 
-def compact_json(result: BaseModel) -> str:
-    """The text block: compact JSON; null and empty fields (and false flags below the top level) left out."""
-    return json.dumps(
-        _prune(result.model_dump(mode="json"), top=True), separators=(",", ":"), ensure_ascii=False
-    )
+def compact_json(result: BaseModel | dict[str, Any]) -> str:
+    """The text block: compact JSON; null and empty fields (and false flags below the top level) left out.
+
+    Given the answer already dumped to JSON-ready data (as the tool does for structuredContent), it is
+    not dumped a second time.
+    """
+    data = result if isinstance(result, dict) else result.model_dump(mode="json")
+    return json.dumps(_prune(data, top=True), separators=(",", ":"), ensure_ascii=False)
 
 
 def flat_schema(model: type[BaseModel]) -> dict[str, Any]:

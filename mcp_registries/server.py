@@ -43,9 +43,10 @@ async def answer(service: Service, spec: OperationSpec, arguments: dict[str, Any
     """One tool call: the answer as structured content plus compact JSON text, or one error sentence."""
     try:
         result = await service.call(spec.operation, arguments)
+        structured = result.model_dump(mode="json")
         return CallToolResult(
-            content=[TextContent(type="text", text=compact_json(result))],
-            structured_content=result.model_dump(mode="json"),
+            content=[TextContent(type="text", text=compact_json(structured))],
+            structured_content=structured,
         )
     except RegistryError as exc:
         return error_result(exc.message)
