@@ -170,21 +170,32 @@ class LocalUpstream:
         self._server.server_close()
 
 
+def local_routes() -> dict[str, tuple[int, bytes]]:
+    """The recorded documents by path, under the prefixes `upstream_env` points the four base URLs at."""
+    prefixes = ((NPM, "/npm/"), (PYPI, "/pypi-proxy/"), (NPM_DL, "/npm-dl/"), (STATS, "/stats/"))
+    return {
+        prefix + url[len(base) :]: route
+        for url, route in _recorded().items()
+        if isinstance(route, tuple)
+        for base, prefix in prefixes
+        if url.startswith(base)
+    }
+
+
+def upstream_env(upstream: LocalUpstream) -> dict[str, str]:
+    """MCP_REGISTRIES_* base URLs pointing a server process at a LocalUpstream serving `local_routes()`."""
+    return {
+        "MCP_REGISTRIES_NPM_URL": upstream.url + "npm",
+        "MCP_REGISTRIES_PYPI_URL": upstream.url + "pypi-proxy",
+        "MCP_REGISTRIES_NPM_DOWNLOADS_URL": upstream.url + "npm-dl",
+        "MCP_REGISTRIES_PYPISTATS_URL": upstream.url + "stats",
+    }
+
+
 @pytest.fixture
 def local_upstream() -> Iterator[LocalUpstream]:
     """The recorded npm and PyPI documents behind a real loopback HTTP server, under path prefixes."""
-    routes = {}
-    for url, route in _recorded().items():
-        if isinstance(route, tuple):
-            for base, prefix in (
-                (NPM, "/npm/"),
-                (PYPI, "/pypi-proxy/"),
-                (NPM_DL, "/npm-dl/"),
-                (STATS, "/stats/"),
-            ):
-                if url.startswith(base):
-                    routes[prefix + url[len(base) :]] = route
-    server = LocalUpstream(routes)
+    server = LocalUpstream(local_routes())
     yield server
     server.close()
 

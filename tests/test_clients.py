@@ -45,7 +45,7 @@ import httpx
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-from .conftest import NPM, NPM_DL, PYPI, STATS, LocalUpstream, _recorded
+from .conftest import LocalUpstream, local_routes, upstream_env
 
 CLIENTS = Path(__file__).parent / "clients"
 NODE_MODULES = CLIENTS / "node_modules"
@@ -181,25 +181,14 @@ def require_module(name: str) -> ModuleType:
 @pytest.fixture(scope="module")
 def loopback() -> Iterator[LocalUpstream]:
     """conftest's `local_upstream` routes, for the whole module: the HTTP servers below outlive one test."""
-    prefixes = ((NPM, "/npm/"), (PYPI, "/pypi-proxy/"), (NPM_DL, "/npm-dl/"), (STATS, "/stats/"))
-    routes = {
-        prefix + url[len(base) :]: route
-        for url, route in _recorded().items()
-        if isinstance(route, tuple)
-        for base, prefix in prefixes
-        if url.startswith(base)
-    }
-    server = LocalUpstream(routes)
+    server = LocalUpstream(local_routes())
     yield server
     server.close()
 
 
 def server_env(loopback: LocalUpstream) -> dict[str, str]:
     return {
-        "MCP_REGISTRIES_NPM_URL": loopback.url + "npm",
-        "MCP_REGISTRIES_PYPI_URL": loopback.url + "pypi-proxy",
-        "MCP_REGISTRIES_NPM_DOWNLOADS_URL": loopback.url + "npm-dl",
-        "MCP_REGISTRIES_PYPISTATS_URL": loopback.url + "stats",
+        **upstream_env(loopback),
         # Every call reaches the upstream, so the tests can count the documents each one fetched.
         "MCP_REGISTRIES_CACHE": "off",
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from .conftest import LocalUpstream
+from .conftest import LocalUpstream, upstream_env
 
 SCRIPT = Path(sys.executable).parent / "mcp-registries"
 
@@ -23,10 +23,7 @@ def env_for(upstream: LocalUpstream, tmp_path: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
-        "MCP_REGISTRIES_NPM_URL": upstream.url + "npm",
-        "MCP_REGISTRIES_PYPI_URL": upstream.url + "pypi-proxy",
-        "MCP_REGISTRIES_NPM_DOWNLOADS_URL": upstream.url + "npm-dl",
-        "MCP_REGISTRIES_PYPISTATS_URL": upstream.url + "stats",
+        **upstream_env(upstream),
         "MCP_REGISTRIES_CACHE_DIR": str(tmp_path / "cache"),
         "MCP_REGISTRIES_LOG_LEVEL": "DEBUG",
     }

@@ -36,8 +36,8 @@ from mcp_registries.rest import MAX_BODY_BYTES
 from mcp_registries.service import Service
 from mcp_registries.web import build_app
 
-from .conftest import NPM, FakeUpstream, LocalUpstream, make_settings
-from .webserver import CliServer, DelayedRoutes, ThreadedServer, cli_env, local_routes
+from .conftest import NPM, FakeUpstream, LocalUpstream, local_routes, make_settings
+from .webserver import CliServer, DelayedRoutes, ThreadedServer, cli_env
 
 #: The bound on any one test's MCP conversation.
 WAIT = 30

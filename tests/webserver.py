@@ -19,7 +19,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from .conftest import NPM, NPM_DL, PYPI, STATS, LocalUpstream, _recorded
+from .conftest import LocalUpstream, upstream_env
 
 SCRIPT = Path(sys.executable).parent / "mcp-registries"
 LISTENING = re.compile(r"Uvicorn running on http://\S+:(\d+)")
@@ -60,23 +60,6 @@ class ThreadedServer:
         assert not self._thread.is_alive(), "the test server did not stop within 10 s"
 
 
-def local_routes() -> dict[str, tuple[int, bytes]]:
-    """The recorded documents by path, under the prefixes the `local_upstream` fixture uses."""
-    routes = {}
-    for url, route in _recorded().items():
-        if not isinstance(route, tuple):
-            continue
-        for base, prefix in (
-            (NPM, "/npm/"),
-            (PYPI, "/pypi-proxy/"),
-            (NPM_DL, "/npm-dl/"),
-            (STATS, "/stats/"),
-        ):
-            if url.startswith(base):
-                routes[prefix + url[len(base) :]] = route
-    return routes
-
-
 class DelayedRoutes(dict[str, tuple[int, bytes]]):
     """Routes for `LocalUpstream` whose lookup sleeps first for the paths in `delays` (a slow upstream)."""
 
@@ -94,10 +77,7 @@ def cli_env(upstream: LocalUpstream, home: Path, **extra: str) -> dict[str, str]
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(home),
-        "MCP_REGISTRIES_NPM_URL": upstream.url + "npm",
-        "MCP_REGISTRIES_PYPI_URL": upstream.url + "pypi-proxy",
-        "MCP_REGISTRIES_NPM_DOWNLOADS_URL": upstream.url + "npm-dl",
-        "MCP_REGISTRIES_PYPISTATS_URL": upstream.url + "stats",
+        **upstream_env(upstream),
         "MCP_REGISTRIES_CACHE_DIR": str(home / "cache"),
         "MCP_REGISTRIES_LOG_LEVEL": "INFO",
         **extra,
