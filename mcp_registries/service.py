@@ -205,12 +205,14 @@ class Service:
             self.cache.set(key, value, lifetime(value), validators)
             flight.value = value
             return value, []
-        except anyio.get_cancelled_exc_class():
-            # Re-raising the leader's cancellation in a waiter would silently cancel that waiter too.
-            flight.abandoned = True
-            raise
-        except BaseException as exc:
+        except Exception as exc:
+            # The upstream's (or the plan's) answer: every waiter gets the same error.
             flight.error = exc
+            raise
+        except BaseException:
+            # Cancellation or shutdown: the leader gave up, not the upstream. Re-raising its cancellation
+            # in a waiter would silently cancel that waiter too, so waiters fetch for themselves.
+            flight.abandoned = True
             raise
         finally:
             flight.done.set()
