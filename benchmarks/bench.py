@@ -59,18 +59,43 @@ def live_cases() -> list[Case]:
     return [
         Case("package npm react", "package", {"registry": "npm", "name": "react"}, [NPM + "react"]),
         Case("versions npm next", "versions", {"registry": "npm", "name": "next"}, [NPM + "next"]),
-        Case("versions npm typescript", "versions", {"registry": "npm", "name": "typescript"}, [NPM + "typescript"]),
+        Case(
+            "versions npm typescript",
+            "versions",
+            {"registry": "npm", "name": "typescript"},
+            [NPM + "typescript"],
+        ),
         # Release date and tags of a version live only in the packument: it is the floor.
-        Case("version npm react 18.2.0", "version", {"registry": "npm", "name": "react", "version": "18.2.0"}, [NPM + "react"]),
+        Case(
+            "version npm react 18.2.0",
+            "version",
+            {"registry": "npm", "name": "react", "version": "18.2.0"},
+            [NPM + "react"],
+        ),
         Case(
             "dependencies npm express 4.18.2",
             "dependencies",
             {"registry": "npm", "name": "express", "version": "4.18.2"},
             [NPM + "express/4.18.2"],
         ),
-        Case("package pypi requests", "package", {"registry": "pypi", "name": "requests"}, [PYPI + "pypi/requests/json"]),
-        Case("versions pypi botocore", "versions", {"registry": "pypi", "name": "botocore"}, [PYPI + "pypi/botocore/json"]),
-        Case("dependencies pypi django", "dependencies", {"registry": "pypi", "name": "django"}, [PYPI + "pypi/django/json"]),
+        Case(
+            "package pypi requests",
+            "package",
+            {"registry": "pypi", "name": "requests"},
+            [PYPI + "pypi/requests/json"],
+        ),
+        Case(
+            "versions pypi botocore",
+            "versions",
+            {"registry": "pypi", "name": "botocore"},
+            [PYPI + "pypi/botocore/json"],
+        ),
+        Case(
+            "dependencies pypi django",
+            "dependencies",
+            {"registry": "pypi", "name": "django"},
+            [PYPI + "pypi/django/json"],
+        ),
     ]
 
 
@@ -107,7 +132,9 @@ def server_env(extra: dict[str, str]) -> dict[str, str]:
 
 @asynccontextmanager
 async def stdio_server(env: dict[str, str], pidfile: Path) -> AsyncIterator[Client]:
-    params = StdioServerParameters(command=sys.executable, args=["-c", LAUNCH, str(pidfile)], env=server_env(env))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-c", LAUNCH, str(pidfile)], env=server_env(env)
+    )
     # The legacy handshake keeps `ping`, the protocol's cheapest round trip: the floor of every call.
     async with Client(params, mode="legacy") as client:
         yield client
@@ -195,8 +222,16 @@ async def memory(tmp: Path) -> dict[str, Any]:
 # -- warm: repeated calls over stdio, and throughput over streamable HTTP ------------------------
 
 
-async def warm_stdio(env: dict[str, str], calls: list[tuple[str, dict[str, Any]]], repeats: int, tmp: Path, upstream: FakeUpstream | None) -> dict[str, Any]:
-    async with stdio_server({**env, "MCP_REGISTRIES_CACHE_DIR": str(tmp / "warm-cache")}, tmp / "warm.pid") as client:
+async def warm_stdio(
+    env: dict[str, str],
+    calls: list[tuple[str, dict[str, Any]]],
+    repeats: int,
+    tmp: Path,
+    upstream: FakeUpstream | None,
+) -> dict[str, Any]:
+    async with stdio_server(
+        {**env, "MCP_REGISTRIES_CACHE_DIR": str(tmp / "warm-cache")}, tmp / "warm.pid"
+    ) as client:
         floor: list[float] = []
         for tool, arguments in calls:
             await call(client, tool, arguments)
@@ -220,7 +255,14 @@ async def warm_stdio(env: dict[str, str], calls: list[tuple[str, dict[str, Any]]
     }
 
 
-async def warm_http(env: dict[str, str], calls: list[tuple[str, dict[str, Any]]], clients: int, seconds: float, tmp: Path, upstream: FakeUpstream | None) -> dict[str, Any]:
+async def warm_http(
+    env: dict[str, str],
+    calls: list[tuple[str, dict[str, Any]]],
+    clients: int,
+    seconds: float,
+    tmp: Path,
+    upstream: FakeUpstream | None,
+) -> dict[str, Any]:
     import socket
     import subprocess
 
@@ -277,7 +319,8 @@ async def warm_http(env: dict[str, str], calls: list[tuple[str, dict[str, Any]]]
         "calls_per_s": round(done / elapsed, 1),
         "plans_during_run": stats_after.get("plans", 0) - stats_before.get("plans", 0),
         # A warm answer is a live object in memory: reading (unpickling) it from disk again is a re-parse.
-        "disk_reads_during_run": stats_after.get("cache_reads_from_disk", 0) - stats_before.get("cache_reads_from_disk", 0),
+        "disk_reads_during_run": stats_after.get("cache_reads_from_disk", 0)
+        - stats_before.get("cache_reads_from_disk", 0),
         "upstream_requests_during_run": None if before is None else upstream.total - before,  # type: ignore[union-attr]
     }
 
@@ -307,20 +350,30 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"{'cold (cache off)':38} {'call ms':>9} {'floor ms':>9} {'ratio':>7}")
         for label, row in results["cold"]["cases"].items():
             lines.append(f"  {label:36} {row['call_ms']:9.1f} {row['floor_ms']:9.1f} {row['ratio']:7.3f}")
-        lines.append(f"  {'median ratio / max ratio':36} {'':9} {'':9} {results['cold']['median_ratio']:7.3f} / {results['cold']['max_ratio']:.3f}")
+        lines.append(
+            f"  {'median ratio / max ratio':36} {'':9} {'':9} {results['cold']['median_ratio']:7.3f} / {results['cold']['max_ratio']:.3f}"
+        )
     if "warm_stdio" in results:
         w = results["warm_stdio"]
-        lines.append(f"warm stdio: {w['calls']} calls, p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms (ping p50 {w['ping_p50_ms']} ms)"
-                     f"{'' if w['upstream_requests_during_warm_calls'] is None else ', upstream requests ' + str(w['upstream_requests_during_warm_calls'])}")
+        lines.append(
+            f"warm stdio: {w['calls']} calls, p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms (ping p50 {w['ping_p50_ms']} ms)"
+            f"{'' if w['upstream_requests_during_warm_calls'] is None else ', upstream requests ' + str(w['upstream_requests_during_warm_calls'])}"
+        )
     if "warm_http" in results:
         w = results["warm_http"]
-        lines.append(f"warm streamable HTTP: {w['clients']} clients, {w['calls']} calls, {w['calls_per_s']} calls/s, plans run {w['plans_during_run']}")
+        lines.append(
+            f"warm streamable HTTP: {w['clients']} clients, {w['calls']} calls, {w['calls_per_s']} calls/s, plans run {w['plans_during_run']}"
+        )
     if "memory" in results:
         m = results["memory"]
-        lines.append(f"memory: peak RSS {m['peak_rss_mb_after_versions_next']} MB after a cold versions of npm next (idle {m['idle_peak_rss_mb']} MB)")
+        lines.append(
+            f"memory: peak RSS {m['peak_rss_mb_after_versions_next']} MB after a cold versions of npm next (idle {m['idle_peak_rss_mb']} MB)"
+        )
     if "single_flight" in results:
         s = results["single_flight"]
-        lines.append(f"single-flight: {s['concurrent_calls']} concurrent identical cold calls -> {s['upstream_requests']} upstream request(s)")
+        lines.append(
+            f"single-flight: {s['concurrent_calls']} concurrent identical cold calls -> {s['upstream_requests']} upstream request(s)"
+        )
     return "\n".join(lines)
 
 
@@ -333,7 +386,9 @@ async def run(args: argparse.Namespace) -> int:
         try:
             env = upstream.env()
             results["warm_stdio"] = await warm_stdio(env, LOCAL_CALLS, args.repeats, tmp, upstream)
-            results["warm_http"] = await warm_http(env, LOCAL_CALLS, args.clients, args.seconds, tmp, upstream)
+            results["warm_http"] = await warm_http(
+                env, LOCAL_CALLS, args.clients, args.seconds, tmp, upstream
+            )
         finally:
             upstream.close()
         if not args.quick:
@@ -356,7 +411,9 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="loopback upstream only; for CI")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of cold calls (full mode)")
     parser.add_argument("--repeats", type=int, default=60, help="rounds of warm stdio calls")
@@ -364,10 +421,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the HTTP throughput run")
     args = parser.parse_args()
     if args.quick:
-        args.repeats, args.seconds, args.clients = min(args.repeats, 20), min(args.seconds, 2.0), min(args.clients, 8)
+        args.repeats, args.seconds, args.clients = (
+            min(args.repeats, 20),
+            min(args.seconds, 2.0),
+            min(args.clients, 8),
+        )
     return anyio.run(run, args)
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

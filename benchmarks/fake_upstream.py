@@ -13,7 +13,9 @@ class FakeUpstream:
     def __init__(self, routes: dict[str, Path | bytes], delay: float = 0.0) -> None:
         self.hits: Counter[str] = Counter()
         self.delay = delay
-        bodies = {path: body if isinstance(body, bytes) else body.read_bytes() for path, body in routes.items()}
+        bodies = {
+            path: body if isinstance(body, bytes) else body.read_bytes() for path, body in routes.items()
+        }
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):

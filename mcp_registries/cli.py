@@ -26,7 +26,6 @@ from .models import compact_json
 from .operations import OPERATIONS, PERIODS, REGISTRY_SYNONYMS
 from .settings import LOG_LEVELS, Settings
 
-
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 5
 

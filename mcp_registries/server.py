@@ -81,7 +81,9 @@ def _tool(service: Service, spec: OperationSpec) -> Tool:
         annotations=ANNOTATIONS,
     )
     # Clients validate each result against outputSchema: a flat schema keeps that cheap (see flat_schema).
-    metadata = tool.fn_metadata.model_copy(update={"output_schema": flat_schema(RESULT_MODELS[spec.operation])})
+    metadata = tool.fn_metadata.model_copy(
+        update={"output_schema": flat_schema(RESULT_MODELS[spec.operation])}
+    )
     return tool.model_copy(update={"parameters": spec.input_schema(), "fn_metadata": metadata})
 
 

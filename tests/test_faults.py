@@ -272,10 +272,7 @@ async def test_service_html_page_is_not_json(server: FaultServer, service: Servi
         "/npm/portal", reply(200, b"<!doctype html><title>Sign in</title>", {"Content-Type": "text/html"})
     )
     message, elapsed = await failure(service, "portal")
-    assert (
-        message
-        == f"The npm registry failed: it sent an invalid response (not JSON){NO_CACHE}"
-    )
+    assert message == f"The npm registry failed: it sent an invalid response (not JSON){NO_CACHE}"
     assert server.hits["/npm/portal"] == 1
     assert elapsed < MARGIN
     await assert_still_answers(service)

@@ -210,9 +210,7 @@ def text_of(result: CallToolResult) -> str:
 
 
 def assert_answer_or_sentence(result: CallToolResult, registry: str | None) -> None:
-    """A success with structured content for the right registry, or one short printable sentence.
-
-    """
+    """A success with structured content for the right registry, or one short printable sentence."""
     text = text_of(result)
     if result.is_error:
         assert result.structured_content is None
@@ -570,9 +568,7 @@ async def test_answer_after_hostile_calls_still_answers_correctly(
 
     async def hostile(operation: Operation, arguments_: dict[str, Any]) -> None:
         result = await answer(cached_service, OPERATIONS[operation], arguments_)
-        assert_answer_or_sentence(
-            result, verdict(operation, arguments_)[1]
-        )
+        assert_answer_or_sentence(result, verdict(operation, arguments_)[1])
 
     with anyio.fail_after(60):
         async with anyio.create_task_group() as group:

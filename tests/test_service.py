@@ -265,7 +265,9 @@ def _expire_all(cache: DiskCache, age: float = 3600.0) -> None:
         store[key] = (time.time() - age, ttl, value, validators)
 
 
-def _conditional(etag: str | None, modified: str | None, seen: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
+def _conditional(
+    etag: str | None, modified: str | None, seen: list[httpx.Request]
+) -> Callable[[httpx.Request], httpx.Response]:
     body = data("npm/ms.json")
     headers = {k: v for k, v in (("etag", etag), ("last-modified", modified)) if v}
 
@@ -281,7 +283,8 @@ def _conditional(etag: str | None, modified: str | None, seen: list[httpx.Reques
 
 
 @pytest.mark.parametrize(
-    ("etag", "modified"), [('"abc123"', None), (None, "Wed, 25 Nov 2026 10:00:00 GMT"), ('W/"x"', "Wed, 25 Nov 2026 10:00:00 GMT")]
+    ("etag", "modified"),
+    [('"abc123"', None), (None, "Wed, 25 Nov 2026 10:00:00 GMT"), ('W/"x"', "Wed, 25 Nov 2026 10:00:00 GMT")],
 )
 async def test_expired_entry_is_revalidated_and_304_refreshes_it(
     upstream: FakeUpstream, tmp_path: Path, etag: str | None, modified: str | None
@@ -305,7 +308,9 @@ async def test_expired_entry_is_revalidated_and_304_refreshes_it(
         assert seen[1].headers["if-modified-since"] == modified
 
 
-async def test_upstream_without_validators_gets_plain_requests(upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_upstream_without_validators_gets_plain_requests(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
     """With neither ETag nor Last-Modified, an expired entry is simply fetched again."""
     seen: list[httpx.Request] = []
     upstream.routes[NPM + "ms"] = _conditional(None, None, seen)

@@ -147,7 +147,9 @@ def _semver(version: str) -> nodesemver.SemVer | None:
 
 # Strict SemVer 2.0.0 (build metadata ignored): the spelling of nearly every published version,
 # read without node-semver, which costs ~40 times more per string (3,000-version packuments).
-_STRICT = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?", re.ASCII)
+_STRICT = re.compile(
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?", re.ASCII
+)
 
 Precedence = tuple[Any, ...]
 
@@ -163,13 +165,24 @@ def precedence(version: str) -> Precedence:
     match = _STRICT.fullmatch(version)
     if match is not None:
         major, minor, patch, pre = match.groups()
-        parts = [int(p) if p.isdigit() and (p == "0" or p[0] != "0") else p for p in pre.split(".")] if pre else []
+        parts = (
+            [int(p) if p.isdigit() and (p == "0" or p[0] != "0") else p for p in pre.split(".")]
+            if pre
+            else []
+        )
         return (1, int(major), int(minor), int(patch), 0 if parts else 1, _identifiers(parts))
     parsed = _semver(version)
     if parsed is None:
         # Below every SemVer version, in a stable textual order.
         return (0, version)
-    return (1, parsed.major, parsed.minor, parsed.patch, 0 if parsed.prerelease else 1, _identifiers(parsed.prerelease))
+    return (
+        1,
+        parsed.major,
+        parsed.minor,
+        parsed.patch,
+        0 if parsed.prerelease else 1,
+        _identifiers(parsed.prerelease),
+    )
 
 
 def sort_versions(versions: list[str]) -> list[str]:
@@ -360,7 +373,6 @@ def _has_deprecation(body: bytes | bytearray) -> bool:
     return False
 
 
-
 def decode_packument(data: Any) -> _Packument:
     """The packument's bytes (or, from tests, its decoded JSON) read into the fields the index needs."""
     raw = data if isinstance(data, bytes | bytearray | memoryview) else json.dumps(data).encode()
@@ -382,7 +394,11 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
     if not raw_manifests and isinstance(unpublished, dict):
         when = iso_utc(unpublished.get("time"))
         raise PackageNotFound("npm", name, detail=f"it was unpublished{' on ' + when if when else ''}")
-    tags = {k: v for k, v in (doc.dist_tags if isinstance(doc.dist_tags, dict) else {}).items() if isinstance(v, str)}
+    tags = {
+        k: v
+        for k, v in (doc.dist_tags if isinstance(doc.dist_tags, dict) else {}).items()
+        if isinstance(v, str)
+    }
     body = _whole(data)
     whole = body if isinstance(body, bytes | bytearray) else bytes(body)
     manifests = _Manifests(raw_manifests, deprecations=_has_deprecation(whole))
@@ -402,12 +418,13 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
         else {}
     )
     latest_manifest = manifests.full(latest) if latest else {}
-    top = {f: getattr(doc, f) for f in _Packument.__struct_fields__ if f not in {"versions", "dist_tags", "time"}}
+    top = {
+        f: getattr(doc, f) for f in _Packument.__struct_fields__ if f not in {"versions", "dist_tags", "time"}
+    }
     merged = {**{k: v for k, v in top.items() if v is not None}, **latest_manifest}
 
     maintainers = [
-        Person(username=p.name, email=p.email, role="maintainer")
-        for p in people(doc.maintainers or [])
+        Person(username=p.name, email=p.email, role="maintainer") for p in people(doc.maintainers or [])
     ]
     if not maintainers:
         notes.append(NOTE_NO_ACCOUNTS)
