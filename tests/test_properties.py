@@ -597,3 +597,55 @@ def test_oracle_verdicts_follow_the_argument_table(
 ) -> None:
     """The tests' oracle judges arguments as SPEC.md's table and the registries' grammars do."""
     assert verdict(operation, arguments) == expected
+
+
+# -- version order agrees with the reference implementations ---------------------------------------
+
+_numbers = st.one_of(st.integers(0, 12), st.integers(0, 10**12))
+_identifier = st.one_of(
+    _numbers.map(str),
+    st.from_regex(r"[0-9A-Za-z-]*[A-Za-z-][0-9A-Za-z-]*", fullmatch=True).filter(lambda s: len(s) <= 12),
+    st.sampled_from(["alpha", "beta", "rc", "canary", "next", "a", "b", "0a", "-", "01"]),
+)
+semver_strings = st.builds(
+    lambda core, pre, build: ".".join(map(str, core)) + (f"-{'.'.join(pre)}" if pre else "") + build,
+    st.tuples(_numbers, _numbers, _numbers),
+    st.lists(_identifier, max_size=4),
+    st.sampled_from(["", "+build.7", "+0"]),
+)
+# Loose legacy spellings node-semver still reads ('1.0.0beta', 'v1.2.3') and strings it does not.
+npm_versions = st.one_of(
+    semver_strings,
+    semver_strings.map(lambda v: "v" + v),
+    st.builds(
+        lambda a, b: f"{a}beta{b}",
+        semver_strings.filter(lambda v: "-" not in v and "+" not in v),
+        st.integers(0, 9),
+    ),
+    st.sampled_from(["banana", "1.0", "latest", "2004d"]),
+)
+
+
+@PROFILE
+@given(a=npm_versions, b=npm_versions)
+def test_npm_precedence_orders_as_node_semver(a: str, b: str) -> None:
+    """The string sort key compares two versions as node-semver does; what it cannot read sorts below."""
+    import nodesemver
+
+    from mcp_registries.registries.npm import is_prerelease, precedence
+
+    def parsed(v: str) -> Any:
+        try:
+            return nodesemver.make_semver(v, loose=True)
+        except (ValueError, TypeError):
+            return None
+
+    pa, pb = parsed(a), parsed(b)
+    mine = (precedence(a) > precedence(b)) - (precedence(a) < precedence(b))
+    if pa is None or pb is None:
+        expected = (pa is not None) - (pb is not None) if (pa is None) != (pb is None) else (a > b) - (a < b)
+    else:
+        expected = pa.compare(pb)
+    assert mine == expected, (a, b)
+    if pa is not None:
+        assert is_prerelease(a) is bool(pa.prerelease)

@@ -151,38 +151,49 @@ _STRICT = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?", re.ASCII
 )
 
-Precedence = tuple[Any, ...]
+#: A sort key whose plain string order is SemVer precedence (see `precedence`).
+Precedence = str
 
 
-def _identifiers(parts: Any) -> tuple[tuple[int, int, str], ...]:
-    # SemVer §11: numeric identifiers rank below alphanumeric ones, numbers by value, text by ASCII.
-    return tuple((0, part, "") if isinstance(part, int) else (1, 0, str(part)) for part in parts)
+def _number(value: int) -> str:
+    # Length first, then digits: shorter numbers sort lower, equal lengths compare digit by digit.
+    digits = str(value)
+    return chr(0x30 + len(digits)) + digits
+
+
+def _identifiers(parts: Any) -> str:
+    # SemVer §11: numeric identifiers rank below alphanumeric ones (\x01 < \x02), numbers by value, text by
+    # ASCII; both markers sort below every identifier character, so a shorter list with an equal prefix
+    # ranks lower.
+    return "".join("\x01" + _number(part) if isinstance(part, int) else "\x02" + str(part) for part in parts)
+
+
+_RELEASE = "\x03"
+
+
+def _key(major: int, minor: int, patch: int, prerelease: Any) -> str:
+    # A release ranks above its prereleases: \x03 after the patch number beats \x01 and its identifiers.
+    tail = "\x01" + _identifiers(prerelease) if prerelease else _RELEASE
+    return "\x01" + _number(major) + _number(minor) + _number(patch) + tail
 
 
 @functools.lru_cache(maxsize=32768)
 def precedence(version: str) -> Precedence:
-    """A sort key in SemVer precedence; loose legacy spellings ('1.0.0beta') parse, unparseable ones sink."""
+    """A string that sorts as SemVer precedence (build metadata ignored); loose legacy spellings
+    ('1.0.0beta') parse, unparseable ones sink below every version, in textual order.
+
+    Sorting thousands of versions compares strings in C, several times faster than nested tuples.
+    """
     match = _STRICT.fullmatch(version)
     if match is not None:
         major, minor, patch, pre = match.groups()
-        parts = (
-            [int(p) if p.isdigit() and (p == "0" or p[0] != "0") else p for p in pre.split(".")]
-            if pre
-            else []
-        )
-        return (1, int(major), int(minor), int(patch), 0 if parts else 1, _identifiers(parts))
+        # node-semver compares any all-digit identifier as a number ('01' == '1').
+        parts = [int(p) if p.isdigit() else p for p in pre.split(".")] if pre else []
+        return _key(int(major), int(minor), int(patch), parts)
     parsed = _semver(version)
     if parsed is None:
-        # Below every SemVer version, in a stable textual order.
-        return (0, version)
-    return (
-        1,
-        parsed.major,
-        parsed.minor,
-        parsed.patch,
-        0 if parsed.prerelease else 1,
-        _identifiers(parsed.prerelease),
-    )
+        return "\x00" + version
+    return _key(parsed.major, parsed.minor, parsed.patch, parsed.prerelease)
 
 
 def sort_versions(versions: list[str]) -> list[str]:
@@ -200,11 +211,12 @@ def nearby_versions(newest_first: list[str], requested: str, key: Any, count: in
     return list(reversed(around))[:count]
 
 
+@functools.lru_cache(maxsize=32768)
 def is_prerelease(version: str) -> bool:
     key = precedence(version)
-    if key[0] == 0:
+    if key[0] == "\x00":
         return bool(re.search(r"[A-Za-z]", version))
-    return bool(key[4] == 0)
+    return key[-1] != _RELEASE
 
 
 def license_of(manifest: dict[str, Any]) -> str | None:
