@@ -18,7 +18,7 @@ from mcp_registries.errors import (
     UpstreamUnreachable,
 )
 from mcp_registries.http import USER_AGENT, HttpClient
-from mcp_registries.registries.base import BadDocument, Fetch, Missing, segment, url_under
+from mcp_registries.registries.base import BadDocument, Fetch, Marked, Missing, segment, url_under
 
 from .conftest import make_settings
 
@@ -126,6 +126,36 @@ async def test_oversized_body_is_refused() -> None:
     handler, _ = counting(httpx.Response(200, content=b"[" + b"1," * 600_000 + b"1]"))
     with pytest.raises(ResponseTooLarge, match="size limit"):
         await client_for(handler, max_response_bytes=1024 * 1024).fetch(FETCH)
+
+
+class _Chunks(httpx.AsyncByteStream):
+    """A body that arrives in the given pieces, as a socket delivers it."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        for chunk in self.chunks:
+            yield chunk
+
+
+@pytest.mark.parametrize(
+    ("chunks", "offsets"),
+    [
+        ((b'{"a": 1, "mark": 2}',), [10]),
+        ((b'{"a": 1, "ma', b'rk": 2}'), [10]),  # split across two chunks
+        ((b'{"a": 1, "m', b"a", b'rk": 2, "mark": 3}'), [10, 21]),  # split across three, then whole
+        ((b'{"a": "mark', b'mark"', b', "b": "mar', b'k"}'), [7, 11, 24]),  # back to back, then split
+        ((b'{"a": 1, ', b'"b": 2}'), []),
+        ((b"",), []),
+    ],
+)
+async def test_mark_is_found_while_the_body_streams_in(chunks: tuple[bytes, ...], offsets: list[int]) -> None:
+    """A marked fetch reports every offset of the mark, however the body was cut into chunks."""
+    handler, _ = counting(httpx.Response(200, stream=_Chunks(*chunks)))
+    got = await client_for(handler).fetch(Fetch(URL, "The test registry", body="bytes", mark=b"mark"))
+    assert isinstance(got, Marked)
+    assert (bytes(got.body), got.offsets) == (b"".join(chunks), offsets)
 
 
 async def test_timeout_is_retried_then_reported() -> None:

@@ -11,7 +11,15 @@ import pytest
 
 from mcp_registries.errors import InvalidArgument, PackageNotFound
 from mcp_registries.models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry
-from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
+from mcp_registries.registries.base import (
+    Fetch,
+    IndexBundle,
+    Marked,
+    Missing,
+    PackageIndex,
+    VersionDoc,
+    find_all,
+)
 from mcp_registries.registries.npm import (
     NOTE_NO_ACCOUNTS,
     Npm,
@@ -67,8 +75,11 @@ def test_index_plan_fetches_packument_and_parses(npm: Npm) -> None:
     """The index plan GETs /<name> once, as raw bytes it decodes itself, and parses them."""
     plan = npm.index("react")
     fetch = next(plan)
-    assert fetch == Fetch(url="https://registry.npmjs.org/react", service="The npm registry", body="bytes")
-    bundle = finish(plan, (DATA / "npm/react.json").read_bytes())
+    assert fetch == Fetch(
+        url="https://registry.npmjs.org/react", service="The npm registry", body="bytes", mark=b'"deprecated"'
+    )
+    body = bytearray((DATA / "npm/react.json").read_bytes())
+    bundle = finish(plan, Marked(body, find_all(body, b'"deprecated"')))
     assert bundle.index.name == "react"
     assert bundle.index.latest_version == "19.3.1"
     assert list(bundle.versions) == ["19.3.1"]
@@ -485,6 +496,27 @@ def test_parse_packument_deprecated_false_is_not_a_deprecation() -> None:
     index = parse_packument(body, "tiny").index
     assert [(e.version, e.deprecated) for e in index.versions] == [("1.0.1", None), ("1.0.0", "use tiny2")]
     assert index.deprecated == "use tiny2"
+
+
+def test_parse_packument_reads_every_deprecation_and_survives_odd_version_values() -> None:
+    """Deprecations come from one pass over the body; a version whose value is not an object is skipped."""
+    body = packument(
+        {"1.0.0": {"deprecated": "use tiny2"}, "1.1.0": {}, "2.0.0": {"deprecated": " gone "}},
+        {"latest": "1.1.0"},
+    )
+    as_json = json.dumps(body).encode()
+    index = parse_packument(as_json, "tiny").index
+    assert index.deprecations == {"1.0.0": "use tiny2", "2.0.0": "gone"}
+    body["versions"]["0.0.1"] = "not an object"
+    index = parse_packument(json.dumps(body).encode(), "tiny").index
+    assert index.deprecations == {"1.0.0": "use tiny2", "2.0.0": "gone"}
+    assert index.version_order == ["2.0.0", "1.1.0", "1.0.0", "0.0.1"]
+    # The HTTP layer found no deprecated key while the body streamed in: nothing is searched again.
+    assert parse_packument(as_json, "tiny", deprecated_at=[]).index.deprecations == {}
+    # It found them: only those places are looked at.
+    found = find_all(as_json, b'"deprecated"')
+    assert len(found) == 2
+    assert parse_packument(as_json, "tiny", deprecated_at=found).index.deprecations == index.deprecations
 
 
 def test_parse_packument_scoped_package() -> None:

@@ -39,6 +39,28 @@ class Fetch:
     #: json: decoded here; bytes: the adapter decodes only what it needs (big documents); text: metadata.
     body: Literal["json", "text", "bytes"] = "json"
     accept: str = "application/json"
+    #: With body="bytes": a byte string to find while the body streams in. The plan then receives
+    #: `Marked`; the search runs while later chunks are still on the wire, so it adds no time after the
+    #: last byte arrives.
+    mark: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """A body fetched with `Fetch.mark`, and the offset of every occurrence of the mark."""
+
+    body: bytearray
+    offsets: list[int]
+
+
+def find_all(body: bytes | bytearray, mark: bytes, start: int = 0) -> list[int]:
+    """Offsets of every occurrence of `mark` in `body` from `start` on (overlapping ones included)."""
+    found = []
+    at = body.find(mark, start)
+    while at != -1:
+        found.append(at)
+        at = body.find(mark, at + 1)
+    return found
 
 
 class Missing(Exception):

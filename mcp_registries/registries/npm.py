@@ -10,6 +10,7 @@ import bisect
 import functools
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -22,11 +23,13 @@ from .base import (
     DependencyGroups,
     Fetch,
     IndexBundle,
+    Marked,
     Missing,
     PackageIndex,
     Period,
     Plan,
     VersionDoc,
+    find_all,
     url_under,
 )
 from .common import browsable_repository, iso_utc, people, person, text
@@ -97,12 +100,12 @@ class Npm:
         return True
 
     def index(self, name: str) -> Plan[IndexBundle]:
-        fetch = Fetch(url_under(self.registry_url, name), SERVICE, body="bytes")
+        fetch = Fetch(url_under(self.registry_url, name), SERVICE, body="bytes", mark=DEPRECATED_KEY)
         try:
-            data = yield fetch
+            received: Marked = yield fetch
         except Missing:
             raise PackageNotFound("npm", name) from None
-        return parse_packument(data, name)
+        return parse_packument(received.body, name, deprecated_at=received.offsets)
 
     def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
         data = yield Fetch(url_under(self.registry_url, name, version), SERVICE)
@@ -155,25 +158,25 @@ _STRICT = re.compile(
 Precedence = str
 
 
-def _number(value: int) -> str:
+def _number(digits: str) -> str:
     # Length first, then digits: shorter numbers sort lower, equal lengths compare digit by digit.
-    digits = str(value)
+    digits = digits.lstrip("0") or "0"
     return chr(0x30 + len(digits)) + digits
 
 
-def _identifiers(parts: Any) -> str:
-    # SemVer §11: numeric identifiers rank below alphanumeric ones (\x01 < \x02), numbers by value, text by
-    # ASCII; both markers sort below every identifier character, so a shorter list with an equal prefix
-    # ranks lower.
-    return "".join("\x01" + _number(part) if isinstance(part, int) else "\x02" + str(part) for part in parts)
+def _identifier(part: str) -> str:
+    # SemVer §11: numeric identifiers rank below alphanumeric ones (\x01 < \x02), numbers by value (node-semver
+    # reads any all-digit identifier as one: '01' == '1'), text by ASCII. Both markers sort below every
+    # identifier character, so of two lists with an equal prefix the shorter ranks lower.
+    return "\x01" + _number(part) if part.isdigit() else "\x02" + part
 
 
 _RELEASE = "\x03"
 
 
-def _key(major: int, minor: int, patch: int, prerelease: Any) -> str:
+def _key(major: str, minor: str, patch: str, prerelease: list[str]) -> str:
     # A release ranks above its prereleases: \x03 after the patch number beats \x01 and its identifiers.
-    tail = "\x01" + _identifiers(prerelease) if prerelease else _RELEASE
+    tail = "\x01" + "".join(map(_identifier, prerelease)) if prerelease else _RELEASE
     return "\x01" + _number(major) + _number(minor) + _number(patch) + tail
 
 
@@ -182,18 +185,18 @@ def precedence(version: str) -> Precedence:
     """A string that sorts as SemVer precedence (build metadata ignored); loose legacy spellings
     ('1.0.0beta') parse, unparseable ones sink below every version, in textual order.
 
-    Sorting thousands of versions compares strings in C, several times faster than nested tuples.
+    Sorting thousands of versions compares strings in C, several times faster than nested tuples, and
+    a key costs under a microsecond to build from the strict spelling nearly every version uses.
     """
     match = _STRICT.fullmatch(version)
     if match is not None:
         major, minor, patch, pre = match.groups()
-        # node-semver compares any all-digit identifier as a number ('01' == '1').
-        parts = [int(p) if p.isdigit() else p for p in pre.split(".")] if pre else []
-        return _key(int(major), int(minor), int(patch), parts)
+        return _key(major, minor, patch, pre.split(".") if pre else [])
     parsed = _semver(version)
     if parsed is None:
         return "\x00" + version
-    return _key(parsed.major, parsed.minor, parsed.patch, parsed.prerelease)
+    prerelease = [str(int(p)) if isinstance(p, int) else str(p) for p in parsed.prerelease]
+    return _key(str(int(parsed.major)), str(int(parsed.minor)), str(int(parsed.patch)), prerelease)
 
 
 def sort_versions(versions: list[str]) -> list[str]:
@@ -369,20 +372,34 @@ class _Packument(msgspec.Struct, rename={"dist_tags": "dist-tags"}):
 
 
 _PACKUMENT = msgspec.json.Decoder(_Packument)
-# A deprecation is a string value; `"deprecated": false` (old manifests) is not one. One substring
-# search of the whole document (a few ms for 21 MB, a regex costs three times that) finds every key,
-# and only a string value after one makes the per-version probe worth running.
-_DEPRECATED_KEY = b'"deprecated"'
+#: A deprecation is a string value; `"deprecated": false` (old manifests) is not one.
+DEPRECATED_KEY = b'"deprecated"'
 
 
-def _has_deprecation(body: bytes | bytearray) -> bool:
-    at = body.find(_DEPRECATED_KEY)
-    while at != -1:
-        rest = body[at + len(_DEPRECATED_KEY) : at + len(_DEPRECATED_KEY) + 8].lstrip(b" \t\r\n")
+def _has_deprecation(body: bytes | bytearray, offsets: Sequence[int] | None = None) -> bool:
+    """Whether any `"deprecated"` key (at `offsets`, found here when not given) has a string value.
+
+    The HTTP layer usually gives the offsets (`Fetch.mark`): it found the keys while the body was still
+    arriving. Most packuments have none, and then nothing is searched here at all.
+    """
+    after = len(DEPRECATED_KEY)
+    for at in find_all(body, DEPRECATED_KEY) if offsets is None else offsets:
+        rest = body[at + after : at + after + 8].lstrip(b" \t\r\n")
         if rest[:1] == b":" and rest[1:].lstrip(b" \t\r\n")[:1] == b'"':
             return True
-        at = body.find(_DEPRECATED_KEY, at + 1)
     return False
+
+
+class _Deprecation(msgspec.Struct):
+    deprecated: Any = None
+
+
+class _Deprecations(msgspec.Struct):
+    versions: dict[str, _Deprecation] = {}
+
+
+#: Every version's deprecation in one pass (costs what the main decode does; run only when one exists).
+_DEPRECATIONS = msgspec.json.Decoder(_Deprecations)
 
 
 def decode_packument(data: Any) -> _Packument:
@@ -396,8 +413,11 @@ def decode_packument(data: Any) -> _Packument:
         raise BadDocument("the body was empty" if not bytes(raw).strip() else "not JSON") from None
 
 
-def parse_packument(data: Any, asked_name: str) -> IndexBundle:
-    """A packument (full, or as stripped by a mirror) → the index and the latest version's document."""
+def parse_packument(data: Any, asked_name: str, *, deprecated_at: Sequence[int] | None = None) -> IndexBundle:
+    """A packument (full, or as stripped by a mirror) → the index and the latest version's document.
+
+    `deprecated_at`: the offsets of every `"deprecated"` key in the body, when the caller has them.
+    """
     doc = decode_packument(data)
     name = _str(doc.name) or asked_name
     times: dict[str, Any] = doc.time if isinstance(doc.time, dict) else {}
@@ -413,7 +433,6 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
     }
     body = _whole(data)
     whole = body if isinstance(body, bytes | bytearray) else bytes(body)
-    manifests = _Manifests(raw_manifests, deprecations=_has_deprecation(whole))
     ordered = sort_versions(list(raw_manifests))
     latest = tags.get("latest") if tags.get("latest") in raw_manifests else None
     notes = []
@@ -424,12 +443,8 @@ def parse_packument(data: Any, asked_name: str) -> IndexBundle:
     for tag, version in sorted(tags.items()):
         tags_by_version.setdefault(version, []).append(tag)
     released = {version: stamp for version in ordered if isinstance(stamp := times.get(version), str)}
-    deprecations = (
-        {version: message for version in ordered if (message := manifests.deprecation(version))}
-        if manifests.deprecations
-        else {}
-    )
-    latest_manifest = manifests.full(latest) if latest else {}
+    deprecations = _deprecations(whole, raw_manifests) if _has_deprecation(whole, deprecated_at) else {}
+    latest_manifest = _manifest(raw_manifests.get(latest)) if latest else {}
     top = {
         f: getattr(doc, f) for f in _Packument.__struct_fields__ if f not in {"versions", "dist_tags", "time"}
     }
@@ -501,36 +516,22 @@ def _whole(data: Any) -> bytes | bytearray | memoryview:
     return data if isinstance(data, bytes | bytearray | memoryview) else json.dumps(data).encode()
 
 
-class _Manifests:
-    """Version manifests decoded only when asked: the latest in full, others for a deprecation."""
-
-    def __init__(self, raw: dict[str, msgspec.Raw], *, deprecations: bool) -> None:
-        self.raw = raw
-        # One search of the whole document decides whether any manifest carries a deprecation string.
-        self.deprecations = deprecations
-
-    def full(self, version: str) -> dict[str, Any]:
-        raw = self.raw.get(version)
-        if raw is None:
-            return {}
-        manifest = msgspec.json.decode(raw)
-        return manifest if isinstance(manifest, dict) else {}
-
-    def deprecation(self, version: str) -> str | None:
-        if not self.deprecations:
-            return None
-        raw = self.raw[version]
-        if b'"deprecated"' not in bytes(raw):
-            return None
-        found = _DEPRECATION.decode(raw)
-        return deprecation({"deprecated": found.deprecated})
+def _manifest(raw: msgspec.Raw | None) -> dict[str, Any]:
+    manifest = msgspec.json.decode(raw) if raw is not None else None
+    return manifest if isinstance(manifest, dict) else {}
 
 
-class _Deprecation(msgspec.Struct):
-    deprecated: Any = None
-
-
-_DEPRECATION = msgspec.json.Decoder(_Deprecation)
+def _deprecations(body: bytes | bytearray, manifests: dict[str, msgspec.Raw]) -> dict[str, str]:
+    try:
+        found = {version: item.deprecated for version, item in _DEPRECATIONS.decode(body).versions.items()}
+    except msgspec.ValidationError:
+        # A version whose value is not an object: read them one at a time, skipping the odd one.
+        found = {version: _manifest(raw).get("deprecated") for version, raw in manifests.items()}
+    return {
+        version: message
+        for version, value in found.items()
+        if (message := deprecation({"deprecated": value}))
+    }
 
 
 def parse_downloads_point(data: Any, name: str, period: Period) -> DownloadsResult:
