@@ -649,3 +649,55 @@ def test_npm_precedence_orders_as_node_semver(a: str, b: str) -> None:
     assert mine == expected, (a, b)
     if pa is not None:
         assert is_prerelease(a) is bool(pa.prerelease)
+
+
+_pep440_numbers = st.one_of(st.integers(0, 12), st.integers(0, 10**9)).map(str)
+pep440_strings = st.builds(
+    lambda epoch, release, pre, post, dev, local: epoch + ".".join(release) + pre + post + dev + local,
+    st.sampled_from(["", "1!", "0!", "2!"]),
+    st.lists(st.one_of(_pep440_numbers, st.just("0"), st.just("00")), min_size=1, max_size=4),
+    st.one_of(
+        st.just(""),
+        st.builds(
+            lambda l, n: l + n,
+            st.sampled_from(["a", "b", "rc", "c", "-alpha.", "beta", "pre", "RC"]),
+            _pep440_numbers,
+        ),
+    ),
+    st.one_of(
+        st.just(""), _pep440_numbers.map(lambda n: ".post" + n), _pep440_numbers.map(lambda n: "-" + n)
+    ),
+    st.one_of(st.just(""), _pep440_numbers.map(lambda n: ".dev" + n), st.just(".dev")),
+    st.one_of(
+        st.just(""),
+        st.lists(
+            st.one_of(_pep440_numbers, st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True)),
+            min_size=1,
+            max_size=3,
+        ).map(lambda parts: "+" + ".".join(parts)),
+    ),
+)
+pypi_versions = st.one_of(pep440_strings, st.sampled_from(["2004d", "latest", "1.0-foo-bar", "v1.2"]))
+
+
+@PROFILE
+@given(a=pypi_versions, b=pypi_versions)
+def test_pypi_precedence_orders_as_packaging(a: str, b: str) -> None:
+    """The string sort key compares two versions as packaging's Version does, and flags prereleases alike."""
+    from packaging.version import InvalidVersion, Version
+
+    from mcp_registries.registries.pypi import precedence
+
+    def parsed(v: str) -> Version | None:
+        try:
+            return Version(v)
+        except InvalidVersion:
+            return None
+
+    pa, pb = parsed(a), parsed(b)
+    ka, kb = precedence(a), precedence(b)
+    assert (ka is None, kb is None) == (pa is None, pb is None), (a, b)
+    if pa is None or pb is None or ka is None or kb is None:
+        return
+    assert ((ka[0] > kb[0]) - (ka[0] < kb[0])) == ((pa > pb) - (pa < pb)), (a, b)
+    assert (ka[1], kb[1]) == (pa.is_prerelease, pb.is_prerelease)
