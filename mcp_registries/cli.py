@@ -187,12 +187,18 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
     draining: list[asyncio.Task[None]] = []
     stop = server.handle_exit
 
+    def busy() -> bool:
+        # A call still being answered, or an answer still being written to its POST's response.
+        return bool(service.active or app.posts_in_flight)
+
     async def drain_then_exit(sig: int) -> None:
         # Calls in flight finish first (up to the grace period): stopping uvicorn at once would close
         # the event streams (sse-starlette) that carry their answers.
         deadline = time.monotonic() + GRACE_SECONDS
-        while service.active and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        while busy() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        # An answer for a legacy SSE session goes out on its GET stream just after its call returns.
+        await asyncio.sleep(0.05)
         stop(sig, None)
 
     def on_signal(sig: int, frame: Any) -> None:
@@ -201,10 +207,10 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
         except RuntimeError:
             stop(sig, frame)  # before the loop runs: nothing in flight
             return
-        if draining or not service.active:
+        if draining or not busy():
             stop(sig, frame)
             return
-        log.info("stopping after %d call(s) in flight", service.active)
+        log.info("stopping after %d call(s) in flight", max(service.active, app.posts_in_flight))
         draining.append(loop.create_task(drain_then_exit(sig)))
 
     # uvicorn installs `server.handle_exit` for both signals while it serves: route it through the drain.

@@ -58,6 +58,9 @@ class Guard:
         self.app = app
         self.allowed = allowed
         self.token = token.encode() if token else None
+        #: POST requests whose response has not ended: a streamable HTTP answer travels on its POST's
+        #: response, after the call itself has returned. A graceful stop waits for these.
+        self.posts_in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,7 +95,14 @@ class Guard:
                     {"WWW-Authenticate": 'Bearer realm="mcp-registries"'},
                 )
                 return
-        await self.app(scope, receive, send)
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        self.posts_in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.posts_in_flight -= 1
 
     @staticmethod
     async def _refuse(
@@ -128,7 +138,7 @@ def build_app(
     bind_host: str = "127.0.0.1",
     stateless: bool = False,
     extra_hosts: tuple[str, ...] = (),
-) -> ASGIApp:
+) -> Guard:
     """The whole HTTP surface over one shared service (one HTTP client, one cache) for every session."""
     mcp_routes, run_sessions = http_routes(build_server(service), stateless=stateless)
 

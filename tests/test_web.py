@@ -34,7 +34,7 @@ from mcp_registries.models import RESULT_MODELS, Operation
 from mcp_registries.operations import OPERATIONS
 from mcp_registries.rest import MAX_BODY_BYTES
 from mcp_registries.service import Service
-from mcp_registries.web import build_app
+from mcp_registries.web import Guard, build_app
 
 from .conftest import NPM, FakeUpstream, LocalUpstream, local_routes, make_settings
 from .webserver import CliServer, DelayedRoutes, ThreadedServer, cli_env
@@ -715,3 +715,33 @@ def test_cli_in_flight_calls_end_cleanly_on_sigterm(tmp_path: Path) -> None:
             assert "Traceback" not in server.stderr
     finally:
         upstream.close()
+
+
+@pytest.mark.anyio
+async def test_guard_counts_posts_until_their_response_ends() -> None:
+    """A POST counts as in flight until the app has finished its response (a graceful stop waits on it);
+    GET streams, which may never end, do not count."""
+    seen: list[int] = []
+    release = anyio.Event()
+    guard: Guard
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(guard.posts_in_flight)
+        if scope["method"] == "POST":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    guard = Guard(app, allowed=frozenset({"testserver"}), token=None)
+    transport = httpx.ASGITransport(app=guard)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        assert (await client.get("/x")).status_code == 200
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.post, "/x")
+            with anyio.fail_after(5):
+                while guard.posts_in_flight == 0:
+                    await anyio.sleep(0.01)
+            assert guard.posts_in_flight == 1
+            release.set()
+        assert guard.posts_in_flight == 0
+    assert seen == [0, 1]
