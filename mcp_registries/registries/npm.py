@@ -358,7 +358,9 @@ class _Packument(msgspec.Struct, rename={"dist_tags": "dist-tags"}):
 
     name: Any = None
     dist_tags: Any = None
-    time: Any = None
+    #: Every value a timestamp string, as for every published package: kept as the index's release
+    #: dates without a pass over thousands of entries.
+    time: dict[str, str] | None = None
     versions: dict[str, msgspec.Raw] = {}
     maintainers: Any = None
     description: Any = None
@@ -371,7 +373,14 @@ class _Packument(msgspec.Struct, rename={"dist_tags": "dist-tags"}):
     keywords: Any = None
 
 
+class _LoosePackument(_Packument):
+    """Any `time` (an unpublished package's holds an object; mirrors may write anything)."""
+
+    time: Any = None
+
+
 _PACKUMENT = msgspec.json.Decoder(_Packument)
+_LOOSE_PACKUMENT = msgspec.json.Decoder(_LoosePackument)
 #: A deprecation is a string value; `"deprecated": false` (old manifests) is not one.
 DEPRECATED_KEY = b'"deprecated"'
 
@@ -406,7 +415,10 @@ def decode_packument(data: Any) -> _Packument:
     """The packument's bytes (or, from tests, its decoded JSON) read into the fields the index needs."""
     raw = data if isinstance(data, bytes | bytearray | memoryview) else json.dumps(data).encode()
     try:
-        return _PACKUMENT.decode(raw)
+        try:
+            return _PACKUMENT.decode(raw)
+        except msgspec.ValidationError:
+            return _LOOSE_PACKUMENT.decode(raw)
     except msgspec.ValidationError as exc:
         raise BadDocument(f"not an npm packument: {exc}") from None
     except msgspec.DecodeError:
@@ -442,7 +454,11 @@ def parse_packument(data: Any, asked_name: str, *, deprecated_at: Sequence[int] 
     tags_by_version: dict[str, list[str]] = {}
     for tag, version in sorted(tags.items()):
         tags_by_version.setdefault(version, []).append(tag)
-    released = {version: stamp for version in ordered if isinstance(stamp := times.get(version), str)}
+    released = (
+        times
+        if not isinstance(doc, _LoosePackument)
+        else {version: stamp for version, stamp in times.items() if isinstance(stamp, str)}
+    )
     deprecations = _deprecations(whole, raw_manifests) if _has_deprecation(whole, deprecated_at) else {}
     latest_manifest = _manifest(raw_manifests.get(latest)) if latest else {}
     top = {
@@ -494,7 +510,7 @@ def parse_packument(data: Any, asked_name: str, *, deprecated_at: Sequence[int] 
         dependencies_count=len(latest_doc.runtime) if latest_doc else None,
         version_order=ordered,
         released=released,
-        prereleases=frozenset(v for v in ordered if is_prerelease(v)),
+        prereleases=frozenset(filter(is_prerelease, ordered)),
         deprecations=deprecations,
         version_tags=tags_by_version,
         notes=notes,

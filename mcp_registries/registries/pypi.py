@@ -552,7 +552,7 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
         dependencies_count=len(latest_doc.runtime) if latest_doc else None,
         version_order=ordered,
         released=released,
-        prereleases=frozenset(v for v in ordered if is_prerelease(v)),
+        prereleases=frozenset(filter(is_prerelease, ordered)),
         yanks=yanks,
         version_tags={latest: ["latest"]} if latest in releases else {},
         notes=notes,
