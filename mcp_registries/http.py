@@ -36,7 +36,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from .registries.base import Fetch, Marked, Missing, find_all
+from .registries.base import Fetch, Missing
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class HttpClient:
                     raise retry.error from None
                 log.info("retrying %s in %.2f s: %s", fetch.url, delay, retry.error.what)
                 await anyio.sleep(delay)
-        if isinstance(body, Marked) or fetch.body == "bytes":
+        if fetch.body == "bytes":
             return Fetched(body, received)
         if fetch.body == "text":
             return Fetched(body.decode("utf-8", errors="replace"), received)
@@ -155,9 +155,7 @@ class HttpClient:
         bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url)
         return max((b for b in bases if url.startswith(b)), key=len, default=_origin(url) + "/")
 
-    async def _get(
-        self, fetch: Fetch, conditional: dict[str, str]
-    ) -> tuple[bytearray | Marked, Validators | None]:
+    async def _get(self, fetch: Fetch, conditional: dict[str, str]) -> tuple[Any, Validators | None]:
         url = fetch.url
         scope = self._scope(url)
         for _ in range(_MAX_REDIRECTS + 1):
@@ -205,7 +203,7 @@ class HttpClient:
                 ) from None
         raise UpstreamStatus(fetch.service, url, 310, "it redirected too many times")
 
-    async def _read_capped(self, response: httpx.Response, fetch: Fetch) -> bytearray | Marked:
+    async def _read_capped(self, response: httpx.Response, fetch: Fetch) -> Any:
         limit = self.settings.max_response_bytes
         declared = response.headers.get("content-length")
         if (
@@ -215,20 +213,22 @@ class HttpClient:
             and not response.headers.get("content-encoding")
         ):
             raise ResponseTooLarge(fetch.service, fetch.url, limit)
+        if fetch.body == "bytes" and fetch.reader is not None:
+            reader = fetch.reader()
+            received = 0
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                if received > limit:
+                    raise ResponseTooLarge(fetch.service, fetch.url, limit)
+                reader.feed(chunk)
+            return reader.finish()
         # One growing buffer, not chunks joined at the end: a 21 MB packument is held once, not twice.
         body = bytearray()
-        mark = fetch.mark if fetch.body == "bytes" else None
-        offsets: list[int] = []
         async for chunk in response.aiter_bytes():
             if len(body) + len(chunk) > limit:
                 raise ResponseTooLarge(fetch.service, fetch.url, limit)
-            end = len(body)
             body += chunk
-            if mark:
-                # From just before the new chunk, so a mark split across two chunks is found too.
-                start = max(end - len(mark) + 1, offsets[-1] + 1 if offsets else 0)
-                offsets += find_all(body, mark, start)
-        return Marked(body, offsets) if mark else body
+        return body
 
 
 def _origin(url: str) -> str:

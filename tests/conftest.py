@@ -6,6 +6,7 @@ URL is built under the configured base.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,12 +14,33 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mcp_registries.cache import DiskCache, NullCache
 from mcp_registries.models import VersionEntry
 from mcp_registries.registries.base import PackageIndex
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
+
+# Property tests: examples per test from MCP_REGISTRIES_HYPOTHESIS_EXAMPLES (default 100; e.g. 2000 for a
+# long local run). Runs are derandomized, so CI sees the same examples every time, and write no example
+# database into the repository.
+settings.register_profile(
+    "mcp-registries",
+    max_examples=int(os.environ.get("MCP_REGISTRIES_HYPOTHESIS_EXAMPLES", "100")),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=False,
+    # One service (and its fake upstream) serves every example of a test on purpose: state left
+    # behind by a hostile call must not spoil the next one. Huge strings are the point, not a slip.
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+PROFILE = settings.get_profile("mcp-registries")
 
 DATA = Path(__file__).parent / "data"
 

@@ -18,7 +18,7 @@ from mcp_registries.errors import (
     UpstreamUnreachable,
 )
 from mcp_registries.http import USER_AGENT, HttpClient
-from mcp_registries.registries.base import BadDocument, Fetch, Marked, Missing, segment, url_under
+from mcp_registries.registries.base import BadDocument, Fetch, Missing, segment, url_under
 
 from .conftest import make_settings
 
@@ -139,23 +139,39 @@ class _Chunks(httpx.AsyncByteStream):
             yield chunk
 
 
-@pytest.mark.parametrize(
-    ("chunks", "offsets"),
-    [
-        ((b'{"a": 1, "mark": 2}',), [10]),
-        ((b'{"a": 1, "ma', b'rk": 2}'), [10]),  # split across two chunks
-        ((b'{"a": 1, "m', b"a", b'rk": 2, "mark": 3}'), [10, 21]),  # split across three, then whole
-        ((b'{"a": "mark', b'mark"', b', "b": "mar', b'k"}'), [7, 11, 24]),  # back to back, then split
-        ((b'{"a": 1, ', b'"b": 2}'), []),
-        ((b"",), []),
-    ],
-)
-async def test_mark_is_found_while_the_body_streams_in(chunks: tuple[bytes, ...], offsets: list[int]) -> None:
-    """A marked fetch reports every offset of the mark, however the body was cut into chunks."""
-    handler, _ = counting(httpx.Response(200, stream=_Chunks(*chunks)))
-    got = await client_for(handler).fetch(Fetch(URL, "The test registry", body="bytes", mark=b"mark"))
-    assert isinstance(got, Marked)
-    assert (bytes(got.body), got.offsets) == (b"".join(chunks), offsets)
+class _Collect:
+    """A body reader that keeps the chunks it is fed."""
+
+    made: list[_Collect] = []
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        _Collect.made.append(self)
+
+    def feed(self, chunk: bytes) -> None:
+        self.chunks.append(bytes(chunk))
+
+    def finish(self) -> tuple[bytes, ...]:
+        return tuple(self.chunks)
+
+
+async def test_reader_is_fed_each_chunk_and_its_result_is_the_body() -> None:
+    """A fetch with a reader feeds it the chunks as they arrive; the plan gets what `finish` returns.
+    A retried request gets a fresh reader, so a broken first attempt leaves nothing behind."""
+    _Collect.made.clear()
+    handler, seen = counting(httpx.Response(503), httpx.Response(200, stream=_Chunks(b'{"a": ', b"1", b"}")))
+    got = await client_for(handler).fetch(Fetch(URL, "The test registry", body="bytes", reader=_Collect))
+    assert got == (b'{"a": ', b"1", b"}")
+    assert len(seen) == 2 and len(_Collect.made) == 1  # the 503 never reached a reader
+
+
+async def test_reader_body_past_the_size_cap_is_refused() -> None:
+    """The size cap holds for a reader too, counted on the bytes fed."""
+    handler, _ = counting(httpx.Response(200, stream=_Chunks(b"x" * 600_000, b"y" * 600_000)))
+    with pytest.raises(ResponseTooLarge, match="size limit"):
+        await client_for(handler, max_response_bytes=1024 * 1024).fetch(
+            Fetch(URL, "The test registry", body="bytes", reader=_Collect)
+        )
 
 
 async def test_timeout_is_retried_then_reported() -> None:

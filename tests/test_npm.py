@@ -11,15 +11,7 @@ import pytest
 
 from mcp_registries.errors import InvalidArgument, PackageNotFound
 from mcp_registries.models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry
-from mcp_registries.registries.base import (
-    Fetch,
-    IndexBundle,
-    Marked,
-    Missing,
-    PackageIndex,
-    VersionDoc,
-    find_all,
-)
+from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
 from mcp_registries.registries.npm import (
     NOTE_NO_ACCOUNTS,
     Npm,
@@ -29,6 +21,7 @@ from mcp_registries.registries.npm import (
     parse_packument,
     sort_versions,
 )
+from mcp_registries.registries.packument import Packument, PackumentReader
 
 from .conftest import assert_index
 
@@ -76,10 +69,22 @@ def test_index_plan_fetches_packument_and_parses(npm: Npm) -> None:
     plan = npm.index("react")
     fetch = next(plan)
     assert fetch == Fetch(
-        url="https://registry.npmjs.org/react", service="The npm registry", body="bytes", mark=b'"deprecated"'
+        url="https://registry.npmjs.org/react",
+        service="The npm registry",
+        body="bytes",
+        reader=PackumentReader,
     )
-    body = bytearray((DATA / "npm/react.json").read_bytes())
-    bundle = finish(plan, Marked(body, find_all(body, b'"deprecated"')))
+    body = (DATA / "npm/react.json").read_bytes()
+    reader = PackumentReader(segment=1024)
+    for start in range(0, len(body), 4096):
+        reader.feed(body[start : start + 4096])
+    read = reader.finish()
+    assert isinstance(read, Packument)  # read while it streamed in
+    bundle = finish(plan, read)
+    # A body the reader gave back whole (it could not read it as it came) is decoded by the plan itself.
+    plan = npm.index("react")
+    next(plan)
+    assert finish(plan, bytearray(body)) == bundle
     assert bundle.index.name == "react"
     assert bundle.index.latest_version == "19.3.1"
     assert list(bundle.versions) == ["19.3.1"]
@@ -511,12 +516,6 @@ def test_parse_packument_reads_every_deprecation_and_survives_odd_version_values
     index = parse_packument(json.dumps(body).encode(), "tiny").index
     assert index.deprecations == {"1.0.0": "use tiny2", "2.0.0": "gone"}
     assert index.version_order == ["2.0.0", "1.1.0", "1.0.0", "0.0.1"]
-    # The HTTP layer found no deprecated key while the body streamed in: nothing is searched again.
-    assert parse_packument(as_json, "tiny", deprecated_at=[]).index.deprecations == {}
-    # It found them: only those places are looked at.
-    found = find_all(as_json, b'"deprecated"')
-    assert len(found) == 2
-    assert parse_packument(as_json, "tiny", deprecated_at=found).index.deprecations == index.deprecations
 
 
 def test_parse_packument_scoped_package() -> None:
@@ -660,18 +659,16 @@ def test_nearby_for_a_tag_lists_the_newest(npm: Npm, react_index: PackageIndex) 
 
 
 @pytest.mark.parametrize(
-    ("body", "found"),
+    ("manifest", "expected"),
     [
-        (b'{"deprecated": false}', False),
-        (b'{"a": {"deprecated":false}, "b": {"deprecated" :  "use b2"}}', True),
-        (b'{"deprecated":"gone"}', True),
-        (b'{"description": "not deprecated at all"}', False),
-        (b"{}", False),
+        ('{"version": "1.0.0", "deprecated": false}', {}),
+        ('{"version":"1.0.0","a": {"deprecated":false}, "deprecated" :  "use b2"}', {"1.0.0": "use b2"}),
+        ('{"version": "1.0.0", "deprecated":"gone"}', {"1.0.0": "gone"}),
+        ('{"version": "1.0.0", "description": "not deprecated at all"}', {}),
+        ('{"version": "1.0.0"}', {}),
     ],
 )
-def test_has_deprecation_finds_only_string_values(body: bytes, found: bool) -> None:
-    """The whole-document probe fires for a string deprecation only, in compact or spaced JSON."""
-    from mcp_registries.registries.npm import _has_deprecation
-
-    assert _has_deprecation(body) is found
-    assert _has_deprecation(bytearray(body)) is found
+def test_deprecation_is_a_string_value_only(manifest: str, expected: dict[str, str]) -> None:
+    """Only a string is a deprecation, in compact or spaced JSON."""
+    body = '{"name": "t", "dist-tags": {"latest": "1.0.0"}, "versions": {"1.0.0": ' + manifest + "}}"
+    assert parse_packument(body.encode(), "t").index.deprecations == expected

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from typing import Any
 from urllib.parse import unquote, urljoin
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from mcp_types import CallToolResult, TextContent
 
@@ -27,26 +26,10 @@ from mcp_registries.registries.base import BadDocument, segment, url_under
 from mcp_registries.server import answer
 from mcp_registries.service import Service
 
-from .conftest import NPM, NPM_DL, PYPI, STATS, FakeUpstream, data
+from .conftest import NPM, NPM_DL, PROFILE, PYPI, STATS, FakeUpstream, data
 
 pytestmark = pytest.mark.anyio
 
-settings.register_profile(
-    "mcp-registries",
-    max_examples=int(os.environ.get("MCP_REGISTRIES_HYPOTHESIS_EXAMPLES", "100")),
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=False,
-    # One service (and its fake upstream) serves every example of a test on purpose: state left
-    # behind by a hostile call must not spoil the next one. Huge strings are the point, not a slip.
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
-PROFILE = settings.get_profile("mcp-registries")
 
 # -- what the registries' own grammars and the argument table accept (the oracle) ----------------
 

@@ -9,7 +9,7 @@ Simple API, then a PEP 658 metadata file) stay readable, and parsing stays pure.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypedDict, TypeVar
 from urllib.parse import quote
@@ -39,28 +39,16 @@ class Fetch:
     #: json: decoded here; bytes: the adapter decodes only what it needs (big documents); text: metadata.
     body: Literal["json", "text", "bytes"] = "json"
     accept: str = "application/json"
-    #: With body="bytes": a byte string to find while the body streams in. The plan then receives
-    #: `Marked`; the search runs while later chunks are still on the wire, so it adds no time after the
-    #: last byte arrives.
-    mark: bytes | None = None
+    #: With body="bytes": a fresh reader per response is fed the body as it streams in, and the plan
+    #: receives what its `finish` returns. Work done in `feed` runs while later chunks are still on the
+    #: wire, so it adds no time after the last byte arrives.
+    reader: Callable[[], BodyReader] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Marked:
-    """A body fetched with `Fetch.mark`, and the offset of every occurrence of the mark."""
+class BodyReader(Protocol):
+    def feed(self, chunk: bytes) -> None: ...
 
-    body: bytearray
-    offsets: list[int]
-
-
-def find_all(body: bytes | bytearray, mark: bytes, start: int = 0) -> list[int]:
-    """Offsets of every occurrence of `mark` in `body` from `start` on (overlapping ones included)."""
-    found = []
-    at = body.find(mark, start)
-    while at != -1:
-        found.append(at)
-        at = body.find(mark, at + 1)
-    return found
+    def finish(self) -> Any: ...
 
 
 class Missing(Exception):

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-import json
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -23,16 +21,15 @@ from .base import (
     DependencyGroups,
     Fetch,
     IndexBundle,
-    Marked,
     Missing,
     PackageIndex,
     Period,
     Plan,
     VersionDoc,
-    find_all,
     url_under,
 )
 from .common import browsable_repository, iso_utc, people, person, text
+from .packument import Packument, PackumentReader, read_packument
 
 SERVICE = "The npm registry"
 DOWNLOADS_SERVICE = "npm's download-counts API"
@@ -100,12 +97,12 @@ class Npm:
         return True
 
     def index(self, name: str) -> Plan[IndexBundle]:
-        fetch = Fetch(url_under(self.registry_url, name), SERVICE, body="bytes", mark=DEPRECATED_KEY)
+        fetch = Fetch(url_under(self.registry_url, name), SERVICE, body="bytes", reader=PackumentReader)
         try:
-            received: Marked = yield fetch
+            received = yield fetch
         except Missing:
             raise PackageNotFound("npm", name) from None
-        return parse_packument(received.body, name, deprecated_at=received.offsets)
+        return index_of(received if isinstance(received, Packument) else read_packument(received), name)
 
     def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
         data = yield Fetch(url_under(self.registry_url, name, version), SERVICE)
@@ -351,91 +348,19 @@ def parse_manifest(manifest: Any, asked_name: str, released: str | None = None) 
     )
 
 
-class _Packument(msgspec.Struct, rename={"dist_tags": "dist-tags"}):
-    """The fields of a packument the index reads. Every version's manifest stays undecoded (`Raw`):
-    the index needs only the version keys, their deprecations and the latest manifest, and a popular
-    packument holds thousands of manifests (next: 21 MB)."""
-
-    name: Any = None
-    dist_tags: Any = None
-    #: Every value a timestamp string, as for every published package: kept as the index's release
-    #: dates without a pass over thousands of entries.
-    time: dict[str, str] | None = None
-    versions: dict[str, msgspec.Raw] = {}
-    maintainers: Any = None
-    description: Any = None
-    author: Any = None
-    repository: Any = None
-    license: Any = None
-    licence: Any = None
-    licenses: Any = None
-    homepage: Any = None
-    keywords: Any = None
+def parse_packument(data: Any, asked_name: str) -> IndexBundle:
+    """A whole packument (bytes, or decoded JSON from tests) → the index and the latest version's document."""
+    return index_of(read_packument(data), asked_name)
 
 
-class _LoosePackument(_Packument):
-    """Any `time` (an unpublished package's holds an object; mirrors may write anything)."""
-
-    time: Any = None
-
-
-_PACKUMENT = msgspec.json.Decoder(_Packument)
-_LOOSE_PACKUMENT = msgspec.json.Decoder(_LoosePackument)
-#: A deprecation is a string value; `"deprecated": false` (old manifests) is not one.
-DEPRECATED_KEY = b'"deprecated"'
-
-
-def _has_deprecation(body: bytes | bytearray, offsets: Sequence[int] | None = None) -> bool:
-    """Whether any `"deprecated"` key (at `offsets`, found here when not given) has a string value.
-
-    The HTTP layer usually gives the offsets (`Fetch.mark`): it found the keys while the body was still
-    arriving. Most packuments have none, and then nothing is searched here at all.
-    """
-    after = len(DEPRECATED_KEY)
-    for at in find_all(body, DEPRECATED_KEY) if offsets is None else offsets:
-        rest = body[at + after : at + after + 8].lstrip(b" \t\r\n")
-        if rest[:1] == b":" and rest[1:].lstrip(b" \t\r\n")[:1] == b'"':
-            return True
-    return False
-
-
-class _Deprecation(msgspec.Struct):
-    deprecated: Any = None
-
-
-class _Deprecations(msgspec.Struct):
-    versions: dict[str, _Deprecation] = {}
-
-
-#: Every version's deprecation in one pass (costs what the main decode does; run only when one exists).
-_DEPRECATIONS = msgspec.json.Decoder(_Deprecations)
-
-
-def decode_packument(data: Any) -> _Packument:
-    """The packument's bytes (or, from tests, its decoded JSON) read into the fields the index needs."""
-    raw = data if isinstance(data, bytes | bytearray | memoryview) else json.dumps(data).encode()
-    try:
-        try:
-            return _PACKUMENT.decode(raw)
-        except msgspec.ValidationError:
-            return _LOOSE_PACKUMENT.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise BadDocument(f"not an npm packument: {exc}") from None
-    except msgspec.DecodeError:
-        raise BadDocument("the body was empty" if not bytes(raw).strip() else "not JSON") from None
-
-
-def parse_packument(data: Any, asked_name: str, *, deprecated_at: Sequence[int] | None = None) -> IndexBundle:
-    """A packument (full, or as stripped by a mirror) → the index and the latest version's document.
-
-    `deprecated_at`: the offsets of every `"deprecated"` key in the body, when the caller has them.
-    """
-    doc = decode_packument(data)
+def index_of(packument: Packument, asked_name: str) -> IndexBundle:
+    """A packument (full, or as stripped by a mirror) → the index and the latest version's document."""
+    doc = packument.top
     name = _str(doc.name) or asked_name
     times: dict[str, Any] = doc.time if isinstance(doc.time, dict) else {}
-    raw_manifests = doc.versions
+    listed = packument.versions
     unpublished = times.get("unpublished")
-    if not raw_manifests and isinstance(unpublished, dict):
+    if not listed and isinstance(unpublished, dict):
         when = iso_utc(unpublished.get("time"))
         raise PackageNotFound("npm", name, detail=f"it was unpublished{' on ' + when if when else ''}")
     tags = {
@@ -443,10 +368,8 @@ def parse_packument(data: Any, asked_name: str, *, deprecated_at: Sequence[int] 
         for k, v in (doc.dist_tags if isinstance(doc.dist_tags, dict) else {}).items()
         if isinstance(v, str)
     }
-    body = _whole(data)
-    whole = body if isinstance(body, bytes | bytearray) else bytes(body)
-    ordered = sort_versions(list(raw_manifests))
-    latest = tags.get("latest") if tags.get("latest") in raw_manifests else None
+    ordered = sort_versions(listed)
+    latest = tags.get("latest") if tags.get("latest") in packument.manifests else None
     notes = []
     if latest is None and ordered:
         latest = next((v for v in ordered if not is_prerelease(v)), ordered[0])
@@ -456,14 +379,16 @@ def parse_packument(data: Any, asked_name: str, *, deprecated_at: Sequence[int] 
         tags_by_version.setdefault(version, []).append(tag)
     released = (
         times
-        if not isinstance(doc, _LoosePackument)
+        if packument.times_are_strings
         else {version: stamp for version, stamp in times.items() if isinstance(stamp, str)}
     )
-    deprecations = _deprecations(whole, raw_manifests) if _has_deprecation(whole, deprecated_at) else {}
-    latest_manifest = _manifest(raw_manifests.get(latest)) if latest else {}
-    top = {
-        f: getattr(doc, f) for f in _Packument.__struct_fields__ if f not in {"versions", "dist_tags", "time"}
+    deprecations = {
+        version: message
+        for version, value in packument.deprecations.items()
+        if (message := deprecation({"deprecated": value}))
     }
+    latest_manifest = _manifest(packument.manifests.get(latest)) if latest else {}
+    top = {f: getattr(doc, f) for f in doc.__struct_fields__ if f not in {"versions", "dist_tags", "time"}}
     merged = {**{k: v for k, v in top.items() if v is not None}, **latest_manifest}
 
     maintainers = [
@@ -528,26 +453,9 @@ def _earliest(stamps: Any) -> str | None:
     return min(normalized) if normalized else None
 
 
-def _whole(data: Any) -> bytes | bytearray | memoryview:
-    return data if isinstance(data, bytes | bytearray | memoryview) else json.dumps(data).encode()
-
-
 def _manifest(raw: msgspec.Raw | None) -> dict[str, Any]:
     manifest = msgspec.json.decode(raw) if raw is not None else None
     return manifest if isinstance(manifest, dict) else {}
-
-
-def _deprecations(body: bytes | bytearray, manifests: dict[str, msgspec.Raw]) -> dict[str, str]:
-    try:
-        found = {version: item.deprecated for version, item in _DEPRECATIONS.decode(body).versions.items()}
-    except msgspec.ValidationError:
-        # A version whose value is not an object: read them one at a time, skipping the odd one.
-        found = {version: _manifest(raw).get("deprecated") for version, raw in manifests.items()}
-    return {
-        version: message
-        for version, value in found.items()
-        if (message := deprecation({"deprecated": value}))
-    }
 
 
 def parse_downloads_point(data: Any, name: str, period: Period) -> DownloadsResult:
