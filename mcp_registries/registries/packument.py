@@ -175,7 +175,7 @@ class PackumentReader:
             self.scanned = max(0, len(self.body) - _OVERLAP)
             return
         # Everything before the key, closed as an object: it decodes only if the key is at the top level.
-        head = _decode_strict(bytes(self.body[: found.start()]) + b'"versions": {}}')
+        head = _PACKUMENT.decode(bytes(self.body[: found.start()]) + b'"versions": {}}')
         latest = head.dist_tags.get("latest") if isinstance(head.dist_tags, dict) else None
         if not isinstance(latest, str):
             self.abandoned = True  # no tag to say which manifest to keep
@@ -209,13 +209,8 @@ class PackumentReader:
             return self.body
         tail = b'{"versions": {' + self.body[self.entries :]
         try:
-            doc = _decode_strict(tail)
-        except msgspec.ValidationError:
-            try:
-                doc = _LOOSE_PACKUMENT.decode(tail)
-            except msgspec.DecodeError:
-                return self.body
-        except msgspec.DecodeError:
+            doc = _decode(tail)
+        except BadDocument:
             return self.body
         self._take(doc.versions, tail)
         if self.latest not in self.manifests:
@@ -227,7 +222,3 @@ class PackumentReader:
         return Packument(
             top=doc, versions=list(self.versions), manifests=self.manifests, deprecations=self.deprecations
         )
-
-
-def _decode_strict(text: bytes) -> _Packument:
-    return _PACKUMENT.decode(text)
