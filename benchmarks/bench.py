@@ -162,9 +162,11 @@ def percentile(values: list[float], q: float) -> float:
 # -- cold: each call against the network floor, interleaved ------------------------------------
 
 
-async def cold(rounds: int, tmp: Path) -> dict[str, Any]:
-    cases = live_cases()
-    async with stdio_server({"MCP_REGISTRIES_CACHE": "off"}, tmp / "cold.pid") as client:
+async def cold(
+    rounds: int, tmp: Path, cases: list[Case] | None = None, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    cases = live_cases() if cases is None else cases
+    async with stdio_server({**(env or {}), "MCP_REGISTRIES_CACHE": "off"}, tmp / "cold.pid") as client:
         async with httpx.AsyncClient(timeout=60, headers={"Accept-Encoding": "gzip"}) as raw:
 
             async def floor(case: Case) -> float:
@@ -205,6 +207,33 @@ async def cold(rounds: int, tmp: Path) -> dict[str, Any]:
         "median_ratio": round(statistics.median(ratios), 3),
         "max_ratio": round(max(ratios), 3),
     }
+
+
+# -- cold at a link speed: the same packuments, paced by a loopback upstream --------------------
+
+
+PACED = {
+    "react": ("package", {"registry": "npm", "name": "react"}),
+    "typescript": ("versions", {"registry": "npm", "name": "typescript"}),
+}
+
+
+async def paced(rounds: int, tmp: Path, rate: float) -> dict[str, Any]:
+    """Cold calls for big packuments served at `rate` bytes/s: on a link slower than this machine's
+    mirror (whose downloads are bound by the receiving CPU), how close the answer comes to the fetch."""
+    async with httpx.AsyncClient(timeout=60) as live:
+        bodies = {f"/npm/{name}": (await live.get(NPM + name)).content for name in PACED}
+    upstream = FakeUpstream(bodies, rate=rate)
+    try:
+        cases = [
+            Case(
+                f"{tool} npm {name} at {rate / 1e6:.0f} MB/s", tool, arguments, [upstream.url + "npm/" + name]
+            )
+            for name, (tool, arguments) in PACED.items()
+        ]
+        return await cold(rounds, tmp, cases, upstream.env())
+    finally:
+        upstream.close()
 
 
 # -- memory: peak RSS of a server after a cold versions of npm next -----------------------------
@@ -424,6 +453,10 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"  {'median ratio / max ratio':36} {'':9} {'':9} {results['cold']['median_ratio']:7.3f} / {results['cold']['max_ratio']:.3f}"
         )
+    if "cold_paced" in results:
+        lines.append(f"{'cold, upstream paced (loopback)':38} {'call ms':>9} {'floor ms':>9} {'ratio':>7}")
+        for label, row in results["cold_paced"]["cases"].items():
+            lines.append(f"  {label:36} {row['call_ms']:9.1f} {row['floor_ms']:9.1f} {row['ratio']:7.3f}")
     if "warm_stdio" in results:
         w = results["warm_stdio"]
         lines.append(
@@ -465,6 +498,7 @@ async def run(args: argparse.Namespace) -> int:
             upstream.close()
         if not args.quick:
             results["cold"] = await cold(args.rounds, tmp)
+            results["cold_paced"] = await paced(args.rounds, tmp, args.rate * 1e6)
             results["memory"] = await memory(tmp)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{results['mode']}.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -488,6 +522,9 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="loopback upstream only; for CI")
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds of cold calls (full mode)")
+    parser.add_argument(
+        "--rate", type=float, default=100.0, help="MB/s at which the paced cold cases are served (full mode)"
+    )
     parser.add_argument("--repeats", type=int, default=60, help="rounds of warm stdio calls")
     parser.add_argument("--clients", type=int, default=32, help="concurrent streamable HTTP clients")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the HTTP throughput run")

@@ -1,8 +1,10 @@
-"""A loopback upstream for the benchmarks: serves files under path prefixes, counts hits, can delay."""
+"""A loopback upstream for the benchmarks: serves files under path prefixes, counts hits, can delay,
+and can pace bodies to a link speed."""
 
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 import time
 from collections import Counter
@@ -10,9 +12,13 @@ from pathlib import Path
 
 
 class FakeUpstream:
-    def __init__(self, routes: dict[str, Path | bytes], delay: float = 0.0) -> None:
+    def __init__(
+        self, routes: dict[str, Path | bytes], delay: float = 0.0, rate: float | None = None
+    ) -> None:
         self.hits: Counter[str] = Counter()
         self.delay = delay
+        #: Bytes per second to pace bodies at (None: as fast as the machine goes).
+        self.rate = rate
         bodies = {
             path: body if isinstance(body, bytes) else body.read_bytes() for path, body in routes.items()
         }
@@ -30,7 +36,20 @@ class FakeUpstream:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body or b"")))
                 self.end_headers()
-                self.wfile.write(body or b"")
+                if outer.rate is None or not body:
+                    self.wfile.write(body or b"")
+                    return
+                started, step = time.perf_counter(), 64 * 1024
+                for at in range(0, len(body), step):
+                    self.wfile.write(body[at : at + step])
+                    ahead = started + (at + step) / outer.rate - time.perf_counter()
+                    if ahead > 0:
+                        time.sleep(ahead)
+
+            def setup(self) -> None:
+                super().setup()
+                # Paced writes end with a short segment: without this, it waits for a delayed ACK (40 ms).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, format: str, *args: object) -> None:
                 return None
