@@ -14,14 +14,17 @@ from mcp_registries.models import Artifact, Dependency, DownloadCount, Downloads
 from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
 from mcp_registries.registries.npm import (
     NOTE_NO_ACCOUNTS,
+    READER,
     Npm,
     dependencies_of,
+    is_prerelease,
     license_of,
     parse_manifest,
     parse_packument,
+    precedence,
     sort_versions,
 )
-from mcp_registries.registries.packument import Packument, PackumentReader
+from mcp_registries.registries.packument import Packument
 
 from .conftest import assert_index
 
@@ -72,14 +75,19 @@ def test_index_plan_fetches_packument_and_parses(npm: Npm) -> None:
         url="https://registry.npmjs.org/react",
         service="The npm registry",
         body="bytes",
-        reader=PackumentReader,
+        reader=READER,
     )
     body = (DATA / "npm/react.json").read_bytes()
-    reader = PackumentReader(segment=1024)
+    precedence.cache_clear()
+    is_prerelease.cache_clear()
+    reader = READER(segment=1024)
     for start in range(0, len(body), 4096):
         reader.feed(body[start : start + 4096])
+    during = precedence.cache_info().currsize
     read = reader.finish()
     assert isinstance(read, Packument)  # read while it streamed in
+    # Sort keys were built as segments arrived; only the tail's are left for after the last byte.
+    assert 0 < during < precedence.cache_info().currsize == len(read.versions)
     bundle = finish(plan, read)
     # A body the reader gave back whole (it could not read it as it came) is decoded by the plan itself.
     plan = npm.index("react")

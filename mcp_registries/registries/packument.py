@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,8 +144,12 @@ class PackumentReader:
     """Reads a packument chunk by chunk (see the module docstring); `finish` gives the `Packument`, or
     the whole body when the document did not lend itself to it (then decode it with `read_packument`)."""
 
-    def __init__(self, segment: int = 256 * 1024) -> None:
+    def __init__(
+        self, segment: int = 256 * 1024, on_versions: Callable[[Iterable[str]], object] | None = None
+    ) -> None:
         self.segment = segment
+        #: Called with each segment's version keys as they are read (npm: to build their sort keys then).
+        self.on_versions = on_versions
         self.body = bytearray()
         self.head: _Packument | None = None
         self.latest: str | None = None
@@ -199,6 +204,8 @@ class PackumentReader:
 
     def _take(self, manifests: dict[str, msgspec.Raw], text: bytes) -> None:
         self.versions.update(dict.fromkeys(manifests))
+        if self.on_versions is not None:
+            self.on_versions(manifests)
         if self.latest in manifests:
             self.manifests = {self.latest: manifests[self.latest]}
         if _has_deprecation(text):
