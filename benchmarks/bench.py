@@ -21,14 +21,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import anyio
 import httpx
 from mcp import Client, StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_upstream import FakeUpstream  # noqa: E402
+from fake_upstream import FakeUpstream
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -156,7 +156,7 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> None:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 # -- cold: each call against the network floor, interleaved ------------------------------------
@@ -166,34 +166,36 @@ async def cold(
     rounds: int, tmp: Path, cases: list[Case] | None = None, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     cases = live_cases() if cases is None else cases
-    async with stdio_server({**(env or {}), "MCP_REGISTRIES_CACHE": "off"}, tmp / "cold.pid") as client:
-        async with httpx.AsyncClient(timeout=60, headers={"Accept-Encoding": "gzip"}) as raw:
+    async with (
+        stdio_server({**(env or {}), "MCP_REGISTRIES_CACHE": "off"}, tmp / "cold.pid") as client,
+        httpx.AsyncClient(timeout=60, headers={"Accept-Encoding": "gzip"}) as raw,
+    ):
 
-            async def floor(case: Case) -> float:
-                started = time.perf_counter()
-                for url in case.floor:
-                    response = await raw.get(url)
-                    response.read()
-                await client.send_ping()
-                return time.perf_counter() - started
+        async def floor(case: Case) -> float:
+            started = time.perf_counter()
+            for url in case.floor:
+                response = await raw.get(url)
+                response.read()
+            await client.send_ping()
+            return time.perf_counter() - started
 
-            async def tool(case: Case) -> float:
-                started = time.perf_counter()
-                await call(client, case.tool, case.arguments)
-                return time.perf_counter() - started
+        async def tool(case: Case) -> float:
+            started = time.perf_counter()
+            await call(client, case.tool, case.arguments)
+            return time.perf_counter() - started
 
-            for case in cases:  # warm connections and imports on both sides
-                await floor(case)
-                await tool(case)
-            for round_ in range(rounds):
-                for case in cases:
-                    # Alternate which goes first, so drift between the two cancels out.
-                    if round_ % 2:
-                        case.calls.append(await tool(case))
-                        case.baselines.append(await floor(case))
-                    else:
-                        case.baselines.append(await floor(case))
-                        case.calls.append(await tool(case))
+        for case in cases:  # warm connections and imports on both sides
+            await floor(case)
+            await tool(case)
+        for round_ in range(rounds):
+            for case in cases:
+                # Alternate which goes first, so drift between the two cancels out.
+                if round_ % 2:
+                    case.calls.append(await tool(case))
+                    case.baselines.append(await floor(case))
+                else:
+                    case.baselines.append(await floor(case))
+                    case.calls.append(await tool(case))
     ratios = [case.ratio for case in cases]
     return {
         "cases": {
@@ -298,7 +300,7 @@ async def warm_http(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - starting the server process does not wait on it
         [sys.executable, "-m", "mcp_registries", "--transport", "http", "--port", str(port)],
         env=server_env({**env, "MCP_REGISTRIES_CACHE_DIR": str(tmp / "http-cache")}),
         stdout=subprocess.DEVNULL,
@@ -377,7 +379,7 @@ class LeanSession:
         self.headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
         self.next_id = 0
 
-    async def __aenter__(self) -> LeanSession:
+    async def __aenter__(self) -> Self:
         params = {
             "protocolVersion": self.PROTOCOL,
             "capabilities": {},
@@ -432,10 +434,9 @@ async def single_flight(tmp: Path, concurrent: int = 50) -> dict[str, Any]:
     upstream = FakeUpstream({"/npm/react": DATA / "npm/react.json"}, delay=0.3)
     try:
         env = {**upstream.env(), "MCP_REGISTRIES_CACHE_DIR": str(tmp / "sf-cache")}
-        async with stdio_server(env, tmp / "sf.pid") as client:
-            async with anyio.create_task_group() as group:
-                for _ in range(concurrent):
-                    group.start_soon(call, client, "versions", {"registry": "npm", "name": "react"})
+        async with stdio_server(env, tmp / "sf.pid") as client, anyio.create_task_group() as group:
+            for _ in range(concurrent):
+                group.start_soon(call, client, "versions", {"registry": "npm", "name": "react"})
         return {"concurrent_calls": concurrent, "upstream_requests": upstream.hits["/npm/react"]}
     finally:
         upstream.close()

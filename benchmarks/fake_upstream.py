@@ -27,7 +27,7 @@ class FakeUpstream:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:  # the stdlib's name
                 outer.hits[self.path] += 1
                 if outer.delay:
                     time.sleep(outer.delay)

@@ -93,7 +93,7 @@ def routes(service: Service) -> list[Route]:
             if isinstance(exc, RateLimited) and exc.retry_after is not None:
                 headers = {"Retry-After": str(math.ceil(exc.retry_after))}
             return error_response(status_of(exc), exc.code, exc.message, headers)
-        except Exception:  # noqa: BLE001 - as in server.answer: a bug becomes a sentence, not a text/plain 500
+        except Exception:  # as in server.answer: a bug becomes a sentence, not a text/plain 500
             log.exception("%s failed unexpectedly", name)
             return error_response(
                 500,

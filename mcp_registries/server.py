@@ -50,7 +50,7 @@ async def answer(service: Service, spec: OperationSpec, arguments: dict[str, Any
         )
     except RegistryError as exc:
         return error_result(exc.message)
-    except Exception:  # noqa: BLE001 - the one boundary where a bug becomes a sentence, not a crash
+    except Exception:  # the one boundary where a bug becomes a sentence, not a crash
         log.exception("%s failed unexpectedly", spec.operation.value)
         return error_result(
             f"Internal error while answering '{spec.operation.value}'; the server logged the details. "

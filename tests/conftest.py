@@ -170,7 +170,7 @@ class LocalUpstream:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:  # the stdlib's name
                 outer.hits[self.path] += 1
                 status, body = routes.get(self.path, (404, b""))
                 self.send_response(status)

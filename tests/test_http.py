@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -142,7 +143,7 @@ class _Chunks(httpx.AsyncByteStream):
 class _Collect:
     """A body reader that keeps the chunks it is fed."""
 
-    made: list[_Collect] = []
+    made: ClassVar[list[_Collect]] = []
 
     def __init__(self) -> None:
         self.chunks: list[bytes] = []

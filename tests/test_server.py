@@ -197,9 +197,7 @@ async def test_errors_are_one_sentence_tool_results(
 
 async def test_page_size_above_limit_is_clamped_with_note(client: Client) -> None:
     """page_size 1000 is clamped to 250 and the answer says so."""
-    is_error, text, structured = await call(
-        client, "versions", registry="npm", name="express", page_size=1000
-    )
+    is_error, _, structured = await call(client, "versions", registry="npm", name="express", page_size=1000)
     assert not is_error and structured is not None
     assert structured["page_size"] == 250
     assert len(structured["versions"]) == 250

@@ -215,7 +215,7 @@ async def test_expired_entry_is_served_when_upstream_fails(upstream: FakeUpstrea
     svc = Service(make_settings(tmp_path), transport=upstream.transport(), cache=cache, backoff=0.0)
     fresh = await svc.call("package", {"registry": "npm", "name": "ms"})
     key = next(k for k in cache._cache.iterkeys() if "index|npm" in k)  # type: ignore[union-attr]
-    stored_at, ttl, value, validators = cache._cache[key]  # type: ignore[index]
+    _, ttl, value, validators = cache._cache[key]  # type: ignore[index]
     cache._cache[key] = (time.time() - 3 * 3600, ttl, value, validators)  # type: ignore[index]
     upstream.routes[NPM + "ms"] = lambda request: httpx.Response(502)
     stale = await svc.call("package", {"registry": "npm", "name": "ms"})

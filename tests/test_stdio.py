@@ -110,6 +110,7 @@ def test_query_prints_compact_json(local_upstream: LocalUpstream, tmp_path: Path
         [str(SCRIPT), "query", "versions", "npm", "ms", "--page-size", "2"],
         capture_output=True,
         text=True,
+        check=False,
         env=env_for(local_upstream, tmp_path),
         timeout=60,
     )
@@ -124,6 +125,7 @@ def test_query_error_goes_to_stderr_with_status_1(local_upstream: LocalUpstream,
         [str(SCRIPT), "query", "version", "npm", "react", "--version", "99.0.0"],
         capture_output=True,
         text=True,
+        check=False,
         env={**env_for(local_upstream, tmp_path), "MCP_REGISTRIES_LOG_LEVEL": "ERROR"},
         timeout=60,
     )

@@ -34,7 +34,7 @@ def iso_utc(value: Any) -> str | None:
     if _UTC_Z.fullmatch(value) and value[5:7] <= "12" and value[8:10] <= "31" and value[11:13] <= "23":
         return value[:19] + "Z"
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     if parsed.tzinfo is None:
@@ -160,4 +160,4 @@ def browsable_repository(value: Any) -> str | None:
 
 def _tidy(url: str) -> str:
     url = url.split("#", 1)[0].rstrip("/")
-    return url[:-4] if url.endswith(".git") else url
+    return url.removesuffix(".git")

@@ -500,7 +500,7 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
     if isinstance(data.get("releases"), dict):
         releases = data["releases"]
     elif simple is not None and isinstance(simple[0], dict):
-        listing, listing_url = simple
+        listing = simple[0]
         releases = {str(v): [] for v in listing.get("versions") or []}
         by_version = {_version(v): v for v in releases}
         for file in listing.get("files") or []:
