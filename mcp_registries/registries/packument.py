@@ -1,16 +1,8 @@
-"""Reading npm packuments: the whole body at once, or while it downloads.
+"""Reading npm packuments: the whole body at once, or while it downloads (`PackumentReader`).
 
 A packument is mostly its `versions` object: every version's manifest (next: 21 MB). The index needs
 only the version keys, their deprecations and the latest manifest, so manifests stay undecoded
-(`msgspec.Raw`). Decoding is still the one cost left after the last byte arrives (react's 4 MB: ~1.7 ms,
-next: ~7 ms), so `PackumentReader` decodes the `versions` object in segments while later chunks are
-still on the wire, and only the tail (the last entries and `time`) after the download ends.
-
-A segment is the text between two cuts, decoded on its own as `{<entries>}`. A cut is a `,` between
-`}` and a key that starts with a digit, followed by `{`: in valid JSON that is a key of some object
-after an object value, at the versions level or deeper. A cut at any other depth leaves an unbalanced
-segment, which fails to decode, and the reader then falls back to decoding the whole body: every
-segment that decodes is a run of whole versions entries.
+(`msgspec.Raw`) but the latest.
 """
 
 from __future__ import annotations
@@ -24,6 +16,7 @@ from typing import Any
 import msgspec
 
 from .base import BadDocument
+from .streaming import SegmentedReader
 
 
 class _Packument(msgspec.Struct, rename={"dist_tags": "dist-tags"}):
@@ -69,12 +62,6 @@ _DEPRECATION = msgspec.json.Decoder(_Deprecation)
 #: A deprecation is a string value; `"deprecated": false` (old manifests) is not one.
 _DEPRECATED_KEY = b'"deprecated"'
 _DEPRECATED_STRING = re.compile(rb'"deprecated"\s*:\s*"')
-_VERSIONS_KEY = re.compile(rb'"versions"\s*:\s*\{')
-_CUT = re.compile(rb'\}\s*(,)\s*"[0-9][^"\\]*"\s*:\s*\{')
-#: How far back from the newest byte a segment boundary is looked for.
-_WINDOW = 16 * 1024
-#: How far back a search for the `versions` key restarts in the next chunk (a key split by a boundary).
-_OVERLAP = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,67 +127,32 @@ def _deprecations_of(manifests: dict[str, msgspec.Raw]) -> dict[str, Any]:
     return found
 
 
-class PackumentReader:
-    """Reads a packument chunk by chunk (see the module docstring); `finish` gives the `Packument`, or
-    the whole body when the document did not lend itself to it (then decode it with `read_packument`)."""
+class PackumentReader(SegmentedReader):
+    """Reads a packument while it downloads (see `streaming`): the version keys, the latest dist-tag's
+    manifest and the deprecations, segment by segment."""
+
+    member = b"versions"
 
     def __init__(
         self, segment: int = 256 * 1024, on_versions: Callable[[Iterable[str]], object] | None = None
     ) -> None:
-        self.segment = segment
+        super().__init__(segment)
         #: Called with each segment's version keys as they are read (npm: to build their sort keys then).
         self.on_versions = on_versions
-        self.body = bytearray()
-        self.head: _Packument | None = None
+        self.top: _Packument | None = None
         self.latest: str | None = None
-        #: Where the next undecoded versions entry starts (-1 until the `versions` key is found).
-        self.entries = -1
-        #: Where the search for the `versions` key resumes.
-        self.scanned = 0
         self.versions: dict[str, None] = {}
         self.manifests: dict[str, msgspec.Raw] = {}
         self.deprecations: dict[str, Any] = {}
-        self.abandoned = False
 
-    def feed(self, chunk: bytes) -> None:
-        self.body += chunk
-        if self.abandoned:
-            return
-        try:
-            if self.entries < 0:
-                self._find_versions()
-            if self.entries >= 0:
-                self._advance()
-        except msgspec.DecodeError:
-            self.abandoned = True
+    def head(self, document: bytes) -> bool:
+        self.top = _PACKUMENT.decode(document)
+        latest = self.top.dist_tags.get("latest") if isinstance(self.top.dist_tags, dict) else None
+        self.latest = latest if isinstance(latest, str) else None
+        return self.latest is not None  # no tag says which manifest to keep
 
-    def _find_versions(self) -> None:
-        found = _VERSIONS_KEY.search(self.body, self.scanned)
-        if found is None:
-            self.scanned = max(0, len(self.body) - _OVERLAP)
-            return
-        # Everything before the key, closed as an object: it decodes only if the key is at the top level.
-        head = _PACKUMENT.decode(bytes(self.body[: found.start()]) + b'"versions": {}}')
-        latest = head.dist_tags.get("latest") if isinstance(head.dist_tags, dict) else None
-        if not isinstance(latest, str):
-            self.abandoned = True  # no tag to say which manifest to keep
-            return
-        self.head, self.latest = head, latest
-        self.entries = found.end()
-
-    def _advance(self) -> None:
-        end = len(self.body)
-        if end - self.entries < self.segment:
-            return
-        # A segment's worth has arrived: cut at the last boundary near its end (searching only there).
-        cut = -1
-        for found in _CUT.finditer(self.body, max(self.entries, end - _WINDOW)):
-            cut = found.start(1)
-        if cut > self.entries:
-            with memoryview(self.body) as view:
-                text = b"".join((b"{", view[self.entries : cut], b"}"))
-            self._take(_ENTRIES.decode(text), text)
-            self.entries = cut + 1
+    def take(self, entries: bytes) -> None:
+        self._take(_ENTRIES.decode(entries), entries)
 
     def _take(self, manifests: dict[str, msgspec.Raw], text: bytes) -> None:
         self.versions.update(dict.fromkeys(manifests))
@@ -211,20 +163,17 @@ class PackumentReader:
         if _has_deprecation(text):
             self.deprecations.update(_deprecations_of(manifests))
 
-    def finish(self) -> Packument | bytearray:
-        if self.abandoned or self.head is None or self.latest is None:
-            return self.body
-        tail = b'{"versions": {' + self.body[self.entries :]
+    def tail(self, document: bytes) -> Packument | None:
         try:
-            doc = _decode(tail)
-        except BadDocument:
-            return self.body
-        self._take(doc.versions, tail)
-        if self.latest not in self.manifests:
-            return self.body
+            doc = _PACKUMENT.decode(document)
+        except msgspec.ValidationError:
+            doc = _LOOSE_PACKUMENT.decode(document)
+        self._take(doc.versions, document)
+        if self.top is None or self.latest not in self.manifests:
+            return None
         for field in _Packument.__struct_fields__:
             if field != "versions" and getattr(doc, field) is None:
-                setattr(doc, field, getattr(self.head, field))
+                setattr(doc, field, getattr(self.top, field))
         doc.versions = {}
         return Packument(
             top=doc, versions=list(self.versions), manifests=self.manifests, deprecations=self.deprecations
