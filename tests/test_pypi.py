@@ -20,7 +20,7 @@ from mcp_registries.models import (
     Vulnerability,
 )
 from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
-from mcp_registries.registries.pypi import SIMPLE_JSON, PyPI, parse_project, sort_versions
+from mcp_registries.registries.pypi import SIMPLE_JSON, ProjectReader, PyPI, parse_project, sort_versions
 from mcp_registries.registries.pypi_metadata import NOTE_DEV, dependencies_of, license_of, repository_of
 
 from .conftest import assert_index
@@ -109,7 +109,9 @@ def test_check_version_rejects_non_versions(pypi: PyPI, raw: str) -> None:
 def test_index_plan_fetches_project_json(pypi: PyPI) -> None:
     """GET /pypi/<normalized>/json once; a body with `releases` needs nothing more."""
     plan = pypi.index("django")
-    assert next(plan) == Fetch(url="https://pypi.org/pypi/django/json", service="PyPI", body="bytes")
+    assert next(plan) == Fetch(
+        url="https://pypi.org/pypi/django/json", service="PyPI", body="bytes", reader=ProjectReader
+    )
     bundle = finish(plan, load("pypi/Django.json"))
     assert (bundle.index.name, bundle.index.latest_version) == ("Django", "6.1.3")
 

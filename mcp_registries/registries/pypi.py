@@ -55,6 +55,7 @@ from .pypi_metadata import (
     license_of,
     repository_of,
 )
+from .streaming import SegmentedReader
 
 SERVICE = "PyPI"
 STATS_SERVICE = "pypistats"
@@ -107,12 +108,14 @@ class PyPI:
         return False
 
     def index(self, name: str) -> Plan[IndexBundle]:
-        project = Fetch(url_under(self.pypi_url, "pypi", name, "json"), SERVICE, body="bytes")
+        project = Fetch(
+            url_under(self.pypi_url, "pypi", name, "json"), SERVICE, body="bytes", reader=ProjectReader
+        )
         try:
             data = yield project
         except Missing:
             raise PackageNotFound("pypi", name) from None
-        decoded = decode_project(data)
+        decoded = _fields(data) if isinstance(data, _Project) else decode_project(data)
         simple = None
         if decoded["releases"] is None:
             # The JSON API's `releases` key is deprecated; without it the Simple API lists the versions.
@@ -462,26 +465,68 @@ class _Project(msgspec.Struct):
 _PROJECT = msgspec.json.Decoder(_Project)
 
 
+_RELEASES = msgspec.json.Decoder(dict[str, list[_ReleaseFile] | None])
+
+
 def decode_project(data: Any) -> dict[str, Any]:
     """The project JSON's bytes (or, from tests, its decoded JSON) as a dict of the fields answers use."""
     raw = data if isinstance(data, bytes | bytearray | memoryview) else json.dumps(data).encode()
     try:
-        project = _PROJECT.decode(raw)
-        info = msgspec.structs.asdict(project.info) if project.info is not None else None
+        return _fields(_PROJECT.decode(raw))
     except msgspec.ValidationError as exc:
         raise BadDocument(f"not a PyPI project document: {exc}") from None
     except msgspec.DecodeError:
         raise BadDocument("the body was empty" if not bytes(raw).strip() else "not JSON") from None
+
+
+def _fields(project: _Project) -> dict[str, Any]:
     releases = None
     if project.releases is not None:
         releases = {version: files or [] for version, files in project.releases.items()}
     return {
-        "info": info,
+        "info": msgspec.structs.asdict(project.info) if project.info is not None else None,
         "releases": releases,
         "urls": project.urls,
         "vulnerabilities": project.vulnerabilities,
         "ownership": project.ownership,
     }
+
+
+class ProjectReader(SegmentedReader):
+    """Reads the project JSON while it downloads (see `streaming`): `info` from the head, `releases`
+    segment by segment (each version's sort key built as it arrives), the rest from the tail: the
+    project as the whole body would decode."""
+
+    member = b"releases"
+    opens, closes = b"[", b"]"
+
+    def __init__(self, segment: int = 256 * 1024) -> None:
+        super().__init__(segment)
+        self.top: _Project | None = None
+        self.releases: dict[str, list[_ReleaseFile] | None] = {}
+
+    def head(self, document: bytes) -> bool:
+        self.top = _PROJECT.decode(document)
+        return True
+
+    def take(self, entries: bytes) -> None:
+        self._take(_RELEASES.decode(entries))
+
+    def _take(self, releases: dict[str, list[_ReleaseFile] | None]) -> None:
+        self.releases.update(releases)
+        for version in releases:
+            precedence(version)
+
+    def tail(self, document: bytes) -> _Project | None:
+        rest = _PROJECT.decode(document)
+        self._take(rest.releases or {})
+        if self.top is None:
+            return None
+        for field in _Project.__struct_fields__:
+            if field != "releases" and getattr(rest, field) is None:
+                setattr(rest, field, getattr(self.top, field))
+        rest.releases = self.releases
+        return rest
 
 
 def parse_project(data: Any, url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:

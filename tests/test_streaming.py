@@ -1,4 +1,5 @@
-"""The streamed packument reader gives the same index as decoding the whole body, however the body is cut."""
+"""Documents read while they stream in give the same index as the whole body decoded at once, however
+the body is cut into chunks and segments (npm packuments, PyPI project JSON)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from mcp_registries.registries.npm import index_of, parse_packument
 from mcp_registries.registries.packument import Packument, PackumentReader, read_packument
+from mcp_registries.registries.pypi import ProjectReader, _fields, _Project, parse_project, project_index
 
 from .conftest import PROFILE
 
@@ -111,3 +113,65 @@ def test_a_cut_inside_a_manifest_is_caught_and_the_body_comes_back_whole() -> No
     read = streamed(body, [decoy], 1)
     assert read == bytearray(body)
     assert index_of(read_packument(read), "x") == parse_packument(body, "x")
+
+
+# -- PyPI project JSON ---------------------------------------------------------------------------------
+
+PROJECTS = {
+    path: (DATA / path).read_bytes()
+    for path in [
+        "pypi/Django.json",
+        "pypi/pytz.json",
+        "pypi/requests.json",
+        "pypi/botocore.json",
+        "pypi/gitlab.json",
+    ]
+}
+URL = "https://pypi.org/pypi/x/json"
+
+
+def streamed_project(body: bytes, chunks: list[int], segment: int) -> Any:
+    reader = ProjectReader(segment=segment)
+    at = 0
+    for size in chunks:
+        reader.feed(body[at : at + size])
+        at += size
+    reader.feed(body[at:])
+    return reader.finish()
+
+
+@PROFILE
+@given(
+    which=st.sampled_from(sorted(PROJECTS)),
+    chunks=st.lists(st.integers(1, 40_000), max_size=30),
+    segment=st.sampled_from([1, 300, 4096, 65_536, 256 * 1024]),
+)
+def test_streamed_project_gives_the_whole_body_index(which: str, chunks: list[int], segment: int) -> None:
+    """Any chunking and segment size: the streamed project read (or its fallback) indexes as a whole read."""
+    body = PROJECTS[which]
+    read = streamed_project(body, chunks, segment)
+    if isinstance(read, _Project):
+        assert project_index(_fields(read), URL) == parse_project(body, URL)
+    else:
+        assert read == bytearray(body)
+
+
+@pytest.mark.parametrize("which", ["pypi/Django.json", "pypi/pytz.json", "pypi/requests.json"])
+def test_big_enough_projects_are_read_while_they_stream(which: str) -> None:
+    """With segments smaller than the body, the releases are read as they arrive."""
+    body = PROJECTS[which]
+    reader = ProjectReader(segment=2048)
+    for at in range(0, len(body), 8192):
+        reader.feed(body[at : at + 8192])
+    during = len(reader.releases)
+    read = reader.finish()
+    assert isinstance(read, _Project)
+    assert 0 < during < len(read.releases or {}) == len(json.loads(body)["releases"])
+
+
+def test_a_project_without_releases_comes_back_as_the_whole_body_would_decode() -> None:
+    """No `releases` member (it is deprecated): nothing to stream, the body comes back whole."""
+    doc = json.loads(PROJECTS["pypi/requests.json"])
+    del doc["releases"]
+    body = json.dumps(doc).encode()
+    assert streamed_project(body, [1000] * (len(body) // 1000), 1) == bytearray(body)
