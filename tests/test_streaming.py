@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from mcp_registries.registries.npm import index_of, parse_packument
 from mcp_registries.registries.packument import Packument, PackumentReader, read_packument
 from mcp_registries.registries.pypi import ProjectReader, _fields, _Project, parse_project, project_index
+from mcp_registries.registries.streaming import SegmentedReader
 
 from .conftest import PROFILE
 
@@ -21,14 +22,18 @@ DATA = Path(__file__).parent / "data"
 RECORDED = ["npm/react.json", "npm/express.json", "npm/@types__node.json", "npm/ms.json", "npm/shelljs.json"]
 
 
-def streamed(body: bytes, chunks: list[int], segment: int) -> Packument | bytearray:
-    reader = PackumentReader(segment=segment)
+def fed(reader: SegmentedReader, body: bytes, chunks: list[int]) -> Any:
+    """What the reader makes of `body` arriving in chunks of these sizes (and the rest in one)."""
     at = 0
     for size in chunks:
         reader.feed(body[at : at + size])
         at += size
     reader.feed(body[at:])
     return reader.finish()
+
+
+def streamed(body: bytes, chunks: list[int], segment: int) -> Packument | bytearray:
+    return fed(PackumentReader(segment=segment), body, chunks)  # type: ignore[no-any-return]
 
 
 def tricky() -> bytes:
@@ -131,13 +136,7 @@ URL = "https://pypi.org/pypi/x/json"
 
 
 def streamed_project(body: bytes, chunks: list[int], segment: int) -> Any:
-    reader = ProjectReader(segment=segment)
-    at = 0
-    for size in chunks:
-        reader.feed(body[at : at + size])
-        at += size
-    reader.feed(body[at:])
-    return reader.finish()
+    return fed(ProjectReader(segment=segment), body, chunks)
 
 
 @PROFILE
