@@ -1,8 +1,9 @@
 """The Registry protocol, and the internal documents adapters produce.
 
 Adapters never send a request. An operation on an adapter is a *plan*: a generator that yields
-`Fetch` descriptions and receives each decoded body back (or has `Missing` thrown in for a 404),
-then returns a normalized document. `service.run_plan` drives plans over the shared HTTP client;
+`Fetch` descriptions and receives each body back as the Fetch asks (decoded JSON, text, bytes, or what
+its reader made of the body as it streamed in), or has `Missing` thrown in for a 404, then returns a
+normalized document. `Service._run` drives plans over the shared HTTP client;
 tests drive them with recorded bodies. Multi-step lookups (PyPI's per-version JSON, then the
 Simple API, then a PEP 658 metadata file) stay readable, and parsing stays pure.
 """

@@ -73,7 +73,7 @@ class Packument:
     versions: list[str]
     #: Undecoded manifests: all of them (whole-body read) or the latest dist-tag's only (streamed read).
     manifests: dict[str, msgspec.Raw]
-    #: Versions whose manifest carries a deprecation string, and the message as written.
+    #: Versions whose manifest has a `deprecated` value, as written (only a non-empty string deprecates).
     deprecations: dict[str, Any]
 
     @property
