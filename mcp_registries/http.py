@@ -213,22 +213,28 @@ class HttpClient:
             and not response.headers.get("content-encoding")
         ):
             raise ResponseTooLarge(fetch.service, fetch.url, limit)
-        if fetch.body == "bytes" and fetch.reader is not None:
-            reader = fetch.reader()
-            received = 0
-            async for chunk in response.aiter_bytes():
-                received += len(chunk)
-                if received > limit:
-                    raise ResponseTooLarge(fetch.service, fetch.url, limit)
-                reader.feed(chunk)
-            return reader.finish()
-        # One growing buffer, not chunks joined at the end: a 21 MB packument is held once, not twice.
-        body = bytearray()
+        reader = fetch.reader() if fetch.body == "bytes" and fetch.reader is not None else _Buffer()
+        received = 0
         async for chunk in response.aiter_bytes():
-            if len(body) + len(chunk) > limit:
+            received += len(chunk)
+            if received > limit:
                 raise ResponseTooLarge(fetch.service, fetch.url, limit)
-            body += chunk
-        return body
+            reader.feed(chunk)
+        return reader.finish()
+
+
+class _Buffer:
+    """The body as it came. One growing buffer, not chunks joined at the end: a 21 MB packument is held
+    once, not twice."""
+
+    def __init__(self) -> None:
+        self.body = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self.body += chunk
+
+    def finish(self) -> bytearray:
+        return self.body
 
 
 def _origin(url: str) -> str:

@@ -42,7 +42,7 @@ class Fetch:
     accept: str = "application/json"
     #: With body="bytes": a fresh reader per response is fed the body as it streams in, and the plan
     #: receives what its `finish` returns. Work done in `feed` runs while later chunks are still on the
-    #: wire, so it adds no time after the last byte arrives.
+    #: wire: after the last byte only what `finish` does is left.
     reader: Callable[[], BodyReader] | None = None
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from .base import BadDocument
-from .streaming import SegmentedReader
+from .streaming import SegmentedReader, fill_from
 
 
 class _Packument(msgspec.Struct, rename={"dist_tags": "dist-tags"}):
@@ -171,9 +171,7 @@ class PackumentReader(SegmentedReader):
         self._take(doc.versions, document)
         if self.top is None or self.latest not in self.manifests:
             return None
-        for field in _Packument.__struct_fields__:
-            if field != "versions" and getattr(doc, field) is None:
-                setattr(doc, field, getattr(self.top, field))
+        fill_from(self.top, doc, "versions")
         doc.versions = {}
         return Packument(
             top=doc, versions=list(self.versions), manifests=self.manifests, deprecations=self.deprecations

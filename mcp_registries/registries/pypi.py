@@ -55,7 +55,7 @@ from .pypi_metadata import (
     license_of,
     repository_of,
 )
-from .streaming import SegmentedReader
+from .streaming import SegmentedReader, fill_from
 
 SERVICE = "PyPI"
 STATS_SERVICE = "pypistats"
@@ -522,9 +522,7 @@ class ProjectReader(SegmentedReader):
         self._take(rest.releases or {})
         if self.top is None:
             return None
-        for field in _Project.__struct_fields__:
-            if field != "releases" and getattr(rest, field) is None:
-                setattr(rest, field, getattr(self.top, field))
+        fill_from(self.top, rest, "releases")
         rest.releases = self.releases
         return rest
 

@@ -16,7 +16,7 @@ at once: every segment that decodes is a run of whole entries.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -36,6 +36,15 @@ class SegmentedReader:
     #: The big member's key, and the brackets its entries' values open and close with.
     member = b""
     opens, closes = b"{", b"}"
+    _key: ClassVar[re.Pattern[bytes]]
+    _cut: ClassVar[re.Pattern[bytes]]
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls._key = re.compile(rb'"' + re.escape(cls.member) + rb'"\s*:\s*\{')
+        cls._cut = re.compile(
+            re.escape(cls.closes) + rb'\s*(,)\s*"[0-9][^"\\]*"\s*:\s*' + re.escape(cls.opens)
+        )
 
     def __init__(self, segment: int = 256 * 1024) -> None:
         self.segment = segment
@@ -45,10 +54,6 @@ class SegmentedReader:
         #: Where the search for the member's key resumes.
         self.scanned = 0
         self.abandoned = False
-        self._key = re.compile(rb'"' + re.escape(self.member) + rb'"\s*:\s*\{')
-        self._cut = re.compile(
-            re.escape(self.closes) + rb'\s*(,)\s*"[0-9][^"\\]*"\s*:\s*' + re.escape(self.opens)
-        )
 
     # -- what subclasses read ------------------------------------------------------------------
 
@@ -114,3 +119,10 @@ class SegmentedReader:
         except msgspec.DecodeError:
             return self.body
         return self.body if result is None else result
+
+
+def fill_from(head: msgspec.Struct, rest: msgspec.Struct, member: str) -> None:
+    """Members the tail lacks (those before the big one) taken from the head; the big one left as is."""
+    for field in rest.__struct_fields__:
+        if field != member and getattr(rest, field) is None:
+            setattr(rest, field, getattr(head, field))
