@@ -11,6 +11,19 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 ENV_PREFIX = "MCP_REGISTRIES_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Settings fields read from a variable of their own (MCP_REGISTRIES_<suffix>).
+_FROM_ENV = {
+    "npm_url": "NPM_URL",
+    "npm_downloads_url": "NPM_DOWNLOADS_URL",
+    "pypi_url": "PYPI_URL",
+    "pypistats_url": "PYPISTATS_URL",
+    "cache_dir": "CACHE_DIR",
+    "log_level": "LOG_LEVEL",
+    "auth_token": "AUTH_TOKEN",
+}
+_OFF = frozenset({"off", "0", "false", "no", "disabled"})
+#: Every variable the server reads: the README and server.json document each of them.
+ENV_VARS = frozenset(ENV_PREFIX + var for var in (*_FROM_ENV.values(), "CACHE"))
 
 
 class Settings(BaseModel):
@@ -56,19 +69,11 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        for field, var in (
-            ("npm_url", "NPM_URL"),
-            ("npm_downloads_url", "NPM_DOWNLOADS_URL"),
-            ("pypi_url", "PYPI_URL"),
-            ("pypistats_url", "PYPISTATS_URL"),
-            ("cache_dir", "CACHE_DIR"),
-            ("log_level", "LOG_LEVEL"),
-            ("auth_token", "AUTH_TOKEN"),
-        ):
+        for field, var in _FROM_ENV.items():
             raw = env.get(ENV_PREFIX + var, "").strip()
             if raw:
                 values[field] = raw
-        if env.get(ENV_PREFIX + "CACHE", "").strip().lower() in {"off", "0", "false", "no", "disabled"}:
+        if env.get(ENV_PREFIX + "CACHE", "").strip().lower() in _OFF:
             values["cache_enabled"] = False
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
