@@ -4,6 +4,7 @@
     ├── InvalidArgument          a tool argument was wrong (what, and what is accepted)
     ├── NotFound
     │   ├── PackageNotFound      the registry has no such package
+    │   ├── NoPublishedVersions  the package exists but has no version (unpublished or removed)
     │   └── VersionNotFound      the package exists, the version does not
     └── UpstreamError            a registry service failed to give an answer
         ├── UpstreamTimeout      no answer within the timeout
@@ -13,7 +14,8 @@
         ├── ResponseTooLarge     the body passed the size cap
         └── InvalidResponse      the body was not the JSON (or metadata) we expected
 
-httpx's exceptions are translated into these in exactly one place: `http.py`.
+httpx's exceptions are translated into these in exactly one place: `http.py`. Errors pickle with
+their attributes, so a not-found answer can be cached like any other.
 """
 
 from __future__ import annotations
@@ -43,10 +45,21 @@ def shown(value: Any, limit: int = 40) -> str:
     return f"a {type(value).__name__}"
 
 
+def _rebuild(cls: type[RegistryError], message: str, state: dict[str, Any]) -> RegistryError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
 class RegistryError(Exception):
     """Base of every error this package raises on purpose."""
 
     code = "error"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other arguments than the message: rebuild from the attributes instead.
+        return _rebuild, (type(self), self._message, dict(self.__dict__))
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -80,6 +93,15 @@ class PackageNotFound(NotFound):
         super().__init__(message)
         self.registry = registry
         self.name = name
+
+
+class NoPublishedVersions(NotFound):
+    def __init__(self, registry: str, name: str, *, unpublished: str | None = None) -> None:
+        why = f"it was unpublished on {unpublished}" if unpublished else "unpublished or removed"
+        super().__init__(f"{registry} package {shown(name, 80)} has no published versions ({why})")
+        self.registry = registry
+        self.name = name
+        self.unpublished = unpublished
 
 
 class VersionNotFound(NotFound):

@@ -24,6 +24,7 @@ REGISTRY_SYNONYMS: dict[str, RegistryName] = {
     "pip": "pypi",
 }
 PERIODS = ("last-day", "last-week", "last-month", "last-year")
+DEFAULT_PERIOD: Period = "last-month"
 MAX_PAGE_SIZE = 250
 DEFAULT_PAGE_SIZE = 50
 #: The largest whole number every JSON reader keeps exact (JavaScript's Number.MAX_SAFE_INTEGER);
@@ -102,7 +103,7 @@ PERIOD = Param(
     "npm download window (rejects unknown values). Ignored for PyPI, which always returns recent "
     "last-day/last-week/last-month totals.",
     enum=PERIODS,
-    default="last-month",
+    default=DEFAULT_PERIOD,
 )
 
 
@@ -192,7 +193,7 @@ class Query:
     version: str | None = None
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
-    period: Period = "last-month"
+    period: Period = DEFAULT_PERIOD
     notes: tuple[str, ...] = ()
 
 
@@ -266,7 +267,7 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
         values["page_size"] = size
     if "period" in params:
         raw = arguments.get("period")
-        period = "last-month" if raw is None else raw.strip().lower() if isinstance(raw, str) else None
+        period = DEFAULT_PERIOD if raw is None else raw.strip().lower() if isinstance(raw, str) else None
         if period not in PERIODS:
             raise InvalidArgument(
                 "period",

@@ -21,7 +21,7 @@ import anyio
 import httpx
 
 from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
-from .errors import InvalidResponse, PackageNotFound, UpstreamError, VersionNotFound
+from .errors import InvalidResponse, NoPublishedVersions, UpstreamError, UpstreamStatus, VersionNotFound
 from .http import HttpClient, NotModified, Validators
 from .models import (
     DependenciesResult,
@@ -33,7 +33,7 @@ from .models import (
     VersionResult,
     VersionsResult,
 )
-from .operations import Query, parse_arguments
+from .operations import DEFAULT_PERIOD, Query, parse_arguments
 from .registries.base import BadDocument, Fetch, IndexBundle, Missing, Plan, Registry, VersionDoc
 from .registries.npm import Npm
 from .registries.pypi import PyPI
@@ -123,10 +123,7 @@ class Service:
         name = registry.check_name(query.name)
         if query.version is not None:
             query = Query(**{**_fields(query), "version": registry.check_version(query.version)})
-        try:
-            result = await self._handlers[query.operation](registry, name, query)
-        except Missing:
-            raise PackageNotFound(registry.name, name) from None
+        result = await self._handlers[query.operation](registry, name, query)
         if query.notes:
             result = result.model_copy(update={"notes": [*result.notes, *query.notes]})
         return result
@@ -157,6 +154,16 @@ class Service:
                     fetch = plan.send(got.data)
         except StopIteration as stop:
             return stop.value, fetched[0] if len(fetched) == 1 else None
+        except Missing as missing:
+            if missing.fetch.decides:
+                raise
+            # A document the registry itself pointed to (a Simple API page, a metadata file) is gone.
+            raise UpstreamStatus(
+                missing.fetch.service,
+                missing.fetch.url,
+                missing.status,
+                f"it answered HTTP {missing.status} for a document it lists itself",
+            ) from None
         except BadDocument as exc:
             # Before any fetch, the plan refused to build a URL from upstream data it was handed.
             service, url = (fetch.service, fetch.url) if fetch is not None else ("The registry", "")
@@ -231,10 +238,17 @@ class Service:
             lambda: registry.version_doc(name, version),
         )
 
+    async def _published(self, registry: Registry, name: str) -> tuple[IndexBundle, list[str]]:
+        """The index of a package that has at least one version (npm's tombstone and empty documents have none)."""
+        bundle, notes = await self._index(registry, name)
+        if not bundle.index.version_order:
+            raise NoPublishedVersions(registry.name, bundle.index.name, unpublished=bundle.index.unpublished)
+        return bundle, notes
+
     async def _resolve(
         self, registry: Registry, name: str, requested: str | None
     ) -> tuple[IndexBundle, str, list[str]]:
-        bundle, notes = await self._index(registry, name)
+        bundle, notes = await self._published(registry, name)
         index = bundle.index
         if requested is None:
             if index.latest_version is None:
@@ -266,18 +280,24 @@ class Service:
     # -- the six operations --------------------------------------------------------------
 
     async def _package(self, registry: Registry, name: str, query: Query) -> PackageResult:
-        bundle, notes = await self._index(registry, name)
+        bundle, notes = await self._published(registry, name)
         index = bundle.index
         fields = {k: v for k, v in index if k in _PACKAGE_FIELDS}
         if len(index.maintainers) > PACKAGE_MAINTAINERS:
             fields["maintainers"] = index.maintainers[:PACKAGE_MAINTAINERS]
             notes = [*notes, f"{len(index.maintainers)} maintainers; the maintainer tool lists them all"]
-        return PackageResult(**fields, versions_count=len(index.version_order), notes=[*index.notes, *notes])
+        return PackageResult(
+            **fields,
+            versions_count=len(index.version_order),
+            notes=[*index.notes, *index.unknowns, *notes],
+        )
 
     async def _versions(self, registry: Registry, name: str, query: Query) -> VersionsResult:
         bundle, notes = await self._index(registry, name)
         index = bundle.index
         total = len(index.version_order)
+        if not total:
+            notes = [NoPublishedVersions(registry.name, index.name, unpublished=index.unpublished).message]
         start = (query.page - 1) * query.page_size
         return VersionsResult(
             registry=index.registry,
@@ -293,7 +313,7 @@ class Service:
                 entry.model_copy(update={"released": entry.released[:10]}) if entry.released else entry
                 for entry in index.entries(start, start + query.page_size)
             ],
-            notes=notes,
+            notes=[*index.unknowns, *notes],
         )
 
     async def _version(self, registry: Registry, name: str, query: Query) -> VersionResult:
@@ -343,7 +363,7 @@ class Service:
             dependencies_count=len(doc.runtime),
             artifacts=doc.artifacts,
             vulnerabilities=doc.vulnerabilities,
-            notes=[*doc.notes, *notes, *doc_notes],
+            notes=[*doc.notes, *index.unknowns, *notes, *doc_notes],
         )
 
     async def _dependencies(self, registry: Registry, name: str, query: Query) -> DependenciesResult:
@@ -398,10 +418,13 @@ class Service:
         result, notes = counted[0]
         if indexed:
             result = result.model_copy(update={"name": indexed[0][0].index.name})
+        if not registry.download_periods and query.period != DEFAULT_PERIOD:
+            # Not part of the cached counts: the same counts answer every period asked.
+            notes = [*notes, f"the period '{query.period}' applies to npm only and was ignored"]
         return result.model_copy(update={"notes": [*result.notes, *notes]})
 
     async def _maintainer(self, registry: Registry, name: str, query: Query) -> MaintainerResult:
-        bundle, notes = await self._index(registry, name)
+        bundle, notes = await self._published(registry, name)
         index = bundle.index
         if index.maintainers:
             people, source = index.maintainers, "registry accounts"

@@ -72,6 +72,8 @@ def _recorded() -> dict[str, Response]:
         NPM + "@types%2Fnode/20.11.0": (ok, data("npm/@types__node@20.11.0.json")),
         NPM + "full-example": (ok, data("documented/npm-packument-full.json")),
         NPM + "gone-widget": (ok, data("documented/npm-unpublished.json")),
+        NPM + "getcookies": (ok, data("npm/getcookies.json")),
+        NPM + "request": (ok, data("npm/request.json")),
         NPM_DL + "downloads/point/last-month/express": (ok, data("documented/npm-downloads-point.json")),
         NPM_DL + "downloads/point/last-week/express": (ok, data("documented/npm-downloads-point.json")),
         NPM_DL + "downloads/point/last-year/@types%2Fnode": (ok, data("documented/npm-downloads-point.json")),

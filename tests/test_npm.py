@@ -14,6 +14,8 @@ from mcp_registries.models import Artifact, Dependency, DownloadCount, Downloads
 from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
 from mcp_registries.registries.npm import (
     NOTE_NO_ACCOUNTS,
+    NOTE_NO_DATES,
+    NOTE_NO_DEPRECATIONS,
     READER,
     Npm,
     dependencies_of,
@@ -76,6 +78,7 @@ def test_index_plan_fetches_packument_and_parses(npm: Npm) -> None:
         service="The npm registry",
         body="bytes",
         reader=READER,
+        decides=True,
     )
     body = (DATA / "npm/react.json").read_bytes()
     precedence.cache_clear()
@@ -358,15 +361,11 @@ def test_parse_packument_full_document_legacy_licenses_of_old_version() -> None:
 
 
 def test_parse_packument_mirror_stripped() -> None:
-    """left-pad through the mirror: no accounts (and a note saying so), people from package.json instead."""
+    """left-pad through the mirror: no accounts (and a note saying so), people from package.json instead,
+    and neither the mirror's cache times nor its silence on deprecation passed off as facts."""
     bundle = parse_packument(load("npm/left-pad.json"), "left-pad")
-    dates = [
-        ("1.3.0", "2024-09-05T00:40:51Z"), ("1.2.0", "2024-12-04T22:47:07Z"), ("1.1.3", "2024-12-07T08:27:35Z"),
-        ("1.1.2", "2025-07-12T09:11:15Z"), ("1.1.1", "2024-12-13T05:09:08Z"), ("1.1.0", "2025-07-12T09:11:20Z"),
-        ("1.0.2", "2026-08-07T23:06:33Z"), ("1.0.1", "2025-10-05T09:51:00Z"), ("1.0.0", "2024-12-13T07:36:28Z"),
-        ("0.0.9", "2025-07-12T09:11:18Z"), ("0.0.4", "2024-12-13T01:56:18Z"), ("0.0.3", "2024-11-22T23:22:31Z"),
-        ("0.0.2", "2026-09-07T12:29:19Z"), ("0.0.1", "2026-09-02T13:01:24Z"), ("0.0.0", "2024-12-04T23:03:58Z"),
-    ]  # fmt: skip
+    versions = ["1.3.0", "1.2.0", "1.1.3", "1.1.2", "1.1.1", "1.1.0", "1.0.2", "1.0.1", "1.0.0", "0.0.9", "0.0.4",
+                "0.0.3", "0.0.2", "0.0.1", "0.0.0"]  # fmt: skip
     assert_index(
         bundle.index,
         PackageIndex(
@@ -383,14 +382,16 @@ def test_parse_packument_mirror_stripped() -> None:
                 Person(name="azer", role="author"),
                 Person(name="Cameron Westland", email="camwest@gmail.com", role="maintainer"),
             ],
-            created="2024-09-05T00:40:51Z",  # no time.created: the earliest release date
-            latest_release_date="2024-09-05T00:40:51Z",
+            created=None,
+            latest_release_date=None,
             dist_tags={"latest": "1.3.0"},
             dependencies_count=0,
+            unknowns=[NOTE_NO_DATES, NOTE_NO_DEPRECATIONS],
             notes=[NOTE_NO_ACCOUNTS],
         ),
-        [VersionEntry(version=v, released=t, tags=["latest"] if v == "1.3.0" else []) for v, t in dates],
+        [VersionEntry(version=v, tags=["latest"] if v == "1.3.0" else []) for v in versions],
     )
+    assert bundle.versions["1.3.0"].released is None
     assert bundle.versions["1.3.0"].dev == [
         Dependency(name="benchmark", requirement="^2.1.0"),
         Dependency(name="fast-check", requirement="0.0.8"),
@@ -398,12 +399,39 @@ def test_parse_packument_mirror_stripped() -> None:
     ]
 
 
-def test_parse_packument_unpublished_raises_with_date() -> None:
-    """A tombstone (no versions, `time.unpublished`) is PackageNotFound saying when it was unpublished."""
-    with pytest.raises(PackageNotFound) as error:
-        parse_packument(load("documented/npm-unpublished.json"), "gone-widget")
-    assert (
-        str(error.value) == "npm package 'gone-widget' not found (it was unpublished on 2022-03-03T09:15:42Z)"
+def test_parse_packument_mirror_times_are_not_release_dates() -> None:
+    """request through the mirror: its `time` map (no created/modified) dates 2.88.2 in 2024; no date is kept."""
+    index = parse_packument(load("npm/request.json"), "request").index
+    assert index.latest_version == "2.88.2"
+    assert (index.created, index.latest_release_date, index.released) == (None, None, {})
+    assert all(entry.released is None for entry in index.entries())
+    assert index.unknowns == [NOTE_NO_DATES, NOTE_NO_DEPRECATIONS]
+
+
+def test_parse_packument_registry_times_are_kept() -> None:
+    """A packument whose `time` has `created` and `modified` (the registry's own) keeps its dates, no notes."""
+    index = parse_packument(load("documented/npm-packument-full.json"), "full-example").index
+    assert index.created is not None and index.latest_release_date is not None
+    assert all(entry.released for entry in index.entries())
+    assert index.unknowns == []
+
+
+def test_parse_packument_unpublished_keeps_date() -> None:
+    """A tombstone (no versions, `time.unpublished`) is an index with no versions that says when."""
+    index = parse_packument(load("documented/npm-unpublished.json"), "gone-widget").index
+    assert (index.version_order, index.latest_version) == ([], None)
+    assert index.unpublished == "2022-03-03T09:15:42Z"
+    assert index.unknowns == []
+
+
+def test_parse_packument_empty_document_has_no_versions() -> None:
+    """The mirror's empty document for a removed package (getcookies) is an index with no versions."""
+    index = parse_packument(load("npm/getcookies.json"), "getcookies").index
+    assert (index.name, index.version_order, index.latest_version, index.unpublished) == (
+        "getcookies",
+        [],
+        None,
+        None,
     )
 
 

@@ -110,7 +110,11 @@ def test_index_plan_fetches_project_json(pypi: PyPI) -> None:
     """GET /pypi/<normalized>/json once; a body with `releases` needs nothing more."""
     plan = pypi.index("django")
     assert next(plan) == Fetch(
-        url="https://pypi.org/pypi/django/json", service="PyPI", body="bytes", reader=ProjectReader
+        url="https://pypi.org/pypi/django/json",
+        service="PyPI",
+        body="bytes",
+        reader=ProjectReader,
+        decides=True,
     )
     bundle = finish(plan, load("pypi/Django.json"))
     assert (bundle.index.name, bundle.index.latest_version) == ("Django", "6.1.3")
@@ -623,7 +627,7 @@ def test_dependencies_of_null_and_markers_without_extras() -> None:
 def test_version_doc_plan_per_version_json(pypi: PyPI) -> None:
     """The documented per-version JSON (with a vulnerability) gives the complete document."""
     plan = pypi.version_doc("requests", "2.31.0")
-    assert next(plan) == Fetch(url="https://pypi.org/pypi/requests/2.31.0/json", service="PyPI")
+    assert next(plan) == Fetch(url="https://pypi.org/pypi/requests/2.31.0/json", service="PyPI", decides=True)
     doc = finish(plan, load("documented/pypi-version.json"))
     assert doc == VersionDoc(
         registry="pypi",
@@ -807,9 +811,12 @@ def test_version_doc_plan_yanked_release_from_simple_api(pypi: PyPI) -> None:
 
 
 def test_downloads_plan_parses_recent(pypi: PyPI) -> None:
-    """pypistats' recent body → day, week and month counts, whatever period was asked (with a note)."""
+    """pypistats' recent body → day, week and month counts, whatever period was asked; the cached counts
+    carry no note about the period (the service adds it per call)."""
     plan = pypi.downloads("requests", "last-week")
-    assert next(plan) == Fetch(url="https://pypistats.org/api/packages/requests/recent", service="pypistats")
+    assert next(plan) == Fetch(
+        url="https://pypistats.org/api/packages/requests/recent", service="pypistats", decides=True
+    )
     result = finish(plan, load("documented/pypistats-recent.json"))
     assert result == DownloadsResult(
         registry="pypi",
@@ -822,7 +829,6 @@ def test_downloads_plan_parses_recent(pypi: PyPI) -> None:
         ],
         notes=[
             "PyPI counts come from pypistats, which reports only last-day, last-week and last-month totals",
-            "the period 'last-week' applies to npm only and was ignored",
         ],
     )
 

@@ -180,7 +180,12 @@ async def test_every_tool_answers_for_both_registries(
         (
             "package",
             {"registry": "npm", "name": "gone-widget"},
-            "npm package 'gone-widget' not found (it was unpublished",
+            "npm package 'gone-widget' has no published versions (it was unpublished on 2022-03-03",
+        ),
+        (
+            "dependencies",
+            {"registry": "npm", "name": "getcookies"},
+            "npm package 'getcookies' has no published versions (unpublished or removed)",
         ),
     ],
 )

@@ -11,8 +11,15 @@ import httpx
 import pytest
 
 from mcp_registries.cache import DiskCache, Entry, NullCache
-from mcp_registries.errors import UpstreamStatus
-from mcp_registries.models import DependenciesResult, PackageResult, VersionResult
+from mcp_registries.errors import NoPublishedVersions, PackageNotFound, UpstreamStatus
+from mcp_registries.models import (
+    DependenciesResult,
+    DownloadsResult,
+    PackageResult,
+    VersionResult,
+    VersionsResult,
+)
+from mcp_registries.registries.npm import NOTE_NO_DATES, NOTE_NO_DEPRECATIONS
 from mcp_registries.service import Service
 
 from .conftest import FILES, NPM, PYPI, FakeUpstream, data, make_settings
@@ -375,5 +382,76 @@ async def test_exact_npm_version_fetches_index_and_version_document_together(
 ) -> None:
     """version of an exact npm version reads the packument and the version's document, each once."""
     result = await cached_service.call("version", {"registry": "npm", "name": "react", "version": "18.2.0"})
-    assert isinstance(result, VersionResult) and result.released and result.artifacts
+    assert isinstance(result, VersionResult) and result.artifacts
     assert upstream.hits == {NPM + "react": 1, NPM + "react/18.2.0": 1}
+
+
+@pytest.mark.parametrize("name", ["getcookies", "gone-widget"])
+@pytest.mark.parametrize(
+    ("operation", "version"),
+    [
+        ("package", None),
+        ("version", "1.0.0"),
+        ("version", "latest"),
+        ("dependencies", None),
+        ("maintainer", None),
+    ],
+)
+async def test_package_without_versions_is_one_sentence(
+    service: Service, name: str, operation: str, version: str | None
+) -> None:
+    """A tombstone or the mirror's empty document: every tool that needs a version says there is none."""
+    arguments = {"registry": "npm", "name": name} | ({"version": version} if version else {})
+    with pytest.raises(NoPublishedVersions) as error:
+        await service.call(operation, arguments)
+    assert f"npm package '{name}' has no published versions (" in error.value.message
+
+
+async def test_versions_of_package_without_versions_is_empty_with_note(service: Service) -> None:
+    """`versions` of the mirror's empty document answers an empty list and says why."""
+    result = await service.call("versions", {"registry": "npm", "name": "getcookies"})
+    assert isinstance(result, VersionsResult)
+    assert (result.total, result.versions, result.latest_version) == (0, [], None)
+    assert result.notes == ["npm package 'getcookies' has no published versions (unpublished or removed)"]
+
+
+async def test_mirror_times_and_silence_are_not_facts(service: Service) -> None:
+    """request through the stripped mirror: no dates invented, and the answers say deprecation is unknown."""
+    package = await service.call("package", {"registry": "npm", "name": "request"})
+    versions = await service.call("versions", {"registry": "npm", "name": "request"})
+    version = await service.call("version", {"registry": "npm", "name": "request", "version": "2.88.2"})
+    assert isinstance(package, PackageResult) and isinstance(versions, VersionsResult)
+    assert isinstance(version, VersionResult)
+    assert (package.created, package.latest_release_date, package.deprecated) == (None, None, None)
+    assert all(entry.released is None for entry in versions.versions)
+    assert version.released is None
+    for result in (package, versions, version):
+        assert NOTE_NO_DATES in result.notes and NOTE_NO_DEPRECATIONS in result.notes
+
+
+async def test_pypi_downloads_period_note_follows_each_call(cached_service: Service) -> None:
+    """The ignored-period note belongs to the call, not to the cached counts: each period gets its own."""
+    week = await cached_service.call(
+        "downloads", {"registry": "pypi", "name": "requests", "period": "last-week"}
+    )
+    month = await cached_service.call("downloads", {"registry": "pypi", "name": "requests"})
+    year = await cached_service.call(
+        "downloads", {"registry": "pypi", "name": "requests", "period": "last-year"}
+    )
+    assert isinstance(week, DownloadsResult) and isinstance(month, DownloadsResult)
+    assert isinstance(year, DownloadsResult)
+    assert "the period 'last-week' applies to npm only and was ignored" in week.notes
+    assert not any("applies to npm only" in note for note in month.notes)
+    assert "the period 'last-year' applies to npm only and was ignored" in year.notes
+    assert week.counts == month.counts == year.counts
+
+
+async def test_missing_secondary_document_is_an_upstream_fault(
+    service: Service, upstream: FakeUpstream
+) -> None:
+    """A Simple API page gone for a project the JSON API lists is the upstream's fault, not "not found"."""
+    del upstream.routes[PYPI + "simple/django/"]
+    with pytest.raises(UpstreamStatus) as error:
+        await service.call("version", {"registry": "pypi", "name": "django", "version": "4.2"})
+    assert not isinstance(error.value, PackageNotFound)
+    assert "PyPI failed: it answered HTTP 404 for a document it lists itself" in error.value.message

@@ -44,6 +44,9 @@ class Fetch:
     #: receives what its `finish` returns. Work done in `feed` runs while later chunks are still on the
     #: wire: after the last byte only what `finish` does is left.
     reader: Callable[[], BodyReader] | None = None
+    #: A 404 for this document means the package (or version) asked for does not exist. A 404 for any
+    #: other document (one the registry itself pointed to) is the upstream's fault, not an answer.
+    decides: bool = False
 
 
 class BodyReader(Protocol):
@@ -134,6 +137,10 @@ class PackageIndex(_Doc):
     #: Yanked versions and their reason (None when none was given).
     yanks: dict[str, str | None] = {}
     version_tags: dict[str, list[str]] = {}
+    #: When the registry says the package was unpublished (npm's tombstone), and no version is left.
+    unpublished: str | None = None
+    #: What this upstream does not tell (release dates, deprecations), for every answer built on it.
+    unknowns: list[str] = []
     notes: list[str] = []
 
     def entries(self, start: int = 0, stop: int | None = None) -> list[VersionEntry]:

@@ -48,6 +48,10 @@ _LOOSE_VERSION = re.compile(
 MAX_NAME = 214
 MAX_DECLARED = 10
 NOTE_NO_ACCOUNTS = "this registry (or its mirror) lists no maintainer accounts"
+NOTE_NO_DATES = "release dates unknown (this registry mirror serves no real publish times)"
+NOTE_NO_DEPRECATIONS = (
+    "deprecation unknown (this registry mirror strips deprecation notices; none shown is not 'not deprecated')"
+)
 
 
 class Npm:
@@ -98,7 +102,7 @@ class Npm:
         return True
 
     def index(self, name: str) -> Plan[IndexBundle]:
-        fetch = Fetch(url_under(self.registry_url, name), SERVICE, body="bytes", reader=READER)
+        fetch = Fetch(url_under(self.registry_url, name), SERVICE, body="bytes", reader=READER, decides=True)
         try:
             received = yield fetch
         except Missing:
@@ -106,11 +110,13 @@ class Npm:
         return index_of(received if isinstance(received, Packument) else read_packument(received), name)
 
     def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
-        data = yield Fetch(url_under(self.registry_url, name, version), SERVICE)
+        data = yield Fetch(url_under(self.registry_url, name, version), SERVICE, decides=True)
         return parse_manifest(data, name)
 
     def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]:
-        fetch = Fetch(url_under(self.downloads_url, "downloads", "point", period, name), DOWNLOADS_SERVICE)
+        fetch = Fetch(
+            url_under(self.downloads_url, "downloads", "point", period, name), DOWNLOADS_SERVICE, decides=True
+        )
         try:
             data = yield fetch
         except Missing:
@@ -372,9 +378,6 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
     times: dict[str, Any] = doc.time if isinstance(doc.time, dict) else {}
     listed = packument.versions
     unpublished = times.get("unpublished")
-    if not listed and isinstance(unpublished, dict):
-        when = iso_utc(unpublished.get("time"))
-        raise PackageNotFound("npm", name, detail=f"it was unpublished{' on ' + when if when else ''}")
     tags = {
         k: v
         for k, v in (doc.dist_tags if isinstance(doc.dist_tags, dict) else {}).items()
@@ -389,11 +392,11 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
     tags_by_version: dict[str, list[str]] = {}
     for tag, version in sorted(tags.items()):
         tags_by_version.setdefault(version, []).append(tag)
-    released = (
-        times
-        if packument.times_are_strings
-        else {version: stamp for version, stamp in times.items() if isinstance(stamp, str)}
-    )
+    released, unknowns = _release_dates(packument, times), []
+    if listed and not released:
+        unknowns.append(NOTE_NO_DATES)
+    if listed and not packument.deprecations and not doc.maintainers:
+        unknowns.append(NOTE_NO_DEPRECATIONS)
     deprecations = {
         version: message
         for version, value in packument.deprecations.items()
@@ -421,7 +424,7 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         ),
     ][:MAX_DECLARED]
     latest_doc = (
-        parse_manifest(latest_manifest, name, iso_utc(times.get(latest)))
+        parse_manifest(latest_manifest, name, iso_utc(released.get(latest)))
         if latest and latest_manifest
         else None
     )
@@ -438,9 +441,8 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         maintainers=maintainers,
         declared=declared,
         publisher=_npm_user(latest_manifest.get("_npmUser")),
-        # Mirrors drop `time.created`; the earliest release is the next best answer.
         created=iso_utc(times.get("created")) or _earliest(released.values()),
-        latest_release_date=iso_utc(times.get(latest)) if latest else None,
+        latest_release_date=iso_utc(released.get(latest)) if latest else None,
         dist_tags=tags,
         deprecated=deprecation(latest_manifest),
         engines=engines_of(latest_manifest),
@@ -450,9 +452,24 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         prereleases=frozenset(filter(is_prerelease, ordered)),
         deprecations=deprecations,
         version_tags=tags_by_version,
+        unpublished=iso_utc(unpublished.get("time")) if isinstance(unpublished, dict) else None,
+        unknowns=unknowns,
         notes=notes,
     )
     return IndexBundle(index=index, versions={latest_doc.version: latest_doc} if latest_doc else {})
+
+
+def _release_dates(packument: Packument, times: dict[str, Any]) -> dict[str, Any]:
+    """The `time` map as release dates, or nothing when it cannot be trusted.
+
+    The registry's own map always holds `created` and `modified`. One without both was written by a
+    mirror from its own cache times (years after the releases), and no date in it is a release date.
+    """
+    if "created" not in times and "modified" not in times:
+        return {}
+    if packument.times_are_strings:
+        return times
+    return {version: stamp for version, stamp in times.items() if isinstance(stamp, str)}
 
 
 def _earliest(stamps: Any) -> str | None:

@@ -109,7 +109,11 @@ class PyPI:
 
     def index(self, name: str) -> Plan[IndexBundle]:
         project = Fetch(
-            url_under(self.pypi_url, "pypi", name, "json"), SERVICE, body="bytes", reader=ProjectReader
+            url_under(self.pypi_url, "pypi", name, "json"),
+            SERVICE,
+            body="bytes",
+            reader=ProjectReader,
+            decides=True,
         )
         try:
             data = yield project
@@ -125,7 +129,7 @@ class PyPI:
         return project_index(decoded, project.url, simple)
 
     def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
-        release = Fetch(url_under(self.pypi_url, "pypi", name, version, "json"), SERVICE)
+        release = Fetch(url_under(self.pypi_url, "pypi", name, version, "json"), SERVICE, decides=True)
         try:
             data = yield release
         except Missing:
@@ -160,14 +164,14 @@ class PyPI:
     def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]:
         try:
             data = yield Fetch(
-                url_under(self.pypistats_url, "api", "packages", name, "recent"), STATS_SERVICE
+                url_under(self.pypistats_url, "api", "packages", name, "recent"), STATS_SERVICE, decides=True
             )
         except Missing:
             # pypistats lags new projects and knows only normalized names: say what is known.
             raise NotFound(
                 f"pypistats has no download counts for the PyPI project {shown(name, 80)}"
             ) from None
-        return parse_recent(data, name, period)
+        return parse_recent(data, name)
 
     def resolve(self, index: PackageIndex, requested: str) -> str | None:
         known = index.version_order
@@ -682,7 +686,7 @@ def parse_release_from_files(
 _RECENT = (("last_day", "last-day"), ("last_week", "last-week"), ("last_month", "last-month"))
 
 
-def parse_recent(data: Any, name: str, period: Period) -> DownloadsResult:
+def parse_recent(data: Any, name: str) -> DownloadsResult:
     """pypistats' `/api/packages/<name>/recent` body: {"data": {"last_day": N, ...}, "package": ...}."""
     counts_by_key = data.get("data") if isinstance(data, dict) else None
     if not isinstance(counts_by_key, dict):
@@ -693,8 +697,6 @@ def parse_recent(data: Any, name: str, period: Period) -> DownloadsResult:
         if isinstance(counts_by_key.get(key), int)
     ]
     notes = ["PyPI counts come from pypistats, which reports only last-day, last-week and last-month totals"]
-    if period != "last-month":
-        notes.append(f"the period '{period}' applies to npm only and was ignored")
     package = data.get("package")
     return DownloadsResult(
         registry="pypi",
