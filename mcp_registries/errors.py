@@ -138,10 +138,14 @@ class UpstreamError(RegistryError):
         self.what = what
         #: None: no cache was consulted; False: nothing cached; True: a stale answer was served.
         self.served_stale: bool | None = None
+        #: When the upstream is down and was not asked this time: when it is asked again.
+        self.next_try: str | None = None
 
     @property
     def message(self) -> str:
         text = f"{self.service} failed: {self.what}"
+        if self.next_try:
+            text += f"; {self.next_try}"
         if self.served_stale is True:
             return text + "; a cached answer was served instead."
         if self.served_stale is False:

@@ -36,6 +36,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from .outages import Outages
 from .registries.base import Fetch, Missing
 from .settings import Settings
 
@@ -94,6 +95,8 @@ class HttpClient:
         self.backoff = backoff
         #: Requests sent (and the latest URLs): the tests' and benchmarks' proof of cache hits.
         self.request_count = 0
+        #: Upstreams that failed recently, answered at once until their cool-down ends.
+        self.outages = Outages(settings.outage_cooldown)
         self.recent_urls: deque[str] = deque(maxlen=1000)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(
@@ -116,7 +119,23 @@ class HttpClient:
         return (await self.get(fetch)).data
 
     async def get(self, fetch: Fetch, validators: Validators | None = None) -> Fetched:
-        """`fetch`, conditionally when validators are given (`NotModified` on 304), with the new validators."""
+        """`fetch`, conditionally when validators are given (`NotModified` on 304), with the new validators.
+
+        An upstream that is down (see `outages`) is not asked: its error is raised at once.
+        """
+        upstream = self._scope(fetch.url)
+        probe = self.outages.admit(upstream)
+        try:
+            return await self._attempts(fetch, validators, upstream)
+        except (UpstreamError, Missing, NotModified):
+            # An answer, or an outage that `_attempts` recorded: either way the probe is over.
+            raise
+        except BaseException:
+            if probe:
+                self.outages.gave_up(upstream)
+            raise
+
+    async def _attempts(self, fetch: Fetch, validators: Validators | None, upstream: str) -> Fetched:
         conditional = validators.headers() if validators else {}
         started = time.monotonic()
         bound = self.settings.total_timeout
@@ -127,15 +146,16 @@ class HttpClient:
                     body, received = await self._get(fetch, conditional)
                 break
             except TimeoutError:
-                raise UpstreamTimeout(
-                    fetch.service, fetch.url, f"it did not answer within {bound:.0f} s"
-                ) from None
+                timeout = UpstreamTimeout(fetch.service, fetch.url, f"it did not answer within {bound:.0f} s")
+                self.outages.failed(upstream, timeout)
+                raise timeout from None
             except _Retry as retry:
                 attempt += 1
                 delay = retry.delay if retry.delay is not None else self.backoff * 2 ** (attempt - 1)
                 delay += random.uniform(0, self.backoff)
                 remaining = bound - (time.monotonic() - started)
                 if attempt > self.settings.retries or delay >= remaining:
+                    self.outages.failed(upstream, retry.error)
                     raise retry.error from None
                 log.info("retrying %s in %.2f s: %s", fetch.url, delay, retry.error.what)
                 await anyio.sleep(delay)
@@ -165,6 +185,9 @@ class HttpClient:
                 headers = {"Accept": fetch.accept, **conditional}
                 async with self._client.stream("GET", url, headers=headers) as response:
                     status = response.status_code
+                    if status < 500 and status != 429:
+                        # It answered (even a 404, or a body unusable below): it is up.
+                        self.outages.answered(scope)
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                         target = urljoin(url, response.headers["location"])
                         if not target.startswith(scope):

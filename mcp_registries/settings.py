@@ -45,6 +45,8 @@ class Settings(BaseModel):
     #: Upper bound on one tool call's time spent on one upstream document, retries included.
     total_timeout: float = 30.0
     retries: int = 2
+    #: Seconds an upstream that failed is answered for at once (stale entry or error) before a probe.
+    outage_cooldown: float = 30.0
     #: Streamed bodies are aborted past this; the largest real packuments are ~30 MB uncompressed.
     max_response_bytes: int = 64 * 1024 * 1024
 

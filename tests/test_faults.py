@@ -57,6 +57,8 @@ BACKOFF = 0.05
 RETRIES = 2
 TOTAL = 3.0
 MARGIN = 1.0
+#: An upstream that failed is answered for at once this long; `assert_still_answers` waits it out.
+COOLDOWN = 0.3
 #: Retried faults: RETRIES sleeps of BACKOFF * 2**n plus up to BACKOFF of jitter each.
 RETRY_BOUND = sum(BACKOFF * 2**n + BACKOFF for n in range(RETRIES))
 NO_CACHE = "; no cached answer was available."
@@ -74,6 +76,7 @@ def settings_for(server: FaultServer, directory: Path, **overrides: object) -> S
         "total_timeout": TOTAL,
         "retries": RETRIES,
         "max_response_bytes": 1 * MB,
+        "outage_cooldown": COOLDOWN,
     }
     return make_settings(directory, **{**values, **overrides})
 
@@ -121,6 +124,8 @@ async def failure(
 
 
 async def assert_still_answers(service: Service) -> None:
+    """After a fault's cool-down, the service answers again (here, from the healthy `ms` route)."""
+    await anyio.sleep(COOLDOWN)
     result = await service.call("package", {"registry": "npm", "name": "ms"})
     assert isinstance(result, PackageResult)
     assert (result.name, result.latest_version) == ("ms", "2.1.3")
@@ -187,6 +192,7 @@ async def test_service_429_honours_retry_after_that_fits(server: FaultServer, se
     assert len(times) == 1 + RETRIES
     assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
     assert RETRIES * 1.0 <= elapsed < RETRIES * (1.0 + BACKOFF) + MARGIN
+    await anyio.sleep(1.0)  # the cool-down is the Retry-After asked for
     await assert_still_answers(service)
 
 
@@ -202,7 +208,13 @@ async def test_service_429_retry_after_beyond_the_bound_is_not_waited(
     )
     assert server.hits["/npm/limited"] == 1
     assert elapsed < MARGIN
-    await assert_still_answers(service)
+    # It asked for ten seconds: the registry is not asked again before then, for any package.
+    again, elapsed = await failure(service, "ms")
+    assert again.startswith(
+        "The npm registry failed: it is rate limiting requests (HTTP 429); retry after 10 s"
+    )
+    assert "; it is tried again in 10 s" in again or "; it is tried again in 9 s" in again
+    assert elapsed < 0.1 and server.hits["/npm/ms"] == 0
 
 
 async def test_service_429_without_retry_after_backs_off(server: FaultServer, service: Service) -> None:
@@ -402,14 +414,84 @@ async def test_service_single_flight_survives_a_caller_giving_up(
     assert server.hits["/npm/slow"] == 2
 
 
+# -- outages: after a failure, answers at once until a probe finds the upstream back -------------------
+
+
+async def test_service_outage_answers_at_once_then_recovers(
+    server: FaultServer, tmp_path: Path, record_property: Any
+) -> None:
+    """After one failed call, 20 calls answer in under 100 ms each (stale entry or sentence) without asking
+    the upstream; after the cool-down the first call fetches again and gets a fresh answer."""
+    cooldown = 2.0
+    service = Service(settings_for(server, tmp_path, outage_cooldown=cooldown), backoff=BACKOFF)
+    server.route("/npm/wobbly", reply(200, MS))
+    fresh = await service.call("package", {"registry": "npm", "name": "wobbly"})
+    backdate(tmp_path, 3600, service)
+    server.prefixes["/npm/"] = failing(503, MS)
+    server.route("/npm/wobbly", failing(503, MS))
+    first, _ = await failure(service, "gen-first")
+    assert first == f"The npm registry failed: it answered HTTP 503{NO_CACHE}"
+    asked = server.total
+    timings = []
+    for number in range(20):
+        started = time.monotonic()
+        if number % 2:
+            stale = await service.call("package", {"registry": "npm", "name": "wobbly"})
+            assert (
+                stale.notes[-1]
+                == "served from cache (60 min old) because The npm registry failed: it answered HTTP 503"
+            )
+        else:
+            message, _ = await failure(service, f"gen-{number}")
+            assert message.startswith("The npm registry failed: it answered HTTP 503; it is tried again in ")
+            assert message.endswith(NO_CACHE)
+        timings.append(time.monotonic() - started)
+    record_property("outage_call_ms", [round(t * 1000, 1) for t in timings])
+    assert max(timings) < 0.1
+    assert server.total == asked
+    server.route("/npm/wobbly", reply(200, MS))
+    await anyio.sleep(cooldown)
+    recovered = await service.call("package", {"registry": "npm", "name": "wobbly"})
+    await service.aclose()
+    assert recovered == fresh
+    assert server.statuses["/npm/wobbly"][-1] == 200 and server.total == asked + 1
+
+
+async def test_service_outage_lets_one_probe_through(server: FaultServer, tmp_path: Path) -> None:
+    """When the cool-down ends, one call probes; calls meanwhile fail at once, and the probe's answer ends it."""
+    service = Service(settings_for(server, tmp_path, outage_cooldown=COOLDOWN), backoff=BACKOFF)
+    server.route("/npm/down", failing(503, MS))
+    await failure(service, "down")
+    await anyio.sleep(COOLDOWN)
+    server.route("/npm/slow", delayed(0.5, reply(200, MS)))
+    messages: list[str] = []
+
+    async def other() -> None:
+        await anyio.sleep(0.1)  # the probe is under way
+        messages.append((await failure(service, "ms"))[0])
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(other)
+        probe = await service.call("package", {"registry": "npm", "name": "slow"})
+    after = await service.call("package", {"registry": "npm", "name": "ms"})
+    await service.aclose()
+    assert probe.latest_version == after.latest_version == "2.1.3"
+    assert messages == [
+        f"The npm registry failed: it answered HTTP 503; it is being tried again now{NO_CACHE}"
+    ]
+    assert server.hits["/npm/ms"] == 1
+
+
 # -- through the MCP layer -------------------------------------------------------------------------
 
 
 async def test_server_tool_error_carries_the_fault_sentence(server: FaultServer, service: Service) -> None:
-    """Over MCP, an upstream 503 is an isError result whose text is the service's sentence; the next call works."""
+    """Over MCP, an upstream 503 is an isError result whose text is the service's sentence; the first call
+    after the cool-down works."""
     server.route("/npm/broken", failing(503, MS))
     async with Client(build_server(service)) as client:
         failed = await client.call_tool("package", {"registry": "npm", "name": "broken"})
+        await anyio.sleep(COOLDOWN)
         worked = await client.call_tool("package", {"registry": "npm", "name": "ms"})
     assert failed.is_error
     assert failed.content == [
