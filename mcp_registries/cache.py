@@ -1,8 +1,12 @@
-"""diskcache behind a small interface: keys, TTLs, and stale entries kept for stale-if-error.
+"""diskcache behind a small async interface: keys, TTLs, and stale entries kept for stale-if-error.
 
 An entry stays on disk for `STALE_WINDOW` past its TTL, so that when an upstream fails a
 recent-enough answer can still be served (marked stale, with its age). A cache directory that
 cannot be opened or written degrades to no caching with a warning, never a crash.
+
+diskcache blocks (SQLite, its locks for up to `timeout`, pickling indexes of several MB): it runs
+in a worker thread, so that one slow read never holds up the other sessions' calls. The memory
+front answers warm calls without leaving the event loop.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio.to_thread
 import diskcache
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,7 @@ SCHEMA = "v2"
 TTL_INDEX = 300.0  # latest version, dist-tags, yanks and owners change without notice
 TTL_DOWNLOADS = 3600.0  # download counts are published daily
 TTL_PARTIAL = 60.0  # an answer missing a part because a secondary fetch failed: retry soon
+TTL_NOT_FOUND = 120.0  # a guessed name asked again and again; a package published since shows soon
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +56,18 @@ class Entry:
 
 
 class Cache(Protocol):
-    def get(self, key: str) -> Entry | None: ...
+    async def get(self, key: str) -> Entry | None: ...
 
-    def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None: ...
+    async def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None: ...
 
     def close(self) -> None: ...
 
 
 class NullCache:
-    def get(self, key: str) -> Entry | None:
+    async def get(self, key: str) -> Entry | None:
         return None
 
-    def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
+    async def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
         return None
 
     def close(self) -> None:
@@ -92,7 +98,17 @@ class DiskCache:
             with contextlib.suppress(*_DISK_ERRORS):
                 cache.close()
 
-    def get(self, key: str) -> Entry | None:
+    async def get(self, key: str) -> Entry | None:
+        if self._cache is None:
+            return None
+        return await anyio.to_thread.run_sync(self.read, key)
+
+    async def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
+        if self._cache is not None:
+            await anyio.to_thread.run_sync(self.write, key, value, ttl, validators)
+
+    def read(self, key: str) -> Entry | None:
+        """A blocking read (worker threads only)."""
         if self._cache is None:
             return None
         try:
@@ -110,7 +126,8 @@ class DiskCache:
         self.stats["reads"] += 1
         return Entry(value=value, stored_at=stored_at, ttl=ttl, validators=validators)
 
-    def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
+    def write(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
+        """A blocking write (worker threads only)."""
         if self._cache is None:
             return
         try:
@@ -143,22 +160,22 @@ class MemoryFront:
         while len(self._entries) > self.limit:
             self._entries.popitem(last=False)
 
-    def get(self, key: str) -> Entry | None:
+    async def get(self, key: str) -> Entry | None:
         entry = self._entries.get(key)
         if entry is not None and entry.fresh:
             self._entries.move_to_end(key)
             self.stats["memory"] += 1
             return entry
-        below = self.inner.get(key)
+        below = await self.inner.get(key)
         if below is not None:
             self.stats["disk"] += 1
             self._remember(key, below)
             return below
         return entry
 
-    def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
-        self.inner.set(key, value, ttl, validators)
+    async def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
         self._remember(key, Entry(value=value, stored_at=time.time(), ttl=ttl, validators=validators))
+        await self.inner.set(key, value, ttl, validators)
 
     def close(self) -> None:
         self._entries.clear()

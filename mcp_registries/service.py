@@ -10,6 +10,7 @@ served with a note (stale-if-error).
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 from collections import Counter
@@ -20,8 +21,15 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
-from .errors import InvalidResponse, NoPublishedVersions, UpstreamError, UpstreamStatus, VersionNotFound
+from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_NOT_FOUND, TTL_PARTIAL, Cache, Entry, open_cache
+from .errors import (
+    InvalidResponse,
+    NoPublishedVersions,
+    NotFound,
+    UpstreamError,
+    UpstreamStatus,
+    VersionNotFound,
+)
 from .http import HttpClient, NotModified, Validators
 from .models import (
     DependenciesResult,
@@ -56,6 +64,13 @@ class _Flight:
     error: BaseException | None = None
     #: The leading caller was cancelled (it gave up, not the upstream): waiters fetch for themselves.
     abandoned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Absent:
+    """A cached not-found answer: the error to raise again."""
+
+    error: NotFound | Missing
 
 
 def _age(seconds: float) -> str:
@@ -174,9 +189,15 @@ class Service:
     async def _cached(
         self, key: str, ttl: float | Callable[[T], float], make_plan: Callable[[], Plan[T]]
     ) -> tuple[T, list[str]]:
-        """The cache-then-fetch template: fresh entry, else one shared fetch (revalidated when possible)."""
-        entry = self.cache.get(key)
+        """The cache-then-fetch template: fresh entry, else one shared fetch (revalidated when possible).
+
+        A not-found answer is cached too, briefly (`TTL_NOT_FOUND`): an agent repeating a guessed name
+        does not ask the upstream each time.
+        """
+        entry = await self.cache.get(key)
         if entry is not None and entry.fresh:
+            if isinstance(entry.value, _Absent):
+                raise copy.copy(entry.value.error)
             return entry.value, []
         flight = self._inflight.get(key)
         if flight is not None:
@@ -187,31 +208,19 @@ class Service:
                 raise flight.error
             return flight.value, list(flight.notes)
         flight = self._inflight[key] = _Flight()
-
-        def lifetime(value: T) -> float:
-            return ttl(value) if callable(ttl) else ttl
-
+        # An expired answer to revalidate or to serve if the upstream fails; never an expired not-found.
+        stale = entry if entry is not None and not isinstance(entry.value, _Absent) else None
         try:
-            try:
-                value, validators = await self._run(make_plan(), entry.validators if entry else None)
-            except NotModified:
-                assert entry is not None
-                value, validators = entry.value, entry.validators
-            except UpstreamError as exc:
-                if entry is None:
-                    if self.settings.cache_enabled:
-                        exc.served_stale = False
-                    raise
-                exc.served_stale = True
-                log.warning("serving a stale answer for %s: %s", key, exc.message)
-                flight.value, flight.notes = (
-                    entry.value,
-                    [f"served from cache ({_age(entry.age)} old) because {exc.service} failed: {exc.what}"],
-                )
-                return flight.value, list(flight.notes)
-            self.cache.set(key, value, lifetime(value), validators)
-            flight.value = value
-            return value, []
+            value, flight.notes = await self._fetch(key, stale, make_plan)
+            if not flight.notes:
+                await self.cache.set(key, value[0], ttl(value[0]) if callable(ttl) else ttl, value[1])
+            flight.value = value[0]
+            return flight.value, list(flight.notes)
+        except (NotFound, Missing) as exc:
+            if not isinstance(exc, Missing) or exc.fetch.decides:
+                await self.cache.set(key, _Absent(exc), TTL_NOT_FOUND)
+            flight.error = exc
+            raise
         except Exception as exc:
             # The upstream's (or the plan's) answer: every waiter gets the same error.
             flight.error = exc
@@ -224,6 +233,25 @@ class Service:
         finally:
             flight.done.set()
             del self._inflight[key]
+
+    async def _fetch(
+        self, key: str, stale: Entry | None, make_plan: Callable[[], Plan[T]]
+    ) -> tuple[tuple[T, Validators | None], list[str]]:
+        """Run the plan (conditionally, given an expired entry); on upstream failure, that entry with a note."""
+        try:
+            return await self._run(make_plan(), stale.validators if stale else None), []
+        except NotModified:
+            assert stale is not None
+            return (stale.value, stale.validators), []
+        except UpstreamError as exc:
+            if stale is None:
+                if self.settings.cache_enabled:
+                    exc.served_stale = False
+                raise
+            exc.served_stale = True
+            log.warning("serving a stale answer for %s: %s", key, exc.message)
+            note = f"served from cache ({_age(stale.age)} old) because {exc.service} failed: {exc.what}"
+            return (stale.value, stale.validators), [note]
 
     def _key(self, kind: str, registry: Registry, name: str, *rest: str) -> str:
         return "|".join((kind, registry.name, registry.origin, name, *rest))

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
-import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from mcp_registries.cache import DiskCache, MemoryFront, NullCache, open_cache
 
+pytestmark = pytest.mark.anyio
 
-def test_entries_are_shared_between_cache_instances(tmp_path: Path) -> None:
+
+async def test_entries_are_shared_between_cache_instances(tmp_path: Path) -> None:
     """A value stored by one DiskCache is read by another on the same directory (as another process would)."""
-    DiskCache(tmp_path, 10**7).set("k", {"a": 1}, 60.0, validators="etag")
-    entry = DiskCache(tmp_path, 10**7).get("k")
+    await DiskCache(tmp_path, 10**7).set("k", {"a": 1}, 60.0, validators="etag")
+    entry = await DiskCache(tmp_path, 10**7).get("k")
     assert entry is not None and entry.value == {"a": 1} and entry.fresh and entry.validators == "etag"
 
 
-def test_expired_entry_is_kept_for_stale_if_error(tmp_path: Path) -> None:
+async def test_expired_entry_is_kept_for_stale_if_error(tmp_path: Path) -> None:
     """An entry past its TTL is still returned, marked not fresh, so it can be served when upstreams fail."""
     cache = DiskCache(tmp_path, 10**7)
-    cache.set("k", 1, 0.01)
-    time.sleep(0.02)
-    entry = cache.get("k")
+    await cache.set("k", 1, 0.01)
+    await anyio.sleep(0.02)
+    entry = await cache.get("k")
     assert entry is not None and not entry.fresh and entry.value == 1
 
 
@@ -36,69 +38,68 @@ def test_corrupted_database_degrades_to_no_cache(tmp_path: Path, caplog: pytest.
     assert "continuing without a cache" in caplog.text
 
 
-def test_unreadable_entry_is_a_miss(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_unreadable_entry_is_a_miss(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A stored value that no longer unpickles (e.g. written by another version) is a miss with a warning."""
     cache = DiskCache(tmp_path, 10**7)
-    cache.set("k", 1, 60.0)
+    await cache.set("k", 1, 60.0)
     store = cache._cache
     assert store is not None
     with sqlite3.connect(tmp_path / "cache.db") as db:
         db.execute("UPDATE Cache SET value = ?", (pickle.dumps(1)[:-3],))
-    assert cache.get("k") is None
+    assert await cache.get("k") is None
     assert "ignoring unreadable cache entry" in caplog.text
 
 
-def test_cache_removed_while_running_disables_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_cache_broken_while_running_disables_cache(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """When the database fails under a running server, caching stops with a warning and calls go on."""
-    cache = DiskCache(tmp_path / "c", 10**7)
-    cache.set("k", 1, 60.0)
-    store = cache._cache
-    assert store is not None
-    store.close()
-    for path in (tmp_path / "c").iterdir():
-        path.unlink()
-    (tmp_path / "c").rmdir()
-    (tmp_path / "c").write_text("now a file")
-    cache.set("k2", 2, 60.0)
-    assert cache.get("k2") is None
+    cache = DiskCache(tmp_path, 10**7)
+    await cache.set("k", 1, 60.0)
+    # Another process damages the database; the worker threads' open connections see it at once.
+    with sqlite3.connect(tmp_path / "cache.db") as db:
+        db.execute("DROP TABLE Cache")
+    await cache.set("k2", 2, 60.0)
+    assert await cache.get("k2") is None
     assert "continuing without a cache" in caplog.text
+    assert cache._cache is None
 
 
-def test_disabled_cache_is_null(tmp_path: Path) -> None:
+async def test_disabled_cache_is_null(tmp_path: Path) -> None:
     """MCP_REGISTRIES_CACHE=off gives a cache that stores nothing and writes no files."""
     cache = open_cache(tmp_path / "never", enabled=False, size_limit=10**7)
-    cache.set("k", 1, 60.0)
-    assert cache.get("k") is None and not (tmp_path / "never").exists()
+    await cache.set("k", 1, 60.0)
+    assert await cache.get("k") is None and not (tmp_path / "never").exists()
 
 
-def test_memory_front_serves_fresh_entries_without_reading_disk(tmp_path: Path) -> None:
+async def test_memory_front_serves_fresh_entries_without_reading_disk(tmp_path: Path) -> None:
     """A fresh entry comes from memory as the same live object; the disk is not read again."""
     front = MemoryFront(DiskCache(tmp_path, 10**7))
     value = {"big": list(range(10))}
-    front.set("k", value, 60.0)
-    first, second = front.get("k"), front.get("k")
+    await front.set("k", value, 60.0)
+    first, second = await front.get("k"), await front.get("k")
     assert first is not None and second is not None and first.value is value and second.value is value
     assert front.stats == {"memory": 2}
 
 
-def test_memory_front_looks_below_when_its_copy_is_stale(tmp_path: Path) -> None:
+async def test_memory_front_looks_below_when_its_copy_is_stale(tmp_path: Path) -> None:
     """A stale memory copy is replaced by a fresher entry another process wrote to the shared directory."""
     front = MemoryFront(DiskCache(tmp_path, 10**7))
-    front.set("k", "old", 0.01)
-    time.sleep(0.02)
-    DiskCache(tmp_path, 10**7).set("k", "new", 60.0)
-    entry = front.get("k")
+    await front.set("k", "old", 0.01)
+    await anyio.sleep(0.02)
+    await DiskCache(tmp_path, 10**7).set("k", "new", 60.0)
+    entry = await front.get("k")
     assert entry is not None and entry.value == "new" and entry.fresh
     assert front.stats["disk"] == 1
 
 
-def test_memory_front_keeps_only_the_last_used_entries(tmp_path: Path) -> None:
+async def test_memory_front_keeps_only_the_last_used_entries(tmp_path: Path) -> None:
     """Past its limit the least recently used entry leaves memory but stays on disk."""
     front = MemoryFront(DiskCache(tmp_path, 10**7), entries=2)
     for key in ("a", "b", "c"):
-        front.set(key, key, 60.0)
+        await front.set(key, key, 60.0)
     assert list(front._entries) == ["b", "c"]
-    entry = front.get("a")
+    entry = await front.get("a")
     assert entry is not None and entry.value == "a" and front.stats["disk"] == 1
 
 
@@ -106,3 +107,4 @@ def test_open_cache_puts_memory_in_front_of_disk(tmp_path: Path) -> None:
     """The production cache is a memory front over diskcache."""
     cache = open_cache(tmp_path, enabled=True, size_limit=10**7)
     assert isinstance(cache, MemoryFront) and isinstance(cache.inner, DiskCache)
+

@@ -10,8 +10,8 @@ import anyio
 import httpx
 import pytest
 
-from mcp_registries.cache import DiskCache, Entry, NullCache
-from mcp_registries.errors import NoPublishedVersions, PackageNotFound, UpstreamStatus
+from mcp_registries.cache import TTL_NOT_FOUND, DiskCache, Entry, MemoryFront, NullCache
+from mcp_registries.errors import NoPublishedVersions, PackageNotFound, UpstreamStatus, VersionNotFound
 from mcp_registries.models import (
     DependenciesResult,
     DownloadsResult,
@@ -455,3 +455,60 @@ async def test_missing_secondary_document_is_an_upstream_fault(
         await service.call("version", {"registry": "pypi", "name": "django", "version": "4.2"})
     assert not isinstance(error.value, PackageNotFound)
     assert "PyPI failed: it answered HTTP 404 for a document it lists itself" in error.value.message
+
+
+async def test_not_found_is_cached_briefly(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """A guessed name asked again is answered from the cache; once the short TTL ends, a package published
+    since is found."""
+    cache = DiskCache(tmp_path, 10**8)
+    svc = Service(make_settings(tmp_path), transport=upstream.transport(), cache=cache, backoff=0.0)
+    for _ in range(3):
+        with pytest.raises(PackageNotFound, match="npm package 'fresh-name' not found"):
+            await svc.call("package", {"registry": "npm", "name": "fresh-name"})
+    assert upstream.hits[NPM + "fresh-name"] == 1
+    upstream.routes[NPM + "fresh-name"] = (200, data("npm/ms.json"))
+    _expire_all(cache, TTL_NOT_FOUND + 1)
+    found = await svc.call("package", {"registry": "npm", "name": "fresh-name"})
+    await svc.aclose()
+    assert isinstance(found, PackageResult) and found.latest_version == "2.1.3"
+    assert upstream.hits[NPM + "fresh-name"] == 2
+
+
+async def test_missing_version_document_is_cached_briefly(
+    cached_service: Service, upstream: FakeUpstream
+) -> None:
+    """An exact npm version that does not exist is asked of the registry once, however often it is asked."""
+    for _ in range(3):
+        with pytest.raises(VersionNotFound):
+            await cached_service.call("version", {"registry": "npm", "name": "react", "version": "99.0.0"})
+    assert upstream.hits[NPM + "react/99.0.0"] == 1 and upstream.hits[NPM + "react"] == 1
+
+
+async def test_slow_cache_does_not_delay_a_concurrent_warm_call(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """While one call waits on a slow disk read, a warm call answered from memory returns at once."""
+
+    class SlowDisk(DiskCache):
+        def read(self, key: str) -> Entry | None:
+            if "express" in key:
+                time.sleep(0.5)  # blocking, as a locked SQLite file is
+            return super().read(key)
+
+    svc = Service(
+        make_settings(tmp_path), transport=upstream.transport(), cache=MemoryFront(SlowDisk(tmp_path, 10**8))
+    )
+    await svc.call("package", {"registry": "npm", "name": "react"})
+    warm: list[float] = []
+
+    async def warm_call() -> None:
+        await anyio.sleep(0.1)  # the slow read is under way
+        started = time.monotonic()
+        await svc.call("package", {"registry": "npm", "name": "react"})
+        warm.append(time.monotonic() - started)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(warm_call)
+        await svc.call("package", {"registry": "npm", "name": "express"})
+    await svc.aclose()
+    assert warm[0] < 0.05

@@ -63,6 +63,10 @@ class Missing(Exception):
         self.fetch = fetch
         self.status = status
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Cached as a not-found answer: rebuilt from its arguments, not from the message.
+        return Missing, (self.fetch, self.status)
+
 
 class BadDocument(ValueError):
     """An upstream body that decoded but does not have the documented shape."""

@@ -49,9 +49,7 @@ MAX_NAME = 214
 MAX_DECLARED = 10
 NOTE_NO_ACCOUNTS = "this registry (or its mirror) lists no maintainer accounts"
 NOTE_NO_DATES = "release dates unknown (this registry mirror serves no real publish times)"
-NOTE_NO_DEPRECATIONS = (
-    "deprecation unknown (this registry mirror strips deprecation notices; none shown is not 'not deprecated')"
-)
+NOTE_NO_DEPRECATIONS = "deprecation unknown (this registry mirror strips deprecation notices; none shown is not 'not deprecated')"
 
 
 class Npm:
