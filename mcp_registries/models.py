@@ -189,6 +189,21 @@ def _prune(value: Any, *, top: bool) -> Any:
     return value
 
 
+def _present(value: Any) -> bool:
+    return value is not None and value is not False and value != [] and value != {}
+
+
+def structured(result: BaseModel) -> dict[str, Any]:
+    """The answer as JSON data (MCP structuredContent, REST body): every top-level field SPEC lists, and
+    rows of lists without their null, false or empty fields (a 50-row page repeats them 50 times; the
+    output schema does not require them, and a client validates the rest twice as fast)."""
+    data = result.model_dump(mode="json")
+    for field, value in data.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            data[field] = [{k: v for k, v in row.items() if _present(v)} for row in value]
+    return data
+
+
 def compact_json(result: BaseModel | dict[str, Any]) -> str:
     """The text block: compact JSON; null and empty fields (and false flags below the top level) left out.
 

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from . import __version__
 from .errors import InvalidArgument, NotFound, RateLimited, RegistryError, UpstreamError, UpstreamTimeout
-from .models import RESULT_MODELS, Operation
+from .models import RESULT_MODELS, Operation, structured
 from .operations import OPERATIONS
 from .service import Service
 
@@ -100,7 +100,7 @@ def routes(service: Service) -> list[Route]:
                 "internal_error",
                 f"Internal error while answering '{name}'; the server logged the details.",
             )
-        return JSONResponse(result.model_dump(mode="json"))
+        return JSONResponse(structured(result))
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document(secured=service.settings.auth_token is not None))

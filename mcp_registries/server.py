@@ -19,6 +19,7 @@ from starlette.types import Message, Receive, Scope, Send
 from . import __version__
 from .errors import RegistryError
 from .models import RESULT_MODELS, compact_json, flat_schema
+from .models import structured as structured_data
 from .operations import OPERATIONS, OperationSpec
 from .service import Service
 
@@ -43,7 +44,7 @@ async def answer(service: Service, spec: OperationSpec, arguments: dict[str, Any
     """One tool call: the answer as structured content plus compact JSON text, or one error sentence."""
     try:
         result = await service.call(spec.operation, arguments)
-        structured = result.model_dump(mode="json")
+        structured = structured_data(result)
         return CallToolResult(
             content=[TextContent(type="text", text=compact_json(structured))],
             structured_content=structured,

@@ -107,4 +107,3 @@ def test_open_cache_puts_memory_in_front_of_disk(tmp_path: Path) -> None:
     """The production cache is a memory front over diskcache."""
     cache = open_cache(tmp_path, enabled=True, size_limit=10**7)
     assert isinstance(cache, MemoryFront) and isinstance(cache.inner, DiskCache)
-

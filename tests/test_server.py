@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 
 from mcp_registries.cache import NullCache
-from mcp_registries.models import Operation
+from mcp_registries.models import RESULT_MODELS, Operation
 from mcp_registries.operations import OPERATIONS
 from mcp_registries.server import build_server
 from mcp_registries.service import Service
@@ -88,6 +88,30 @@ async def test_package_text_block_is_compact_structured_is_full(client: Client) 
     assert compact["latest_version"] == structured["latest_version"] == "19.3.1"
     assert "deprecated" in structured and structured["deprecated"] is None and "deprecated" not in compact
     assert len(text.encode()) < 1024
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "rows"),
+    [
+        ("versions", {"registry": "npm", "name": "react"}, "versions"),
+        ("dependencies", {"registry": "npm", "name": "express", "version": "4.18.2"}, "runtime"),
+        ("maintainer", {"registry": "pypi", "name": "requests"}, "maintainers"),
+    ],
+)
+async def test_structured_rows_leave_out_empty_fields(
+    client: Client, tool: str, arguments: dict[str, Any], rows: str
+) -> None:
+    """structuredContent keeps every top-level field of the result, and its list rows carry no null, false or
+    empty field (as the text block), so clients validate and read less."""
+    is_error, text, structured = await call(client, tool, **arguments)
+    assert not is_error and structured is not None
+    model = RESULT_MODELS[Operation(tool)]
+    assert set(structured) == set(model.model_fields)
+    assert structured[rows]
+    for row in structured[rows]:
+        assert all(value not in (None, False, [], {}) for value in row.values()), row
+    assert json.loads(text)[rows] == structured[rows]
+    model.model_validate(structured)
 
 
 @pytest.mark.parametrize(

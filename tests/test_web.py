@@ -30,7 +30,7 @@ from mcp_types import CallToolResult
 from mcp_registries import cli
 from mcp_registries.cache import DiskCache, NullCache
 from mcp_registries.errors import RegistryError
-from mcp_registries.models import RESULT_MODELS, Operation
+from mcp_registries.models import RESULT_MODELS, Operation, structured
 from mcp_registries.operations import OPERATIONS
 from mcp_registries.rest import MAX_BODY_BYTES
 from mcp_registries.service import Service
@@ -101,7 +101,7 @@ def expected(upstream: FakeUpstream, operation: str, arguments: dict[str, Any]) 
         settings = make_settings(Path("/nonexistent"))
         service = Service(settings, transport=copy.transport(), cache=NullCache(), backoff=0.0)
         try:
-            return (await service.call(operation, arguments)).model_dump(mode="json")
+            return structured(await service.call(operation, arguments))
         except RegistryError as exc:
             return exc.message
         finally:
