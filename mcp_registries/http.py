@@ -5,8 +5,9 @@ Policy: a 404/410 is an answer (`Missing`), never retried. Connection errors, ti
 fits the call's time bound. Bodies are streamed and aborted past a size cap. Redirects are
 followed only within the configured base URL the request was made under (PyPI redirects to
 normalized names); URLs outside every base (files an upstream document points at) may only
-redirect within their own origin. Validators (`ETag`, `Last-Modified`) come back with each body,
-and a conditional request answered 304 raises `NotModified`.
+redirect within their own origin. A malformed URL, a document's or a redirect's, is that
+upstream's invalid response and is never handed to httpx. Validators (`ETag`, `Last-Modified`)
+come back with each body, and a conditional request answered 304 raises `NotModified`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .errors import (
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnreachable,
+    shown,
 )
 from .registries.base import Fetch, Missing
 from .settings import Settings
@@ -157,19 +159,18 @@ class HttpClient:
 
     async def _get(self, fetch: Fetch, conditional: dict[str, str]) -> tuple[Any, Validators | None]:
         url = fetch.url
+        target = _parse(fetch, url, "the document gave")
         scope = self._scope(url)
         for _ in range(_MAX_REDIRECTS + 1):
             self.request_count += 1
             self.recent_urls.append(url)
             try:
                 headers = {"Accept": fetch.accept, **conditional}
-                async with self._client.stream("GET", url, headers=headers) as response:
+                async with self._client.stream("GET", target, headers=headers) as response:
                     status = response.status_code
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
-                        target = urljoin(url, response.headers["location"])
-                        if not target.startswith(scope):
-                            raise UpstreamStatus(fetch.service, url, status, f"it redirected outside {scope}")
-                        url = target
+                        url = _redirect(fetch, url, response.headers["location"], scope, status)
+                        target = _parse(fetch, url, "it redirected to")
                         continue
                     if status == 304 and conditional:
                         raise NotModified(url)
@@ -235,6 +236,35 @@ class _Buffer:
 
     def finish(self) -> bytearray:
         return self.body
+
+
+def _parse(fetch: Fetch, url: str, lead: str) -> httpx.URL:
+    """`url` as httpx will send it. A malformed URL comes from an upstream (a document or a redirect), so
+    it is that upstream's invalid response, refused here before httpx raises what no caller expects."""
+    try:
+        parsed = httpx.URL(url)
+        # urllib must read it too: redirects are resolved with it, and it refuses what httpx lets through,
+        # percent-encoded ('http://a]b/') or left to the socket layer (port 99999, whose OverflowError
+        # comes out of anyio's connection attempts as an exception group).
+        _ = urlsplit(url).port
+    except (httpx.InvalidURL, ValueError):
+        raise _malformed(fetch, url, lead) from None
+    return parsed
+
+
+def _redirect(fetch: Fetch, url: str, location: str, scope: str, status: int) -> str:
+    """Where a redirect from `url` leads, when that stays within `scope`."""
+    try:
+        target = urljoin(url, location)
+    except ValueError:  # urllib refuses a bracket in the host that httpx would percent-encode
+        raise _malformed(fetch, location, "it redirected to") from None
+    if not target.startswith(scope):
+        raise UpstreamStatus(fetch.service, url, status, f"it redirected outside {scope}")
+    return target
+
+
+def _malformed(fetch: Fetch, url: str, lead: str) -> InvalidResponse:
+    return InvalidResponse(fetch.service, url, f"{lead} a malformed URL, {shown(url, 60)}")
 
 
 def _origin(url: str) -> str:

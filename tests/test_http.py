@@ -223,6 +223,33 @@ async def test_redirect_to_another_host_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "https://registry.test:[::1/x",
+        "https://registry.test:99999/x",
+        "https://registry.test/\x7fx",
+        "https://registry.test]/x",
+    ],
+    ids=["unclosed-bracket", "port-out-of-range", "control-character", "bracket-in-host"],
+)
+async def test_malformed_url_is_invalid_response_and_never_sent(url: str) -> None:
+    """A malformed URL (an upstream document's) is that upstream's invalid response, and nothing is sent."""
+    handler, seen = counting(httpx.Response(200, json={}))
+    client = client_for(handler)
+    with pytest.raises(InvalidResponse, match="the document gave a malformed URL"):
+        await client.fetch(Fetch(url, "PyPI"))
+    assert seen == [] and client.request_count == 0
+
+
+async def test_redirect_to_malformed_url_is_invalid_response() -> None:
+    """A redirect to a URL httpx lets through but urllib refuses is an invalid response, never asked."""
+    handler, seen = counting(httpx.Response(302, headers={"location": "https://registry.test]/x"}))
+    with pytest.raises(InvalidResponse, match="it redirected to a malformed URL"):
+        await client_for(handler).fetch(FETCH)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
     ("value", "escaped"),
     [
         ("react", "react"),
