@@ -4,10 +4,12 @@ Policy: a 404/410 is an answer (`Missing`), never retried. Connection errors, ti
 429 are retried with exponential backoff and jitter; a 429's `Retry-After` is honoured when it
 fits the call's time bound. Bodies are streamed and aborted past a size cap. Redirects are
 followed only within the configured base URL the request was made under (PyPI redirects to
-normalized names); URLs outside every base (files an upstream document points at) may only
-redirect within their own origin. A malformed URL, a document's or a redirect's, is that
-upstream's invalid response and is never handed to httpx. Validators (`ETag`, `Last-Modified`)
-come back with each body, and a conditional request answered 304 raises `NotModified`.
+normalized names). URLs that upstream documents give (file and PEP 658 metadata URLs) are asked
+only at the origins of the configured bases and of PyPI's file host; one under no base may only
+redirect within its own origin. A URL elsewhere (another host or port, `file:`, a cloud metadata
+address) or a malformed one is that upstream's invalid response, and nothing is sent. Validators
+(`ETag`, `Last-Modified`) come back with each body, and a conditional request answered 304
+raises `NotModified`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"mcp-registries/{__version__} (+https://github.com/mcp-registries/mcp-registries)"
 _MAX_REDIRECTS = 3
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,10 @@ class HttpClient:
     ) -> None:
         self.settings = settings
         self.backoff = backoff
+        s = settings
+        self._bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url, s.pypi_files_url)
+        #: Where requests may go at all, whatever an upstream document or redirect says.
+        self._origins = frozenset(_origin(httpx.URL(base)) for base in self._bases)
         #: Requests sent (and the latest URLs): the tests' and benchmarks' proof of cache hits.
         self.request_count = 0
         self.recent_urls: deque[str] = deque(maxlen=1000)
@@ -152,14 +159,27 @@ class HttpClient:
             raise InvalidResponse(fetch.service, fetch.url, why) from None
 
     def _scope(self, url: str) -> str:
-        """The configured base URL `url` lies under, or its origin when it lies under none."""
-        s = self.settings
-        bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url)
-        return max((b for b in bases if url.startswith(b)), key=len, default=_origin(url) + "/")
+        """Where redirects from `url` may lead: the configured base URL it lies under, or (a URL at an
+        allowed origin under no base, such as a file host) its own origin."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}/"
+        return max((b for b in self._bases if url.startswith(b)), key=len, default=origin)
+
+    def _target(self, fetch: Fetch, url: str, lead: str) -> httpx.URL:
+        """`url` as it will be sent, when it is well formed and at an allowed origin. Compared as httpx
+        parsed it, so what is checked is what is sent (scheme, host and port: no `file:`, no other port)."""
+        target = _parse(fetch, url, lead)
+        if _origin(target) not in self._origins:
+            raise InvalidResponse(
+                fetch.service,
+                url,
+                f"the document pointed at {shown(url, 60)}, outside the configured upstreams",
+            )
+        return target
 
     async def _get(self, fetch: Fetch, conditional: dict[str, str]) -> tuple[Any, Validators | None]:
         url = fetch.url
-        target = _parse(fetch, url, "the document gave")
+        target = self._target(fetch, url, "the document gave")
         scope = self._scope(url)
         for _ in range(_MAX_REDIRECTS + 1):
             self.request_count += 1
@@ -170,7 +190,7 @@ class HttpClient:
                     status = response.status_code
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                         url = _redirect(fetch, url, response.headers["location"], scope, status)
-                        target = _parse(fetch, url, "it redirected to")
+                        target = self._target(fetch, url, "it redirected to")
                         continue
                     if status == 304 and conditional:
                         raise NotModified(url)
@@ -267,9 +287,10 @@ def _malformed(fetch: Fetch, url: str, lead: str) -> InvalidResponse:
     return InvalidResponse(fetch.service, url, f"{lead} a malformed URL, {shown(url, 60)}")
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    # httpx lowercases the scheme and host, but drops a default port only when the scheme was
+    # written in lowercase ('HTTPS://h:443/' keeps 443): the port is filled in here instead.
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
 def _reason(exc: httpx.TransportError) -> str:

@@ -1,5 +1,6 @@
 """URLs that upstream documents give (PEP 658 metadata files next to Simple API file URLs), over real
-sockets: a malformed one is an error sentence, never a crash.
+sockets: asked only at the configured upstreams' origins and PyPI's file host, never elsewhere (no
+connection is even opened), and a malformed one is an error sentence, never a crash.
 
 The metadata file is a secondary document: when it cannot be read, the release is answered from the
 Simple API alone, with a note saying why, as for any other failure of that file.
@@ -8,7 +9,7 @@ Simple API alone, with a note saying why, as for any other failure of that file.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from mcp_types import CallToolResult, TextContent
@@ -17,6 +18,7 @@ from mcp_registries.cache import NullCache
 from mcp_registries.operations import OPERATIONS
 from mcp_registries.server import answer
 from mcp_registries.service import Service
+from mcp_registries.settings import Settings
 
 from .conftest import data, make_settings
 from .faults import FaultServer, reply
@@ -46,16 +48,29 @@ def upstream() -> Iterator[FaultServer]:
 
 
 @pytest.fixture
+def elsewhere() -> Iterator[FaultServer]:
+    """A second loopback listener, configured nowhere, that would serve the metadata to anyone asking."""
+    with FaultServer() as running:
+        running.prefixes["/"] = reply(200, METADATA)
+        yield running
+
+
+def settings_for(upstream: FaultServer, **overrides: object) -> Settings:
+    """Every base URL under a path prefix on `upstream`; PyPI's file host is the default unless given."""
+    values: dict[str, object] = {
+        "npm_url": upstream.url + "npm/",
+        "npm_downloads_url": upstream.url + "npm-dl/",
+        "pypi_url": upstream.url + "pypi/",
+        "pypistats_url": upstream.url + "stats/",
+        "connect_timeout": 1.0,
+        "read_timeout": 1.0,
+    }
+    return make_settings(**{**values, **overrides})
+
+
+@pytest.fixture
 async def service(upstream: FaultServer) -> AsyncIterator[Service]:
-    settings = make_settings(
-        npm_url=upstream.url + "npm/",
-        npm_downloads_url=upstream.url + "npm-dl/",
-        pypi_url=upstream.url + "pypi/",
-        pypistats_url=upstream.url + "stats/",
-        connect_timeout=1.0,
-        read_timeout=1.0,
-    )
-    svc = Service(settings, cache=NullCache(), backoff=0.0)
+    svc = Service(settings_for(upstream), cache=NullCache(), backoff=0.0)
     yield svc
     await svc.aclose()
 
@@ -95,3 +110,61 @@ async def test_version_malformed_metadata_url_is_a_note(
     assert all(len(note) < 300 for note in notes), notes
     assert upstream.hits["/pypi/simple/django/"] == 1
     assert not [path for path in upstream.hits if path.startswith("/files/")]
+
+
+def assert_asked_only(service: Service, upstream: FaultServer) -> None:
+    """Every URL the HTTP client sent went to the configured upstream."""
+    sent = list(service.http.recent_urls)
+    assert sent and all(url.startswith(upstream.url) for url in sent), sent
+
+
+OUTSIDE: dict[str, Callable[[FaultServer], str]] = {
+    "another-loopback-port": lambda other: other.url + "files/" + WHEEL,
+    "cloud-metadata-address": lambda other: "http://169.254.169.254/latest/meta-data/" + WHEEL,
+    "file-scheme": lambda other: "file:///etc/passwd",
+}
+
+
+@pytest.mark.parametrize("wheel_url", OUTSIDE.values(), ids=OUTSIDE.keys())
+async def test_version_metadata_url_outside_the_upstreams_is_never_asked(
+    service: Service, upstream: FaultServer, elsewhere: FaultServer, wheel_url: Callable[[FaultServer], str]
+) -> None:
+    """A wheel URL outside the configured upstreams leaves the metadata out with a note; nothing is sent there."""
+    result = await version_42(service, upstream, wheel_url(elsewhere))
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    notes = result.structured_content["notes"]
+    assert any("the document pointed at" in n and "outside the configured upstreams" in n for n in notes)
+    assert all(len(note) < 300 for note in notes), notes
+    assert [a["filename"] for a in result.structured_content["artifacts"]] == [WHEEL, "Django-4.2.tar.gz"]
+    assert elsewhere.connections == 0
+    assert_asked_only(service, upstream)
+
+
+async def test_version_metadata_at_the_configured_file_host_is_read(
+    upstream: FaultServer, elsewhere: FaultServer
+) -> None:
+    """Metadata on the host MCP_REGISTRIES_PYPI_FILES_URL names is read: the release is answered whole."""
+    svc = Service(settings_for(upstream, pypi_files_url=elsewhere.url), cache=NullCache(), backoff=0.0)
+    try:
+        result = await version_42(svc, upstream, elsewhere.url + "packages/" + WHEEL)
+    finally:
+        await svc.aclose()
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["dependencies_count"] == 4
+    assert not any("metadata is not available" in note for note in result.structured_content["notes"])
+    assert elsewhere.hits == {f"/packages/{WHEEL}.metadata": 1}
+
+
+async def test_version_metadata_redirect_outside_the_upstreams_is_not_followed(
+    service: Service, upstream: FaultServer, elsewhere: FaultServer
+) -> None:
+    """Metadata on the upstream's own origin that redirects to another port is left out, unasked there."""
+    upstream.prefixes["/files/"] = reply(302, headers={"Location": elsewhere.url + "files/" + WHEEL})
+    result = await version_42(service, upstream, upstream.url + "files/" + WHEEL)
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert any("redirected outside" in note for note in result.structured_content["notes"])
+    assert elsewhere.connections == 0
+    assert_asked_only(service, upstream)
