@@ -4,9 +4,12 @@ Policy: a 404/410 is an answer (`Missing`), never retried. Connection errors, ti
 429 are retried with exponential backoff and jitter; a 429's `Retry-After` is honoured when it
 fits the call's time bound. Bodies are streamed and aborted past a size cap. Redirects are
 followed only within the configured base URL the request was made under (PyPI redirects to
-normalized names); URLs outside every base (files an upstream document points at) may only
-redirect within their own origin. Validators (`ETag`, `Last-Modified`) come back with each body,
-and a conditional request answered 304 raises `NotModified`.
+normalized names). URLs that upstream documents give (file and PEP 658 metadata URLs) are asked
+only at the origins of the configured bases and of PyPI's file host; one under no base may only
+redirect within its own origin. A URL elsewhere (another host or port, `file:`, a cloud metadata
+address) or a malformed one is that upstream's invalid response, and nothing is sent. Validators
+(`ETag`, `Last-Modified`) come back with each body, and a conditional request answered 304
+raises `NotModified`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from .errors import (
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnreachable,
+    shown,
 )
 from .outages import Outages
 from .registries.base import Fetch, Missing
@@ -44,6 +48,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"mcp-registries/{__version__} (+https://github.com/mcp-registries/mcp-registries)"
 _MAX_REDIRECTS = 3
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,10 @@ class HttpClient:
     ) -> None:
         self.settings = settings
         self.backoff = backoff
+        s = settings
+        self._bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url, s.pypi_files_url)
+        #: Where requests may go at all, whatever an upstream document or redirect says.
+        self._origins = frozenset(_origin(httpx.URL(base)) for base in self._bases)
         #: Requests sent (and the latest URLs): the tests' and benchmarks' proof of cache hits.
         self.request_count = 0
         #: Upstreams that failed recently, answered at once until their cool-down ends.
@@ -170,29 +179,41 @@ class HttpClient:
             raise InvalidResponse(fetch.service, fetch.url, why) from None
 
     def _scope(self, url: str) -> str:
-        """The configured base URL `url` lies under, or its origin when it lies under none."""
-        s = self.settings
-        bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url)
-        return max((b for b in bases if url.startswith(b)), key=len, default=_origin(url) + "/")
+        """Where redirects from `url` may lead: the configured base URL it lies under, or (a URL at an
+        allowed origin under no base, such as a file host) its own origin."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}/"
+        return max((b for b in self._bases if url.startswith(b)), key=len, default=origin)
+
+    def _target(self, fetch: Fetch, url: str, lead: str) -> httpx.URL:
+        """`url` as it will be sent, when it is well formed and at an allowed origin. Compared as httpx
+        parsed it, so what is checked is what is sent (scheme, host and port: no `file:`, no other port)."""
+        target = _parse(fetch, url, lead)
+        if _origin(target) not in self._origins:
+            raise InvalidResponse(
+                fetch.service,
+                url,
+                f"the document pointed at {shown(url, 60)}, outside the configured upstreams",
+            )
+        return target
 
     async def _get(self, fetch: Fetch, conditional: dict[str, str]) -> tuple[Any, Validators | None]:
         url = fetch.url
+        target = self._target(fetch, url, "the document gave")
         scope = self._scope(url)
         for _ in range(_MAX_REDIRECTS + 1):
             self.request_count += 1
             self.recent_urls.append(url)
             try:
                 headers = {"Accept": fetch.accept, **conditional}
-                async with self._client.stream("GET", url, headers=headers) as response:
+                async with self._client.stream("GET", target, headers=headers) as response:
                     status = response.status_code
                     if status < 500 and status != 429:
                         # It answered (even a 404, or a body unusable below): it is up.
                         self.outages.answered(scope)
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
-                        target = urljoin(url, response.headers["location"])
-                        if not target.startswith(scope):
-                            raise UpstreamStatus(fetch.service, url, status, f"it redirected outside {scope}")
-                        url = target
+                        url = _redirect(fetch, url, response.headers["location"], scope, status)
+                        target = self._target(fetch, url, "it redirected to")
                         continue
                     if status == 304 and conditional:
                         raise NotModified(url)
@@ -260,9 +281,39 @@ class _Buffer:
         return self.body
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+def _parse(fetch: Fetch, url: str, lead: str) -> httpx.URL:
+    """`url` as httpx will send it. A malformed URL comes from an upstream (a document or a redirect), so
+    it is that upstream's invalid response, refused here before httpx raises what no caller expects."""
+    try:
+        parsed = httpx.URL(url)
+        # urllib must read it too: redirects are resolved with it, and it refuses what httpx lets through,
+        # percent-encoded ('http://a]b/') or left to the socket layer (port 99999, whose OverflowError
+        # comes out of anyio's connection attempts as an exception group).
+        _ = urlsplit(url).port
+    except (httpx.InvalidURL, ValueError):
+        raise _malformed(fetch, url, lead) from None
+    return parsed
+
+
+def _redirect(fetch: Fetch, url: str, location: str, scope: str, status: int) -> str:
+    """Where a redirect from `url` leads, when that stays within `scope`."""
+    try:
+        target = urljoin(url, location)
+    except ValueError:  # urllib refuses a bracket in the host that httpx would percent-encode
+        raise _malformed(fetch, location, "it redirected to") from None
+    if not target.startswith(scope):
+        raise UpstreamStatus(fetch.service, url, status, f"it redirected outside {scope}")
+    return target
+
+
+def _malformed(fetch: Fetch, url: str, lead: str) -> InvalidResponse:
+    return InvalidResponse(fetch.service, url, f"{lead} a malformed URL, {shown(url, 60)}")
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    # httpx lowercases the scheme and host, but drops a default port only when the scheme was
+    # written in lowercase ('HTTPS://h:443/' keeps 443): the port is filled in here instead.
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
 def _reason(exc: httpx.TransportError) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import platformdirs
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -17,6 +19,7 @@ _FROM_ENV = {
     "npm_downloads_url": "NPM_DOWNLOADS_URL",
     "pypi_url": "PYPI_URL",
     "pypistats_url": "PYPISTATS_URL",
+    "pypi_files_url": "PYPI_FILES_URL",
     "cache_dir": "CACHE_DIR",
     "log_level": "LOG_LEVEL",
     "auth_token": "AUTH_TOKEN",
@@ -33,6 +36,9 @@ class Settings(BaseModel):
     npm_downloads_url: str = "https://api.npmjs.org/"
     pypi_url: str = "https://pypi.org/"
     pypistats_url: str = "https://pypistats.org/"
+    #: PyPI's file host: wheels and their PEP 658 metadata files. Only its origin counts: URLs that
+    #: upstream documents give are fetched from it and the bases' origins, never from elsewhere.
+    pypi_files_url: str = "https://files.pythonhosted.org/"
     cache_dir: Path = Path(platformdirs.user_cache_dir("mcp-registries"))
     cache_enabled: bool = True
     #: diskcache's size limit; entries are evicted (least recently stored first) past it.
@@ -50,12 +56,21 @@ class Settings(BaseModel):
     #: Streamed bodies are aborted past this; the largest real packuments are ~30 MB uncompressed.
     max_response_bytes: int = 64 * 1024 * 1024
 
-    @field_validator("npm_url", "npm_downloads_url", "pypi_url", "pypistats_url")
+    @field_validator("npm_url", "npm_downloads_url", "pypi_url", "pypistats_url", "pypi_files_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
         value = value.strip()
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
+        try:
+            # Every URL the HTTP client sends must pass both parsers (see http.py): a base either one
+            # refuses would fail every request, so it stops the program here instead.
+            _ = urlsplit(value).port
+            host = httpx.URL(value).host
+        except (httpx.InvalidURL, ValueError):
+            host = ""
+        if not host:
+            raise ValueError(f"base URL must be a well-formed URL with a host, got {value!r}")
         # A trailing slash makes every upstream URL a child of the base, path prefix included.
         return value if value.endswith("/") else value + "/"
 

@@ -2,8 +2,8 @@
 
 Each path gets a behaviour: a function that answers one request through an `Exchange`. The server
 counts requests per path, records their headers, arrival times and the statuses it sent, and
-counts the body bytes it offered, so tests can prove retries, single-flight and conditional requests. Every wait is
-bounded (at most `HANG_LIMIT`) and ends early when the server shuts down.
+counts the body bytes it offered and the connections it accepted, so tests can prove retries,
+single-flight, conditional requests and that nothing connected at all. Every wait is bounded (at most `HANG_LIMIT`) and ends early when the server shuts down.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 #: The longest any behaviour waits; shutdown ends every wait sooner.
 HANG_LIMIT = 30.0
@@ -176,6 +176,18 @@ def conditional(body: bytes, etag: str) -> Behaviour:
     return behave
 
 
+class _CountingServer(http.server.ThreadingHTTPServer):
+    """Counts accepted connections, requests or not: proof that a client never even connected."""
+
+    daemon_threads = True
+    connections = 0
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        # Called once per accepted connection, always from the serving thread: no lock needed.
+        self.connections += 1
+        return True
+
+
 class FaultServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 (port 0 unless given); unrouted paths are 404 with no body."""
 
@@ -190,8 +202,7 @@ class FaultServer:
         self.statuses: defaultdict[str, list[int]] = defaultdict(list)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _CountingServer(("127.0.0.1", 0), self._handler_class())
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
@@ -212,6 +223,11 @@ class FaultServer:
     @property
     def total(self) -> int:
         return sum(self.hits.values())
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far, whether or not a request came over them."""
+        return self._server.connections
 
     def _behaviour(self, path: str) -> Behaviour:
         if path in self.routes:

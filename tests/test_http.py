@@ -21,11 +21,11 @@ from mcp_registries.errors import (
 from mcp_registries.http import USER_AGENT, HttpClient
 from mcp_registries.registries.base import BadDocument, Fetch, Missing, segment, url_under
 
-from .conftest import make_settings
+from .conftest import FILES, NPM, make_settings
 
 pytestmark = pytest.mark.anyio
 
-URL = "https://registry.test/prefix/thing"
+URL = NPM + "thing"
 FETCH = Fetch(URL, "The test registry")
 
 
@@ -193,10 +193,11 @@ async def test_connection_refused_is_unreachable_within_seconds() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = HttpClient(make_settings(retries=1), backoff=0.05)
+    base = f"http://127.0.0.1:{port}/"
+    client = HttpClient(make_settings(retries=1, npm_downloads_url=base), backoff=0.05)
     started = time.monotonic()
     with pytest.raises(UpstreamUnreachable, match="could not be reached"):
-        await client.fetch(Fetch(f"http://127.0.0.1:{port}/x", "npm's download-counts API"))
+        await client.fetch(Fetch(base + "x", "npm's download-counts API"))
     await client.aclose()
     assert time.monotonic() - started < 3.0
 
@@ -218,6 +219,97 @@ async def test_redirect_to_another_host_is_refused() -> None:
     """A redirect that leaves the configured upstream's origin is not followed."""
     handler, seen = counting(httpx.Response(302, headers={"location": "https://elsewhere.test/steal"}))
     with pytest.raises(UpstreamStatus, match="redirected outside"):
+        await client_for(handler).fetch(FETCH)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://registry.test:[::1/x",
+        "https://registry.test:99999/x",
+        "https://registry.test/\x7fx",
+        "https://registry.test]/x",
+    ],
+    ids=["unclosed-bracket", "port-out-of-range", "control-character", "bracket-in-host"],
+)
+async def test_malformed_url_is_invalid_response_and_never_sent(url: str) -> None:
+    """A malformed URL (an upstream document's) is that upstream's invalid response, and nothing is sent."""
+    handler, seen = counting(httpx.Response(200, json={}))
+    client = client_for(handler)
+    with pytest.raises(InvalidResponse, match="the document gave a malformed URL"):
+        await client.fetch(Fetch(url, "PyPI"))
+    assert seen == [] and client.request_count == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "file:///etc/passwd",
+        "ftp://npm.test/api/npm/npm-remote/x",
+        "data:text/plain,secret",
+        "//npm.test/api/npm/npm-remote/x",
+        "https://npm.test:8443/api/npm/npm-remote/x",
+        "http://npm.test/api/npm/npm-remote/x",
+        "https://npm.test@evil.test/api/npm/npm-remote/x",
+        "https://files.pythonhosted.org.evil.test/x",
+    ],
+    ids=[
+        "cloud-metadata",
+        "file",
+        "ftp",
+        "data",
+        "no-scheme",
+        "other-port",
+        "other-scheme",
+        "userinfo",
+        "suffixed-host",
+    ],
+)
+async def test_url_outside_the_configured_upstreams_is_never_sent(url: str) -> None:
+    """A URL at any origin but the configured bases' and PyPI's file host is refused, and nothing is sent."""
+    handler, seen = counting(httpx.Response(200, json={}))
+    client = client_for(handler)
+    with pytest.raises(InvalidResponse, match="the document pointed at .*, outside the configured upstreams"):
+        await client.fetch(Fetch(url, "PyPI"))
+    assert seen == [] and client.request_count == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [FILES + "packages/x.whl.metadata", "https://pypi.test/files/x.whl.metadata", "HTTPS://PYPI.test:443/x"],
+    ids=["file-host", "base-origin-outside-its-prefix", "same-origin-spelt-otherwise"],
+)
+async def test_url_at_an_allowed_origin_is_sent(url: str) -> None:
+    """PyPI's file host and the bases' origins are asked at any path, however the origin is spelt."""
+    handler, seen = counting(httpx.Response(200, json={"ok": True}))
+    assert await client_for(handler).fetch(Fetch(url, "PyPI")) == {"ok": True}
+    assert len(seen) == 1
+
+
+async def test_file_host_is_the_configured_one() -> None:
+    """A configured file host replaces PyPI's public one, which is then refused like any other."""
+    handler, seen = counting(httpx.Response(200, json={"ok": True}))
+    client = client_for(handler, pypi_files_url="https://mirror.test/files")
+    assert await client.fetch(Fetch("https://mirror.test/files/x.whl.metadata", "PyPI")) == {"ok": True}
+    with pytest.raises(InvalidResponse, match="outside the configured upstreams"):
+        await client.fetch(Fetch(FILES + "packages/x.whl.metadata", "PyPI"))
+    assert [str(request.url) for request in seen] == ["https://mirror.test/files/x.whl.metadata"]
+
+
+async def test_redirect_from_the_file_host_elsewhere_is_refused() -> None:
+    """A file host's redirect may only stay on that host: one to another host is not followed."""
+    handler, seen = counting(httpx.Response(302, headers={"location": "https://elsewhere.test/x.whl"}))
+    with pytest.raises(UpstreamStatus, match="redirected outside"):
+        await client_for(handler).fetch(Fetch(FILES + "packages/x.whl", "PyPI"))
+    assert len(seen) == 1
+
+
+async def test_redirect_to_malformed_url_is_invalid_response() -> None:
+    """A redirect to a URL httpx lets through but urllib refuses is an invalid response, never asked."""
+    handler, seen = counting(httpx.Response(302, headers={"location": "https://registry.test]/x"}))
+    with pytest.raises(InvalidResponse, match="it redirected to a malformed URL"):
         await client_for(handler).fetch(FETCH)
     assert len(seen) == 1
 

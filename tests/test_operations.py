@@ -128,6 +128,22 @@ def test_settings_reject_a_base_url_without_scheme() -> None:
         Settings.from_env({"MCP_REGISTRIES_NPM_URL": "registry.local/npm"})
 
 
+def test_settings_pypi_files_url_from_environment() -> None:
+    """MCP_REGISTRIES_PYPI_FILES_URL names PyPI's file host (slash added); PyPI's public one by default."""
+    assert Settings.from_env({}).pypi_files_url == "https://files.pythonhosted.org/"
+    settings = Settings.from_env({"MCP_REGISTRIES_PYPI_FILES_URL": "https://mirror.test/files"})
+    assert settings.pypi_files_url == "https://mirror.test/files/"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1/", "https://mirror.test:99999/", "https:///pypi/", "https://mirror\x01.test/"]
+)
+def test_settings_reject_a_malformed_base_url(url: str) -> None:
+    """A base URL no request could be sent to stops the program at startup, not at every call."""
+    with pytest.raises(ValueError, match="must be a well-formed URL with a host"):
+        Settings.from_env({"MCP_REGISTRIES_PYPI_URL": url})
+
+
 def test_compact_json_leaves_out_nulls_empties_and_nested_false() -> None:
     """The text form drops None, empty lists and dicts, and false flags inside list items; top-level flags stay."""
     result = DependenciesResult(

@@ -682,6 +682,16 @@ def test_version_doc_plan_per_version_json(pypi: PyPI) -> None:
     )
 
 
+def test_version_doc_plan_malformed_file_url_is_kept_as_written(pypi: PyPI) -> None:
+    """A file URL urllib cannot resolve (an unclosed IPv6 bracket) is shown as the mirror wrote it, not a crash."""
+    release = load("documented/pypi-version.json")
+    release["urls"][0]["url"] = "http://[::1/requests-2.31.0.tar.gz"
+    plan = pypi.version_doc("requests", "2.31.0")
+    next(plan)
+    doc = finish(plan, release)
+    assert [a.url for a in doc.artifacts] == ["http://[::1/requests-2.31.0.tar.gz", release["urls"][1]["url"]]
+
+
 DJANGO_42_WHEEL = (
     FILES + "d9/40/6012f98b14b64b4d3dc47b0c2f116fccbd0795ab35515d0c40dac73b81b8/Django-4.2-py3-none-any.whl"
 )

@@ -313,12 +313,23 @@ def _artifact(file: dict[str, Any], base_url: str) -> Artifact | None:
     )
     return Artifact(
         filename=filename,
-        # Mirrors serve file URLs relative to the document ('../../packages/...').
-        url=urljoin(base_url, file["url"]) if isinstance(file.get("url"), str) else None,
+        url=_absolute(base_url, file["url"]) if isinstance(file.get("url"), str) else None,
         size=file.get("size") if isinstance(file.get("size"), int) else None,
         digest=f"sha256:{sha256}" if isinstance(sha256, str) else None,
         kind=kind,
     )
+
+
+def _absolute(base_url: str, url: str) -> str:
+    """A file URL resolved against its document's URL: mirrors serve them relative ('../../packages/...').
+
+    One urllib finds malformed (an unclosed IPv6 bracket) is kept as written: the answer shows what the
+    upstream gave, and the HTTP layer refuses to fetch it with a sentence.
+    """
+    try:
+        return urljoin(base_url, url)
+    except ValueError:
+        return url
 
 
 def _artifacts(files: Any, base_url: str, limit: int = 40) -> tuple[list[Artifact], list[str]]:
@@ -633,7 +644,7 @@ def release_files(simple: Any, version: str, url: str) -> list[dict[str, Any]]:
         if (parsed is not None and parsed == wanted) or (
             wanted is None and f"-{version}" in file["filename"]
         ):
-            found.append({**file, "url": urljoin(url, file["url"])})
+            found.append({**file, "url": _absolute(url, file["url"])})
     return found
 
 
