@@ -181,7 +181,10 @@ class HttpClient:
     def _scope(self, url: str) -> str:
         """Where redirects from `url` may lead: the configured base URL it lies under, or (a URL at an
         allowed origin under no base, such as a file host) its own origin."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # malformed: `_target` refuses it before anything is sent
+            return url
         origin = f"{parts.scheme}://{parts.netloc}/"
         return max((b for b in self._bases if url.startswith(b)), key=len, default=origin)
 
