@@ -70,7 +70,7 @@ class _Flight:
 class _Absent:
     """A cached not-found answer: the error to raise again."""
 
-    error: NotFound | Missing
+    error: NotFound
 
 
 def _age(seconds: float) -> str:
@@ -170,8 +170,9 @@ class Service:
         except StopIteration as stop:
             return stop.value, fetched[0] if len(fetched) == 1 else None
         except Missing as missing:
-            if missing.fetch.decides:
-                raise
+            # The one place a 404 becomes "not found": only for the document whose absence decides it.
+            if missing.fetch.absent is not None:
+                raise missing.fetch.absent from None
             # A document the registry itself pointed to (a Simple API page, a metadata file) is gone.
             raise UpstreamStatus(
                 missing.fetch.service,
@@ -216,9 +217,8 @@ class Service:
                 await self.cache.set(key, value[0], ttl(value[0]) if callable(ttl) else ttl, value[1])
             flight.value = value[0]
             return flight.value, list(flight.notes)
-        except (NotFound, Missing) as exc:
-            if not isinstance(exc, Missing) or exc.fetch.decides:
-                await self.cache.set(key, _Absent(exc), TTL_NOT_FOUND)
+        except NotFound as exc:
+            await self.cache.set(key, _Absent(exc), TTL_NOT_FOUND)
             flight.error = exc
             raise
         except Exception as exc:
@@ -300,7 +300,7 @@ class Service:
             return bundle.versions[version], []
         try:
             return await self._version_doc(registry, name, version)
-        except Missing:
+        except VersionNotFound:
             raise VersionNotFound(
                 registry.name, bundle.index.name, version, latest=bundle.index.latest_version
             ) from None
@@ -350,7 +350,7 @@ class Service:
         early: list[tuple[VersionDoc, list[str]]] = []
 
         async def direct() -> None:
-            with contextlib.suppress(Missing):
+            with contextlib.suppress(VersionNotFound):
                 early.append(await self._version_doc(registry, name, requested))
 
         resolved: list[tuple[IndexBundle, str, list[str]]] = []
@@ -401,7 +401,7 @@ class Service:
             # An exact npm version has its own small document: no need for the whole packument.
             try:
                 doc, notes = await self._version_doc(registry, name, query.version)
-            except Missing:
+            except VersionNotFound:
                 doc = None
         if doc is None:
             bundle, version, notes = await self._resolve(registry, name, query.version)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mcp_registries.errors import InvalidArgument, PackageNotFound
+from mcp_registries.errors import InvalidArgument, PackageNotFound, VersionNotFound
 from mcp_registries.models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry
 from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
 from mcp_registries.registries.npm import (
@@ -78,7 +78,6 @@ def test_index_plan_fetches_packument_and_parses(npm: Npm) -> None:
         service="The npm registry",
         body="bytes",
         reader=READER,
-        decides=True,
     )
     body = (DATA / "npm/react.json").read_bytes()
     precedence.cache_clear()
@@ -114,13 +113,21 @@ def test_index_plan_keeps_case_and_base_path(npm: Npm) -> None:
     assert next(mirror.index("ms")).url == "https://host/api/npm/npm-remote/ms"
 
 
-def test_index_plan_404_raises_package_not_found(npm: Npm) -> None:
-    """A 404 thrown into the index plan becomes PackageNotFound naming the package."""
+def test_index_plan_404_means_package_not_found(npm: Npm) -> None:
+    """The packument decides existence: its 404 is PackageNotFound naming the package, left to pass."""
     plan = npm.index("reactt")
     fetch = next(plan)
-    with pytest.raises(PackageNotFound) as error:
+    assert isinstance(fetch.absent, PackageNotFound)
+    assert str(fetch.absent) == "npm package 'reactt' not found"
+    with pytest.raises(Missing):
         plan.throw(Missing(fetch))
-    assert str(error.value) == "npm package 'reactt' not found"
+
+
+def test_version_doc_plan_404_means_version_not_found(npm: Npm) -> None:
+    """An exact version's document decides that version's existence."""
+    fetch = next(npm.version_doc("react", "99.0.0"))
+    assert isinstance(fetch.absent, VersionNotFound)
+    assert str(fetch.absent) == "npm package 'react' has no version '99.0.0'"
 
 
 def test_version_doc_plan_parses_per_version_document(npm: Npm) -> None:
@@ -196,12 +203,11 @@ def test_downloads_plan_parses_point_body(npm: Npm) -> None:
     )
 
 
-def test_downloads_plan_404_raises_package_not_found(npm: Npm) -> None:
-    """The download API's 404 ({"error": "package … not found"}) becomes PackageNotFound."""
-    plan = npm.downloads("this-package-does-not-exist-xyz123", "last-month")
-    fetch = next(plan)
-    with pytest.raises(PackageNotFound, match="this-package-does-not-exist-xyz123"):
-        plan.throw(Missing(fetch))
+def test_downloads_plan_404_means_package_not_found(npm: Npm) -> None:
+    """The download API's 404 ({"error": "package … not found"}) means PackageNotFound."""
+    fetch = next(npm.downloads("this-package-does-not-exist-xyz123", "last-month"))
+    assert isinstance(fetch.absent, PackageNotFound)
+    assert "this-package-does-not-exist-xyz123" in str(fetch.absent)
 
 
 # -- names and versions ----------------------------------------------------------------------

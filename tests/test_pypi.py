@@ -114,18 +114,16 @@ def test_index_plan_fetches_project_json(pypi: PyPI) -> None:
         service="PyPI",
         body="bytes",
         reader=ProjectReader,
-        decides=True,
     )
     bundle = finish(plan, load("pypi/Django.json"))
     assert (bundle.index.name, bundle.index.latest_version) == ("Django", "6.1.3")
 
 
-def test_index_plan_404_raises_package_not_found(pypi: PyPI) -> None:
-    """A 404 on the project JSON is PackageNotFound."""
-    plan = pypi.index("this-does-not-exist-xyz123")
-    fetch = next(plan)
-    with pytest.raises(PackageNotFound, match="pypi package 'this-does-not-exist-xyz123' not found"):
-        plan.throw(Missing(fetch))
+def test_index_plan_404_means_package_not_found(pypi: PyPI) -> None:
+    """The project JSON decides existence: its 404 is PackageNotFound."""
+    fetch = next(pypi.index("this-does-not-exist-xyz123"))
+    assert isinstance(fetch.absent, PackageNotFound)
+    assert str(fetch.absent) == "pypi package 'this-does-not-exist-xyz123' not found"
 
 
 def test_index_plan_without_releases_reads_simple_api(pypi: PyPI) -> None:
@@ -627,7 +625,7 @@ def test_dependencies_of_null_and_markers_without_extras() -> None:
 def test_version_doc_plan_per_version_json(pypi: PyPI) -> None:
     """The documented per-version JSON (with a vulnerability) gives the complete document."""
     plan = pypi.version_doc("requests", "2.31.0")
-    assert next(plan) == Fetch(url="https://pypi.org/pypi/requests/2.31.0/json", service="PyPI", decides=True)
+    assert next(plan) == Fetch(url="https://pypi.org/pypi/requests/2.31.0/json", service="PyPI")
     doc = finish(plan, load("documented/pypi-version.json"))
     assert doc == VersionDoc(
         registry="pypi",
@@ -824,9 +822,7 @@ def test_downloads_plan_parses_recent(pypi: PyPI) -> None:
     """pypistats' recent body → day, week and month counts, whatever period was asked; the cached counts
     carry no note about the period (the service adds it per call)."""
     plan = pypi.downloads("requests", "last-week")
-    assert next(plan) == Fetch(
-        url="https://pypistats.org/api/packages/requests/recent", service="pypistats", decides=True
-    )
+    assert next(plan) == Fetch(url="https://pypistats.org/api/packages/requests/recent", service="pypistats")
     result = finish(plan, load("documented/pypistats-recent.json"))
     assert result == DownloadsResult(
         registry="pypi",
@@ -844,10 +840,10 @@ def test_downloads_plan_parses_recent(pypi: PyPI) -> None:
 
 
 def test_downloads_plan_404_says_pypistats_has_no_counts(pypi: PyPI) -> None:
-    """pypistats without data for the project is PackageNotFound."""
-    plan = pypi.downloads("nope", "last-month")
-    with pytest.raises(NotFound, match="pypistats has no download counts for the PyPI project 'nope'"):
-        plan.throw(Missing(next(plan)))
+    """pypistats without data for the project means NotFound, saying whose counts are missing."""
+    fetch = next(pypi.downloads("nope", "last-month"))
+    assert isinstance(fetch.absent, NotFound)
+    assert str(fetch.absent) == "pypistats has no download counts for the PyPI project 'nope'"
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,13 @@ Simple API, then a PEP 658 metadata file) stay readable, and parsing stays pure.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, SkipValidation, TypeAdapter
 
+from ..errors import NotFound
 from ..models import (
     Artifact,
     Dependency,
@@ -44,9 +45,9 @@ class Fetch:
     #: receives what its `finish` returns. Work done in `feed` runs while later chunks are still on the
     #: wire: after the last byte only what `finish` does is left.
     reader: Callable[[], BodyReader] | None = None
-    #: A 404 for this document means the package (or version) asked for does not exist. A 404 for any
-    #: other document (one the registry itself pointed to) is the upstream's fault, not an answer.
-    decides: bool = False
+    #: What a 404 for this document means, when the plan lets it pass: the not-found answer to give.
+    #: None: a document the registry itself pointed to, whose 404 is the upstream's fault, not an answer.
+    absent: NotFound | None = field(default=None, compare=False)
 
 
 class BodyReader(Protocol):
@@ -62,10 +63,6 @@ class Missing(Exception):
         super().__init__(f"{fetch.url} answered {status}")
         self.fetch = fetch
         self.status = status
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Cached as a not-found answer: rebuilt from its arguments, not from the message.
-        return Missing, (self.fetch, self.status)
 
 
 class BadDocument(ValueError):

@@ -15,14 +15,13 @@ from typing import Any
 import msgspec
 import nodesemver
 
-from ..errors import InvalidArgument, PackageNotFound, shown
+from ..errors import InvalidArgument, PackageNotFound, VersionNotFound, shown
 from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, RegistryName
 from .base import (
     BadDocument,
     DependencyGroups,
     Fetch,
     IndexBundle,
-    Missing,
     PackageIndex,
     Period,
     Plan,
@@ -100,27 +99,27 @@ class Npm:
         return True
 
     def index(self, name: str) -> Plan[IndexBundle]:
-        fetch = Fetch(url_under(self.registry_url, name), SERVICE, body="bytes", reader=READER, decides=True)
-        try:
-            received = yield fetch
-        except Missing:
-            raise PackageNotFound("npm", name) from None
+        received = yield Fetch(
+            url_under(self.registry_url, name),
+            SERVICE,
+            body="bytes",
+            reader=READER,
+            absent=PackageNotFound("npm", name),
+        )
         return index_of(received if isinstance(received, Packument) else read_packument(received), name)
 
     def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
-        data = yield Fetch(url_under(self.registry_url, name, version), SERVICE, decides=True)
+        data = yield Fetch(
+            url_under(self.registry_url, name, version), SERVICE, absent=VersionNotFound("npm", name, version)
+        )
         return parse_manifest(data, name)
 
     def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]:
-        fetch = Fetch(
-            url_under(self.downloads_url, "downloads", "point", period, name), DOWNLOADS_SERVICE, decides=True
+        data = yield Fetch(
+            url_under(self.downloads_url, "downloads", "point", period, name),
+            DOWNLOADS_SERVICE,
+            absent=PackageNotFound("npm", name, detail="the download-counts API has no counts for it"),
         )
-        try:
-            data = yield fetch
-        except Missing:
-            raise PackageNotFound(
-                "npm", name, detail="the download-counts API has no counts for it"
-            ) from None
         return parse_downloads_point(data, name, period)
 
     def resolve(self, index: PackageIndex, requested: str) -> str | None:

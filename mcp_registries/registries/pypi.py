@@ -113,12 +113,9 @@ class PyPI:
             SERVICE,
             body="bytes",
             reader=ProjectReader,
-            decides=True,
+            absent=PackageNotFound("pypi", name),
         )
-        try:
-            data = yield project
-        except Missing:
-            raise PackageNotFound("pypi", name) from None
+        data = yield project
         decoded = _fields(data) if isinstance(data, _Project) else decode_project(data)
         simple = None
         if decoded["releases"] is None:
@@ -129,7 +126,7 @@ class PyPI:
         return project_index(decoded, project.url, simple)
 
     def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
-        release = Fetch(url_under(self.pypi_url, "pypi", name, version, "json"), SERVICE, decides=True)
+        release = Fetch(url_under(self.pypi_url, "pypi", name, version, "json"), SERVICE)
         try:
             data = yield release
         except Missing:
@@ -162,15 +159,12 @@ class PyPI:
         return doc.model_copy(update={"partial": True})
 
     def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]:
-        try:
-            data = yield Fetch(
-                url_under(self.pypistats_url, "api", "packages", name, "recent"), STATS_SERVICE, decides=True
-            )
-        except Missing:
+        data = yield Fetch(
+            url_under(self.pypistats_url, "api", "packages", name, "recent"),
+            STATS_SERVICE,
             # pypistats lags new projects and knows only normalized names: say what is known.
-            raise NotFound(
-                f"pypistats has no download counts for the PyPI project {shown(name, 80)}"
-            ) from None
+            absent=NotFound(f"pypistats has no download counts for the PyPI project {shown(name, 80)}"),
+        )
         return parse_recent(data, name)
 
     def resolve(self, index: PackageIndex, requested: str) -> str | None:
