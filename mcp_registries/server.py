@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from starlette.requests import Request
@@ -58,6 +59,18 @@ async def answer(service: Service, spec: OperationSpec, arguments: dict[str, Any
         )
 
 
+class _ArgumentsAsSent(FuncMetadata):
+    """The SDK's argument handling without its JSON pre-parse of strings.
+
+    `FuncMetadata.pre_parse_json` json-decodes a string argument whose annotation is not exactly `str`
+    (for clients that send lists as JSON text): the name `null` would arrive as None and `["a"]` as a list.
+    Our parameters are `Any` so that `operations.parse_arguments` sees every value as the client sent it.
+    """
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
 def _tool(service: Service, spec: OperationSpec) -> Tool:
     async def call(**arguments: Any) -> CallToolResult:
         return await answer(service, spec, {k: v for k, v in arguments.items() if v is not None})
@@ -81,8 +94,11 @@ def _tool(service: Service, spec: OperationSpec) -> Tool:
         annotations=ANNOTATIONS,
     )
     # Clients validate each result against outputSchema: a flat schema keeps that cheap (see flat_schema).
-    metadata = tool.fn_metadata.model_copy(
-        update={"output_schema": flat_schema(RESULT_MODELS[spec.operation])}
+    metadata = _ArgumentsAsSent(
+        arg_model=tool.fn_metadata.arg_model,
+        output_schema=flat_schema(RESULT_MODELS[spec.operation]),
+        output_model=tool.fn_metadata.output_model,
+        wrap_output=tool.fn_metadata.wrap_output,
     )
     return tool.model_copy(update={"parameters": spec.input_schema(), "fn_metadata": metadata})
 

@@ -63,7 +63,7 @@ def test_stdio_stdout_carries_only_json_rpc(local_upstream: LocalUpstream, tmp_p
     process.stdin.write("".join(messages))
     process.stdin.flush()
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
     reader.start()
     parsed = []
     deadline = time.monotonic() + 30
@@ -102,6 +102,21 @@ async def test_stdio_sdk_client_calls_a_tool(local_upstream: LocalUpstream, tmp_
     assert result.structured_content is not None
     assert result.structured_content["version"] == "2.34.2"
     assert local_upstream.hits["/pypi-proxy/pypi/requests/json"] == 1
+
+
+@pytest.mark.anyio
+async def test_stdio_json_lookalike_arguments_arrive_as_sent(
+    local_upstream: LocalUpstream, tmp_path: Path
+) -> None:
+    """Over stdio, the name 'null' and the version '1.10' reach the service as the strings the client sent."""
+    params = StdioServerParameters(command=str(SCRIPT), env=env_for(local_upstream, tmp_path))
+    async with Client(params) as client:
+        named = await client.call_tool("package", {"registry": "npm", "name": "null"})
+        versioned = await client.call_tool("version", {"registry": "npm", "name": "react", "version": "1.10"})
+    assert named.is_error and named.content[0].text == "npm package 'null' not found"
+    assert local_upstream.hits["/npm/null"] == 1
+    assert versioned.is_error
+    assert versioned.content[0].text.startswith("npm package 'react' has no version '1.10'")
 
 
 def test_query_prints_compact_json(local_upstream: LocalUpstream, tmp_path: Path) -> None:
