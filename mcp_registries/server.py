@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 ANNOTATIONS = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
+#: Protocol 2026-07-28 cache hints. The SDK sends ttl 0 and scope "private" unless told otherwise; the tool
+#: list is the same for every caller and never changes while the server runs.
+CACHE_HINTS: dict[CacheableMethod, CacheHint] = {
+    "tools/list": CacheHint(ttl_ms=24 * 60 * 60 * 1000, scope="public")
+}
 INSTRUCTIONS = (
     "Answers questions about npm (Node.js) and PyPI (Python) packages from the registries themselves: "
     "latest version, version lists, one version's metadata, dependencies, download counts, maintainers. "
@@ -161,4 +167,5 @@ def build_server(service: Service) -> MCPServer:
         instructions=INSTRUCTIONS,
         tools=[_tool(service, spec) for spec in OPERATIONS.values()],
         log_level=service.settings.log_level.upper(),  # type: ignore[arg-type]
+        cache_hints=CACHE_HINTS,
     )

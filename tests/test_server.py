@@ -65,6 +65,15 @@ async def test_tools_list_six_tools_with_schemas_and_annotations(client: Client)
         assert len(tool.description or "") > 80
 
 
+async def test_tools_list_carries_public_cache_hints(service: Service) -> None:
+    """Under protocol 2026-07-28, tools/list says any cache may keep it for a day: the list never changes."""
+    async with Client(build_server(service), mode="2026-07-28") as connected:
+        listed = await connected.list_tools()
+    assert {"ttl_ms", "cache_scope"} <= listed.model_fields_set
+    assert listed.ttl_ms == 24 * 60 * 60 * 1000
+    assert listed.cache_scope == "public"
+
+
 async def test_tools_schema_page_size_not_capped(client: Client) -> None:
     """page_size has a minimum but no maximum, because values above 250 are clamped, not refused."""
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
