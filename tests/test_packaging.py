@@ -6,10 +6,12 @@ import json
 import re
 import shlex
 import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
 
 import mcp_registries
 from mcp_registries.settings import ENV_VARS
@@ -144,3 +146,27 @@ def test_ci_run_is_executable() -> None:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
+
+
+#: What `.ci/run` checks after the tests, with the tools the test extra installs.
+CI_CHECKS = (".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy mcp_registries")
+
+
+def test_test_extra_bounds_ruff_and_mypy() -> None:
+    """The test extra installs ruff and mypy within bounded ranges that the versions in use satisfy."""
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = {req.name: req for req in map(Requirement, extra["optional-dependencies"]["test"])}
+    for tool in ("ruff", "mypy"):
+        assert tool in requirements, f"{tool} is missing from the test extra"
+        operators = {spec.operator for spec in requirements[tool].specifier}
+        assert {">=", "<"} <= operators, f"{tool} needs a lower and an upper bound"
+        assert requirements[tool].specifier.contains(metadata.version(tool))
+
+
+def test_ci_run_checks_ruff_and_mypy_after_the_tests() -> None:
+    """`.ci/run` runs ruff check, ruff format --check and mypy after the test command, which installs them."""
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    after = text.split(CI_MARKER + "\n" + _ci_test_command(), 1)[1]
+    lines = [shlex.split(line, comments=True) for line in after.splitlines()]
+    for check in map(shlex.split, CI_CHECKS):
+        assert any(words[-len(check) :] == check for words in lines), f"{check} does not run after the tests"
