@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -88,6 +89,46 @@ def test_stdio_stdout_carries_only_json_rpc(local_upstream: LocalUpstream, tmp_p
     assert by_id[4]["result"]["isError"] is True
     assert by_id[4]["result"]["content"][0]["text"] == "npm package 'nope-nope' not found"
     assert "DEBUG" in stderr  # the logs went somewhere, and it was not stdout
+
+
+def test_stdio_client_closing_stdout_ends_quietly(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+    """A client that closes the server's stdout (it exited) ends the server with status 0 and no traceback."""
+    initialize = {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    }
+    with (tmp_path / "stderr.txt").open("w") as log:
+        process = subprocess.Popen(
+            [str(SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env_for(local_upstream, tmp_path),
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(rpc(1, "initialize", initialize).encode())
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["id"] == 1
+        process.stdout.close()
+        # Every answer now meets a closed pipe; the server notices at its next read, so keep sending.
+        deadline = time.monotonic() + 20
+        next_id = 2
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                process.stdin.write(rpc(next_id, "ping", {}).encode())
+                process.stdin.flush()
+            except BrokenPipeError:
+                break  # the server has gone
+            next_id += 1
+            time.sleep(0.1)
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+        status = process.wait(timeout=20)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr[-3000:]
+    assert "BrokenPipeError" not in stderr
+    assert status == 0
 
 
 @pytest.mark.anyio
