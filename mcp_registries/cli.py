@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import sys
 import time
@@ -148,8 +149,24 @@ async def _serve_stdio(settings: Settings) -> None:
     _settle_heap()
     try:
         await server.run_stdio_async()
+    except* BrokenPipeError:
+        # The client closed its end of our stdout (it exited): the session is over, as on stdin EOF. The
+        # SDK's writer raises this from inside its task group, hence except*.
+        log.info("the client closed stdout: ending the session")
+        _discard_stdout()
     finally:
         await service.aclose()
+
+
+def _discard_stdout() -> None:
+    # Nothing can reach the client any more; without this, Python's own flush of stdout at exit may
+    # report the broken pipe ("Exception ignored ... BrokenPipeError").
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+        finally:
+            os.close(devnull)
 
 
 def _serve_http(settings: Settings, args: argparse.Namespace) -> int:

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from starlette.requests import Request
@@ -28,6 +30,11 @@ log = logging.getLogger(__name__)
 ANNOTATIONS = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
+#: Protocol 2026-07-28 cache hints. The SDK sends ttl 0 and scope "private" unless told otherwise; the tool
+#: list is the same for every caller and never changes while the server runs.
+CACHE_HINTS: dict[CacheableMethod, CacheHint] = {
+    "tools/list": CacheHint(ttl_ms=24 * 60 * 60 * 1000, scope="public")
+}
 INSTRUCTIONS = (
     "Answers questions about npm (Node.js) and PyPI (Python) packages from the registries themselves: "
     "latest version, version lists, one version's metadata, dependencies, download counts, maintainers. "
@@ -59,6 +66,18 @@ async def answer(service: Service, spec: OperationSpec, arguments: dict[str, Any
         )
 
 
+class _ArgumentsAsSent(FuncMetadata):
+    """The SDK's argument handling without its JSON pre-parse of strings.
+
+    `FuncMetadata.pre_parse_json` json-decodes a string argument whose annotation is not exactly `str`
+    (for clients that send lists as JSON text): the name `null` would arrive as None and `["a"]` as a list.
+    Our parameters are `Any` so that `operations.parse_arguments` sees every value as the client sent it.
+    """
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
 def _tool(service: Service, spec: OperationSpec) -> Tool:
     async def call(**arguments: Any) -> CallToolResult:
         return await answer(service, spec, {k: v for k, v in arguments.items() if v is not None})
@@ -82,8 +101,11 @@ def _tool(service: Service, spec: OperationSpec) -> Tool:
         annotations=ANNOTATIONS,
     )
     # Clients validate each result against outputSchema: a flat schema keeps that cheap (see flat_schema).
-    metadata = tool.fn_metadata.model_copy(
-        update={"output_schema": flat_schema(RESULT_MODELS[spec.operation])}
+    metadata = _ArgumentsAsSent(
+        arg_model=tool.fn_metadata.arg_model,
+        output_schema=flat_schema(RESULT_MODELS[spec.operation]),
+        output_model=tool.fn_metadata.output_model,
+        wrap_output=tool.fn_metadata.wrap_output,
     )
     return tool.model_copy(update={"parameters": spec.input_schema(), "fn_metadata": metadata})
 
@@ -146,4 +168,5 @@ def build_server(service: Service) -> MCPServer:
         instructions=INSTRUCTIONS,
         tools=[_tool(service, spec) for spec in OPERATIONS.values()],
         log_level=service.settings.log_level.upper(),  # type: ignore[arg-type]
+        cache_hints=CACHE_HINTS,
     )

@@ -8,7 +8,9 @@ defeats DNS rebinding, and with a token configured every endpoint but `/healthz`
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -32,8 +34,37 @@ WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 OPEN_PATHS = frozenset({"/healthz"})
 
 
+def _loopback_address(text: str) -> bool:
+    address = ipaddress.ip_address(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # `::ffff:127.0.0.1` is IPv4's loopback reached over IPv6; ipaddress calls it loopback only from 3.13.
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
 def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_NAMES or host.startswith("127.")
+    """Whether every address `host` stands for is a loopback address: only then may it serve without a token.
+
+    An address literal (IPv6 with or without brackets) is read as such; a name is resolved, and one that
+    does not resolve, or resolves to any other address, is not loopback.
+    """
+    literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not literal:
+        return False
+    try:
+        return _loopback_address(literal)
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(literal, None)
+    except (OSError, ValueError):  # unresolvable, or not a name at all (bad IDNA, NUL)
+        return False
+    # An IPv6 address resolved from a name may carry a scope id (`fe80::1%eth0`); ipaddress reads those.
+    addresses = {str(info[4][0]) for info in found}
+    try:
+        return bool(addresses) and all(_loopback_address(address) for address in addresses)
+    except ValueError:
+        return False
 
 
 def allowed_names(bind_host: str, extra: tuple[str, ...] = ()) -> frozenset[str]:

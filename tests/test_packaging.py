@@ -6,10 +6,12 @@ import json
 import re
 import shlex
 import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
 
 import mcp_registries
 from mcp_registries.settings import ENV_VARS
@@ -23,6 +25,9 @@ _MCP_NAME = re.compile(r"<!--\s*mcp-name:\s*(\S+)\s*-->")
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _ENV_VAR = re.compile(r"\bMCP_REGISTRIES_[A-Z0-9_]+\b")
 CI_MARKER = "# test command:"
+#: How the README names the checkout in client snippets.
+CHECKOUT = "/path/to/mcp-registries"
+CHECKOUT_SCRIPT = CHECKOUT + "/.venv/bin/mcp-registries"
 
 
 def _server_json() -> dict[str, Any]:
@@ -102,6 +107,46 @@ def test_readme_starts_with_run_and_test_commands() -> None:
     assert blocks[1] == _readme_test_command()
 
 
+def _readme_client_entries() -> list[dict[str, Any]]:
+    """The stdio server entries (those with a `command`) of the README's client snippets, in order."""
+    section = _readme().split("\n## Client configuration\n", 1)[1].split("\n## ", 1)[0]
+    entries: list[dict[str, Any]] = []
+    for block in _FENCE.findall(section):
+        config = json.loads(block)
+        servers = config.get("mcpServers") or config.get("servers") or {}
+        entries += [entry for entry in servers.values() if "command" in entry]
+    return entries
+
+
+def test_readme_client_snippets_run_the_checkout() -> None:
+    """Client snippets lead with the checkout's console script and never run `uvx mcp-registries` from PyPI."""
+    entries = _readme_client_entries()
+    assert len(entries) >= 3
+    assert entries[0] == {"command": CHECKOUT_SCRIPT}
+    for entry in entries:
+        if entry["command"] == "uvx":
+            assert entry["args"] == ["--from", CHECKOUT, "mcp-registries"], entry
+        else:
+            assert entry["command"] == CHECKOUT_SCRIPT and "args" not in entry, entry
+
+
+@pytest.mark.anyio
+async def test_readme_first_client_snippet_serves_the_tools() -> None:
+    """The README's first client configuration, pointed at this checkout, starts a server that lists the tools."""
+    from mcp import Client, StdioServerParameters
+
+    entry = _readme_client_entries()[0]
+    command = entry["command"].replace(CHECKOUT, str(ROOT))
+    if entry["command"] == CHECKOUT_SCRIPT and not Path(command).is_file():
+        pytest.skip(f"{command} is missing: this checkout was installed into another venv")
+    params = StdioServerParameters(
+        command=command, args=entry.get("args", []), env={"MCP_REGISTRIES_CACHE": "off"}
+    )
+    async with Client(params) as client:
+        tools = (await client.list_tools()).tools
+    assert {tool.name for tool in tools} >= {"package", "versions", "version"}
+
+
 def test_readme_test_command_is_what_ci_runs() -> None:
     """`.ci/run` runs exactly the README's test command (compared as parsed shell words)."""
     readme, ci = _readme_test_command(), _ci_test_command()
@@ -144,3 +189,27 @@ def test_ci_run_is_executable() -> None:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
+
+
+#: What `.ci/run` checks after the tests, with the tools the test extra installs.
+CI_CHECKS = (".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy mcp_registries")
+
+
+def test_test_extra_bounds_ruff_and_mypy() -> None:
+    """The test extra installs ruff and mypy within bounded ranges that the versions in use satisfy."""
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = {req.name: req for req in map(Requirement, extra["optional-dependencies"]["test"])}
+    for tool in ("ruff", "mypy"):
+        assert tool in requirements, f"{tool} is missing from the test extra"
+        operators = {spec.operator for spec in requirements[tool].specifier}
+        assert {">=", "<"} <= operators, f"{tool} needs a lower and an upper bound"
+        assert requirements[tool].specifier.contains(metadata.version(tool))
+
+
+def test_ci_run_checks_ruff_and_mypy_after_the_tests() -> None:
+    """`.ci/run` runs ruff check, ruff format --check and mypy after the test command, which installs them."""
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    after = text.split(CI_MARKER + "\n" + _ci_test_command(), 1)[1]
+    lines = [shlex.split(line, comments=True) for line in after.splitlines()]
+    for check in map(shlex.split, CI_CHECKS):
+        assert any(words[-len(check) :] == check for words in lines), f"{check} does not run after the tests"

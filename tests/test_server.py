@@ -16,7 +16,7 @@ from mcp_registries.operations import OPERATIONS
 from mcp_registries.server import build_server
 from mcp_registries.service import Service
 
-from .conftest import FakeUpstream, make_settings
+from .conftest import NPM, FakeUpstream, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -63,6 +63,15 @@ async def test_tools_list_six_tools_with_schemas_and_annotations(client: Client)
             tool.output_schema["properties"]
         )
         assert len(tool.description or "") > 80
+
+
+async def test_tools_list_carries_public_cache_hints(service: Service) -> None:
+    """Under protocol 2026-07-28, tools/list says any cache may keep it for a day: the list never changes."""
+    async with Client(build_server(service), mode="2026-07-28") as connected:
+        listed = await connected.list_tools()
+    assert {"ttl_ms", "cache_scope"} <= listed.model_fields_set
+    assert listed.ttl_ms == 24 * 60 * 60 * 1000
+    assert listed.cache_scope == "public"
 
 
 async def test_tools_schema_page_size_not_capped(client: Client) -> None:
@@ -222,6 +231,28 @@ async def test_errors_are_one_sentence_tool_results(
     assert sentence in text
     assert "Traceback" not in text and "Error executing tool" not in text and "validation error" not in text
     assert structured is None
+
+
+@pytest.mark.parametrize("name", ["null", "true", "false", "123", '["react"]'])
+async def test_name_json_lookalike_reaches_the_service_as_sent(
+    client: Client, upstream: FakeUpstream, name: str
+) -> None:
+    """A name that reads as JSON (npm has a package 'null') is looked up as the string the client sent."""
+    is_error, text, _ = await call(client, "package", registry="npm", name=name)
+    assert is_error
+    if name.startswith("["):
+        assert text.startswith(f"'{name}' is not a valid npm package name"), text
+    else:
+        assert text == f"npm package '{name}' not found"
+        assert upstream.hits[NPM + name] == 1
+
+
+@pytest.mark.parametrize("version", ["1.10", "2.0", "null", "true"])
+async def test_version_json_lookalike_reaches_the_service_as_sent(client: Client, version: str) -> None:
+    """A version such as '1.10' is not read as the number 1.1, nor 'null' as no version at all."""
+    is_error, text, _ = await call(client, "version", registry="npm", name="react", version=version)
+    assert is_error
+    assert text.startswith(f"npm package 'react' has no version '{version}'"), text
 
 
 async def test_page_size_above_limit_is_clamped_with_note(client: Client) -> None:

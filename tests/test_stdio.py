@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -63,7 +64,7 @@ def test_stdio_stdout_carries_only_json_rpc(local_upstream: LocalUpstream, tmp_p
     process.stdin.write("".join(messages))
     process.stdin.flush()
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
     reader.start()
     parsed = []
     deadline = time.monotonic() + 30
@@ -90,6 +91,46 @@ def test_stdio_stdout_carries_only_json_rpc(local_upstream: LocalUpstream, tmp_p
     assert "DEBUG" in stderr  # the logs went somewhere, and it was not stdout
 
 
+def test_stdio_client_closing_stdout_ends_quietly(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+    """A client that closes the server's stdout (it exited) ends the server with status 0 and no traceback."""
+    initialize = {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    }
+    with (tmp_path / "stderr.txt").open("w") as log:
+        process = subprocess.Popen(
+            [str(SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env_for(local_upstream, tmp_path),
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(rpc(1, "initialize", initialize).encode())
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["id"] == 1
+        process.stdout.close()
+        # Every answer now meets a closed pipe; the server notices at its next read, so keep sending.
+        deadline = time.monotonic() + 20
+        next_id = 2
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                process.stdin.write(rpc(next_id, "ping", {}).encode())
+                process.stdin.flush()
+            except BrokenPipeError:
+                break  # the server has gone
+            next_id += 1
+            time.sleep(0.1)
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+        status = process.wait(timeout=20)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr[-3000:]
+    assert "BrokenPipeError" not in stderr
+    assert status == 0
+
+
 @pytest.mark.anyio
 async def test_stdio_sdk_client_calls_a_tool(local_upstream: LocalUpstream, tmp_path: Path) -> None:
     """The SDK's stdio client starts `python -m mcp_registries` and gets a PyPI answer."""
@@ -102,6 +143,21 @@ async def test_stdio_sdk_client_calls_a_tool(local_upstream: LocalUpstream, tmp_
     assert result.structured_content is not None
     assert result.structured_content["version"] == "2.34.2"
     assert local_upstream.hits["/pypi-proxy/pypi/requests/json"] == 1
+
+
+@pytest.mark.anyio
+async def test_stdio_json_lookalike_arguments_arrive_as_sent(
+    local_upstream: LocalUpstream, tmp_path: Path
+) -> None:
+    """Over stdio, the name 'null' and the version '1.10' reach the service as the strings the client sent."""
+    params = StdioServerParameters(command=str(SCRIPT), env=env_for(local_upstream, tmp_path))
+    async with Client(params) as client:
+        named = await client.call_tool("package", {"registry": "npm", "name": "null"})
+        versioned = await client.call_tool("version", {"registry": "npm", "name": "react", "version": "1.10"})
+    assert named.is_error and named.content[0].text == "npm package 'null' not found"
+    assert local_upstream.hits["/npm/null"] == 1
+    assert versioned.is_error
+    assert versioned.content[0].text.startswith("npm package 'react' has no version '1.10'")
 
 
 def test_query_prints_compact_json(local_upstream: LocalUpstream, tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from mcp_registries.models import RESULT_MODELS, Operation, structured
 from mcp_registries.operations import OPERATIONS
 from mcp_registries.rest import MAX_BODY_BYTES
 from mcp_registries.service import Service
-from mcp_registries.web import Guard, build_app
+from mcp_registries.web import Guard, build_app, is_loopback
 
 from .conftest import NPM, FakeUpstream, LocalUpstream, local_routes, make_settings
 from .webserver import CliServer, DelayedRoutes, ThreadedServer, cli_env
@@ -610,6 +610,37 @@ def test_cli_refuses_public_bind_without_token(local_upstream: LocalUpstream, tm
         assert server.process.wait(timeout=20) == 2
         assert "refusing to serve 0.0.0.0 without MCP_REGISTRIES_AUTH_TOKEN" in server.stderr
         assert "--allow-unauthenticated" in server.stderr
+        assert "Traceback" not in server.stderr
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"]
+)
+def test_is_loopback_accepts_loopback_addresses_and_names(host: str) -> None:
+    """Loopback IPv4 and IPv6 addresses in any spelling, and a name resolving only to them, are loopback."""
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.example.com", "0.0.0.0", "::", "[::]", "10.0.0.1", "::ffff:10.0.0.1", "", "no-such-host.invalid"],
+)
+def test_is_loopback_rejects_wildcards_public_and_unresolvable_hosts(host: str) -> None:
+    """Wildcards, other addresses, names that merely start with '127.' and unresolvable names are not loopback."""
+    assert not is_loopback(host)
+
+
+def test_cli_refuses_lookalike_loopback_name_without_token(
+    local_upstream: LocalUpstream, tmp_path: Path
+) -> None:
+    """--host 127.example.com is a name like any other: without a token the server refuses to bind it."""
+    with CliServer(
+        ["--transport", "http", "--host", "127.example.com"],
+        cli_env(local_upstream, tmp_path),
+        tmp_path / "err",
+    ) as server:
+        assert server.process.wait(timeout=20) == 2
+        assert "refusing to serve 127.example.com without MCP_REGISTRIES_AUTH_TOKEN" in server.stderr
         assert "Traceback" not in server.stderr
 
 
