@@ -179,6 +179,8 @@ def build_app(
             "plans": service.stats["plans"],
             "upstream_requests": service.http.request_count,
             "cache_reads_from_disk": disk_reads(service.cache),
+            # A count only: base URLs may carry a mirror's credentials, and this endpoint is open.
+            "upstreams_down": len(service.http.outages.down()),
         }
         return JSONResponse({"status": "ok", "version": __version__, "stats": stats})
 

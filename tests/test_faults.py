@@ -449,12 +449,14 @@ async def test_service_outage_answers_at_once_then_recovers(
     record_property("outage_call_ms", [round(t * 1000, 1) for t in timings])
     assert max(timings) < 0.1
     assert server.total == asked
+    assert service.http.outages.down() == [server.url + "npm/"]
     server.route("/npm/wobbly", reply(200, MS))
     await anyio.sleep(cooldown)
     recovered = await service.call("package", {"registry": "npm", "name": "wobbly"})
     await service.aclose()
     assert recovered == fresh
     assert server.statuses["/npm/wobbly"][-1] == 200 and server.total == asked + 1
+    assert service.http.outages.down() == []
 
 
 async def test_service_outage_lets_one_probe_through(server: FaultServer, tmp_path: Path) -> None:
