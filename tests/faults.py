@@ -15,8 +15,13 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from mcp_registries.settings import Settings
+
+from .conftest import make_settings
 
 #: The longest any behaviour waits; shutdown ends every wait sooner.
 HANG_LIMIT = 30.0
@@ -280,3 +285,16 @@ def refused_url() -> str:
         port = sock.getsockname()[1]
     # Bound but never listening, and now closed: the kernel answers a SYN with RST.
     return f"http://127.0.0.1:{port}/"
+
+
+def server_settings(server: FaultServer, directory: Path | None = None, **overrides: object) -> Settings:
+    """Every base URL under its own path prefix on `server` (npm/, npm-dl/, pypi/, stats/), short timeouts."""
+    values: dict[str, object] = {
+        "npm_url": server.url + "npm/",
+        "npm_downloads_url": server.url + "npm-dl/",
+        "pypi_url": server.url + "pypi/",
+        "pypistats_url": server.url + "stats/",
+        "connect_timeout": 1.0,
+        "read_timeout": 1.0,
+    }
+    return make_settings(directory, **{**values, **overrides})

@@ -33,7 +33,7 @@ from mcp_registries.server import build_server
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 
-from .conftest import NPM, NPM_DL, PYPI, STATS, _recorded, data, make_settings
+from .conftest import NPM, NPM_DL, PYPI, STATS, _recorded, data
 from .faults import (
     Exchange,
     FaultServer,
@@ -45,6 +45,7 @@ from .faults import (
     oversized,
     refused_url,
     reply,
+    server_settings,
     trickle,
     truncated,
 )
@@ -66,19 +67,13 @@ PREFIXES = {NPM: "/npm/", NPM_DL: "/npm-dl/", PYPI: "/pypi/", STATS: "/stats/"}
 
 
 def settings_for(server: FaultServer, directory: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "npm_url": server.url + "npm/",
-        "npm_downloads_url": server.url + "npm-dl/",
-        "pypi_url": server.url + "pypi/",
-        "pypistats_url": server.url + "stats/",
-        "connect_timeout": 1.0,
-        "read_timeout": 1.0,
+    limits: dict[str, object] = {
         "total_timeout": TOTAL,
         "retries": RETRIES,
         "max_response_bytes": 1 * MB,
         "outage_cooldown": COOLDOWN,
     }
-    return make_settings(directory, **{**values, **overrides})
+    return server_settings(server, directory, **{**limits, **overrides})
 
 
 def generated_packument(ex: Exchange) -> None:

@@ -18,10 +18,9 @@ from mcp_registries.cache import NullCache
 from mcp_registries.operations import OPERATIONS
 from mcp_registries.server import answer
 from mcp_registries.service import Service
-from mcp_registries.settings import Settings
 
-from .conftest import data, make_settings
-from .faults import FaultServer, reply
+from .conftest import data
+from .faults import FaultServer, reply, server_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -55,22 +54,9 @@ def elsewhere() -> Iterator[FaultServer]:
         yield running
 
 
-def settings_for(upstream: FaultServer, **overrides: object) -> Settings:
-    """Every base URL under a path prefix on `upstream`; PyPI's file host is the default unless given."""
-    values: dict[str, object] = {
-        "npm_url": upstream.url + "npm/",
-        "npm_downloads_url": upstream.url + "npm-dl/",
-        "pypi_url": upstream.url + "pypi/",
-        "pypistats_url": upstream.url + "stats/",
-        "connect_timeout": 1.0,
-        "read_timeout": 1.0,
-    }
-    return make_settings(**{**values, **overrides})
-
-
 @pytest.fixture
 async def service(upstream: FaultServer) -> AsyncIterator[Service]:
-    svc = Service(settings_for(upstream), cache=NullCache(), backoff=0.0)
+    svc = Service(server_settings(upstream), cache=NullCache(), backoff=0.0)
     yield svc
     await svc.aclose()
 
@@ -145,7 +131,7 @@ async def test_version_metadata_at_the_configured_file_host_is_read(
     upstream: FaultServer, elsewhere: FaultServer
 ) -> None:
     """Metadata on the host MCP_REGISTRIES_PYPI_FILES_URL names is read: the release is answered whole."""
-    svc = Service(settings_for(upstream, pypi_files_url=elsewhere.url), cache=NullCache(), backoff=0.0)
+    svc = Service(server_settings(upstream, pypi_files_url=elsewhere.url), cache=NullCache(), backoff=0.0)
     try:
         result = await version_42(svc, upstream, elsewhere.url + "packages/" + WHEEL)
     finally:
