@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from . import __version__
 from .errors import RegistryError
 from .models import compact_json
-from .operations import OPERATIONS, PERIODS, REGISTRY_SYNONYMS
+from .operations import GROUPS, OPERATIONS, PERIODS, REGISTRY_SYNONYMS
 from .settings import LOG_LEVELS, Settings
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
     query.add_argument("--page", type=int, metavar="N", help="page number (versions)")
     query.add_argument("--page-size", type=int, metavar="N", help="page size, at most 250 (versions)")
     query.add_argument("--period", metavar="P", help=f"one of {', '.join(PERIODS)} (downloads)")
+    query.add_argument("--files", metavar="F", help="'all' lists every file of a release (version)")
+    query.add_argument("--group", metavar="G", help=f"one of {', '.join(GROUPS)}, in full (dependencies)")
+    query.add_argument("--extra", metavar="E", help="a PyPI extra, in full (dependencies)")
     query.add_argument("--full", action="store_true", help="print every field, nulls included, indented")
     _common(query)
     return root
@@ -116,6 +119,9 @@ async def _query(settings: Settings, args: argparse.Namespace) -> int:
         ("page", args.page),
         ("page_size", args.page_size),
         ("period", args.period),
+        ("files", args.files),
+        ("group", args.group),
+        ("extra", args.extra),
     ):
         if value is not None:
             arguments[key] = value

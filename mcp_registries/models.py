@@ -66,11 +66,18 @@ class VersionEntry(_Model):
 
 class Dependency(_Model):
     name: str
-    requirement: str | None = Field(default=None, description="Version range or specifier as published.")
-    marker: str | None = Field(default=None, description="PEP 508 environment marker, extra clause removed.")
-    extra: str | None = Field(default=None, description="The extra that pulls this in (PyPI).")
+    requirement: str | None = Field(default=None, description="Version range or specifier as written.")
+    marker: str | None = Field(default=None, description="PEP 508 environment marker (PyPI).")
     extras: list[str] = Field(default=[], description="Extras requested of the dependency itself (PyPI).")
     optional: bool = False
+
+
+class FileSummary(_Model):
+    count: int = Field(description="Files in the release.")
+    total_size: int | None = Field(default=None, description="Bytes, when the registry states sizes.")
+    sdist: bool = Field(default=False, description="A source distribution is among the files (PyPI).")
+    python: list[str] = Field(default=[], description="The wheels' Python tags, e.g. cp312, py3 (PyPI).")
+    platforms: list[str] = Field(default=[], description="The wheels' platforms, e.g. 'manylinux x86_64'.")
 
 
 class _Result(_Model):
@@ -125,7 +132,11 @@ class VersionResult(_Result):
     yanked_reason: str | None = None
     engines: dict[str, str] = {}
     dependencies_count: int | None = None
-    artifacts: list[Artifact] = []
+    files: FileSummary | None = Field(default=None, description="A summary of every file of the release.")
+    artifacts: list[Artifact] = Field(
+        default=[],
+        description="At most 5 files (sdist first, then the most general wheels); files='all' lists every one.",
+    )
     vulnerabilities: list[Vulnerability] = []
 
 
@@ -135,6 +146,14 @@ class DependenciesResult(_Result):
     dev: list[Dependency] = []
     peer: list[Dependency] = []
     optional: list[Dependency] = []
+    extras: dict[str, list[str] | int] = Field(
+        default={},
+        description="PyPI: extra name -> its requirement strings as written (PEP 508); a number when the "
+        "answer shrank it to a count (the 'extra' argument lists it).",
+    )
+    dev_extras: list[str] = Field(
+        default=[], description="PyPI: extras that play the role of dev dependencies."
+    )
 
 
 class DownloadCount(_Model):

@@ -24,6 +24,8 @@ REGISTRY_SYNONYMS: dict[str, RegistryName] = {
     "pip": "pypi",
 }
 PERIODS = ("last-day", "last-week", "last-month", "last-year")
+FILE_VIEWS = ("summary", "all")
+GROUPS = ("runtime", "dev", "peer", "optional")
 DEFAULT_PERIOD: Period = "last-month"
 MAX_PAGE_SIZE = 250
 DEFAULT_PAGE_SIZE = 50
@@ -97,6 +99,25 @@ VERSION_OPTIONAL = Param(
     "string",
     "Optional exact version; omit to use the latest published version. npm also accepts a dist-tag.",
 )
+FILES = Param(
+    "files",
+    "string",
+    "version: 'summary' (default) gives a summary of every file and at most 5 of them (sdist first, then the "
+    "most general wheels); 'all' lists every file, paginated by page/page_size.",
+    enum=FILE_VIEWS,
+    default="summary",
+)
+GROUP = Param(
+    "group",
+    "string",
+    "List this dependency group in full (runtime, dev, peer, optional) when a large answer would shrink it.",
+    enum=GROUPS,
+)
+EXTRA = Param(
+    "extra",
+    "string",
+    "PyPI: list this extra's requirements in full when a large answer shows extras as counts.",
+)
 PERIOD = Param(
     "period",
     "string",
@@ -150,18 +171,20 @@ OPERATIONS: dict[Operation, OperationSpec] = {
             "One version",
             "single version metadata",
             "Metadata of one exact version: release date, prerelease, whether it is the latest, license, "
-            "deprecation or yank with reason, engines, dependency count, downloadable files with digests, "
-            "and known vulnerabilities where the registry publishes them.",
-            (REGISTRY, NAME, VERSION_REQUIRED),
+            "deprecation or yank with reason, engines, dependency count, a summary of its files (Python tags "
+            "and platforms of the wheels) with up to 5 downloadable files and their digests (files='all' "
+            "lists every one), and known vulnerabilities where the registry publishes them.",
+            (REGISTRY, NAME, VERSION_REQUIRED, FILES, PAGE, PAGE_SIZE),
         ),
         OperationSpec(
             Operation.DEPENDENCIES,
             "Dependencies",
             "runtime + dev dependencies for a version (latest if omitted)",
             "Dependencies of a version (latest if omitted), grouped as runtime, dev, peer and optional, each "
-            "with its version requirement; PyPI entries also carry environment markers and the extra that "
-            "pulls them in.",
-            (REGISTRY, NAME, VERSION_OPTIONAL),
+            "with its requirement as the package wrote it; PyPI adds environment markers and its extras "
+            "(extra -> requirements). A large answer shrinks its biggest groups or extras to names or counts "
+            "(runtime last, with a note); group or extra lists one in full.",
+            (REGISTRY, NAME, VERSION_OPTIONAL, GROUP, EXTRA),
         ),
         OperationSpec(
             Operation.DOWNLOADS,
@@ -194,6 +217,11 @@ class Query:
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
     period: Period = DEFAULT_PERIOD
+    files: str = "summary"
+    group: str | None = None
+    extra: str | None = None
+    #: The arguments the caller gave: an answer shrinks to its budget only where the caller asked for no more.
+    given: frozenset[str] = frozenset()
     notes: tuple[str, ...] = ()
 
 
@@ -274,4 +302,25 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
                 f"Unknown period {shown(raw)}: use one of {', '.join(PERIODS)} (default last-month).",
             )
         values["period"] = period
-    return Query(operation=spec.operation, registry=registry, name=name, notes=tuple(notes), **values)
+    for param in (FILES, GROUP):
+        if param.name in params:
+            values[param.name] = _choice(arguments, param)
+    if "extra" in params:
+        values["extra"] = _string(arguments, EXTRA)
+    given = frozenset(k for k, v in arguments.items() if k in params and v is not None)
+    return Query(
+        operation=spec.operation, registry=registry, name=name, given=given, notes=tuple(notes), **values
+    )
+
+
+def _choice(arguments: dict[str, Any], param: Param) -> str | None:
+    raw = arguments.get(param.name)
+    if raw is None:
+        return param.default  # type: ignore[no-any-return]
+    value = raw.strip().lower() if isinstance(raw, str) else None
+    assert param.enum is not None
+    if value not in param.enum:
+        raise InvalidArgument(
+            param.name, f"Unknown {param.name} {shown(raw)}: use one of {', '.join(param.enum)}."
+        )
+    return value

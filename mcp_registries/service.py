@@ -21,28 +21,42 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
+from .budget import file_summary, fit_dependencies, fit_versions, pick_artifacts
 from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_NOT_FOUND, TTL_PARTIAL, Cache, Entry, open_cache
 from .errors import (
+    InvalidArgument,
     InvalidResponse,
     NoPublishedVersions,
     NotFound,
     UpstreamError,
     UpstreamStatus,
     VersionNotFound,
+    shown,
 )
 from .http import HttpClient, NotModified, Validators
 from .models import (
+    Artifact,
     DependenciesResult,
     DownloadsResult,
     MaintainerResult,
     Operation,
     PackageResult,
+    Person,
     Result,
     VersionResult,
     VersionsResult,
 )
 from .operations import DEFAULT_PERIOD, Query, parse_arguments
-from .registries.base import BadDocument, Fetch, IndexBundle, Missing, Plan, Registry, VersionDoc
+from .registries.base import (
+    BadDocument,
+    Fetch,
+    IndexBundle,
+    Missing,
+    PackageIndex,
+    Plan,
+    Registry,
+    VersionDoc,
+)
 from .registries.npm import Npm
 from .registries.pypi import PyPI
 from .settings import Settings
@@ -311,16 +325,20 @@ class Service:
         bundle, notes = await self._published(registry, name)
         index = bundle.index
         fields = {k: v for k, v in index if k in _PACKAGE_FIELDS}
-        if len(index.maintainers) > PACKAGE_MAINTAINERS:
-            fields["maintainers"] = index.maintainers[:PACKAGE_MAINTAINERS]
-            notes = [*notes, f"{len(index.maintainers)} maintainers; the maintainer tool lists them all"]
+        people, _, caveats = _people(index)
+        fields["maintainers"] = people[:PACKAGE_MAINTAINERS]
+        if len(people) > PACKAGE_MAINTAINERS:
+            caveats.append(f"{len(people)} maintainers; the maintainer tool lists them all")
         return PackageResult(
             **fields,
             versions_count=len(index.version_order),
-            notes=[*index.notes, *index.unknowns, *notes],
+            notes=[*index.notes, *index.unknowns, *caveats, *notes],
         )
 
     async def _versions(self, registry: Registry, name: str, query: Query) -> VersionsResult:
+        return fit_versions(await self._page(registry, name, query), asked="page_size" in query.given)
+
+    async def _page(self, registry: Registry, name: str, query: Query) -> VersionsResult:
         bundle, notes = await self._index(registry, name)
         index = bundle.index
         total = len(index.version_order)
@@ -371,6 +389,7 @@ class Service:
         index = bundle.index
         entry = index.entry(version)
         yanked = doc.yanked if doc.yanked is not None else entry.yanked
+        artifacts, file_notes = _files(doc.artifacts, query)
         return VersionResult(
             registry=index.registry,
             name=index.name,
@@ -389,9 +408,10 @@ class Service:
             yanked_reason=(doc.yanked_reason or entry.yanked_reason) if yanked else None,
             engines=doc.engines,
             dependencies_count=len(doc.runtime),
-            artifacts=doc.artifacts,
+            files=file_summary(doc.artifacts),
+            artifacts=artifacts,
             vulnerabilities=doc.vulnerabilities,
-            notes=[*doc.notes, *index.unknowns, *notes, *doc_notes],
+            notes=[*doc.notes, *index.unknowns, *notes, *doc_notes, *file_notes],
         )
 
     async def _dependencies(self, registry: Registry, name: str, query: Query) -> DependenciesResult:
@@ -410,7 +430,9 @@ class Service:
             display = bundle.index.name
         else:
             display = doc.name or name
-        return DependenciesResult(
+        if query.extra is not None and query.extra not in doc.extras:
+            raise _unknown_extra(display, doc, query.extra)
+        result = DependenciesResult(
             registry=doc.registry,
             name=display,
             version=doc.version,
@@ -418,8 +440,11 @@ class Service:
             dev=doc.dev,
             peer=doc.peer,
             optional=doc.optional,
+            extras=dict(doc.extras),
+            dev_extras=doc.dev_extras,
             notes=[*doc.dependency_notes, *notes],
         )
+        return fit_dependencies(result, group=query.group, extra=query.extra)
 
     async def _downloads(self, registry: Registry, name: str, query: Query) -> DownloadsResult:
         window = query.period if registry.download_periods else "recent"
@@ -454,19 +479,7 @@ class Service:
     async def _maintainer(self, registry: Registry, name: str, query: Query) -> MaintainerResult:
         bundle, notes = await self._published(registry, name)
         index = bundle.index
-        if index.maintainers:
-            people, source = index.maintainers, "registry accounts"
-        else:
-            people, source = index.declared, "declared in package metadata"
-            named = (
-                "these are the people the package metadata names"
-                if people
-                else "nor does the package metadata name any"
-            )
-            notes = [
-                f"no maintainer accounts are published by this registry (or its mirror); {named}",
-                *notes,
-            ]
+        people, source, caveats = _people(index)
         return MaintainerResult(
             registry=index.registry,
             name=index.name,
@@ -475,8 +488,22 @@ class Service:
             publisher=index.publisher,
             organization=index.organization,
             source=source,
-            notes=notes,
+            notes=[*caveats, *notes],
         )
+
+
+def _people(index: PackageIndex) -> tuple[list[Person], str, list[str]]:
+    """Who maintains a package, for `package` and `maintainer` alike: the registry's accounts, or the people
+    the package's own metadata names when the registry (or its mirror) lists none."""
+    if index.maintainers:
+        return index.maintainers, "registry accounts", []
+    named = (
+        "these are the people the package metadata names"
+        if index.declared
+        else "nor does the package metadata name any"
+    )
+    note = f"no maintainer accounts are published by this registry (or its mirror); {named}"
+    return index.declared, "declared in package metadata", [note]
 
 
 async def _together(*calls: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -490,6 +517,33 @@ async def _together(*calls: Callable[[], Coroutine[Any, Any, None]]) -> None:
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
+
+
+def _files(artifacts: list[Artifact], query: Query) -> tuple[list[Artifact], list[str]]:
+    """The files a `version` answer lists: a few by default, a page of every one with files='all'."""
+    total = len(artifacts)
+    if query.files == "all":
+        start = (query.page - 1) * query.page_size
+        shown = artifacts[start : start + query.page_size]
+        pages = math.ceil(total / query.page_size)
+        if pages <= 1 and query.page == 1:
+            return shown, []
+        more = f"; page={query.page + 1} for more" if start + query.page_size < total else ""
+        span = f"{start + 1}–{start + len(shown)}" if shown else "none"
+        return shown, [f"files {span} of {total} (page {query.page} of {pages}){more}"]
+    picked = pick_artifacts(artifacts)
+    if len(picked) == total:
+        return picked, []
+    return picked, [
+        f"{total} files; artifacts lists {len(picked)} (the sdist and the most general wheels); files='all' lists every one"
+    ]
+
+
+def _unknown_extra(name: str, doc: VersionDoc, extra: str) -> InvalidArgument:
+    known = ", ".join(list(doc.extras)[:20]) or "none"
+    return InvalidArgument(
+        "extra", f"{shown(extra)} is not an extra of {name} {doc.version}; its extras: {known}."
+    )
 
 
 def _fields(query: Query) -> dict[str, Any]:

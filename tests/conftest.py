@@ -86,6 +86,18 @@ def _recorded() -> dict[str, Response]:
         PYPI + "pypi/botocore/json": (ok, data("pypi/botocore.json")),
         PYPI + "pypi/gitlab/json": (ok, data("pypi/gitlab.json")),
         PYPI + "pypi/pytz/json": (ok, data("pypi/pytz.json")),
+        PYPI + "pypi/numpy/json": (ok, data("pypi/numpy.json")),
+        PYPI + "simple/numpy/": (ok, data("pypi/simple-numpy.json")),
+        FILES + "packages/3a/83/24dafa898f172e198a1c164eb01675bbcbf5895ac8f9b1f8078ea5c2fdb5/"
+        "numpy-2.0.0-cp310-cp310-macosx_10_9_x86_64.whl.metadata": (
+            ok,
+            data("pypi/numpy-2.0.0-cp310-cp310-macosx_10_9_x86_64.whl.metadata"),
+        ),
+        PYPI + "pypi/transformers/json": (ok, data("pypi/transformers.json")),
+        PYPI + "pypi/apache-airflow/json": (ok, data("pypi/apache-airflow.json")),
+        PYPI + "pypi/ray/json": (ok, data("pypi/ray.json")),
+        PYPI + "pypi/pydantic-core/json": (ok, data("pypi/pydantic-core.json")),
+        NPM + "next/15.0.0": (ok, data("npm/next@15.0.0.json")),
         FILES + "packages/d9/40/6012f98b14b64b4d3dc47b0c2f116fccbd0795ab35515d0c40dac73b81b8/"
         "Django-4.2-py3-none-any.whl.metadata": (ok, data("pypi/Django-4.2-py3-none-any.whl.metadata")),
         STATS + "api/packages/requests/recent": (ok, data("documented/pypistats-recent.json")),

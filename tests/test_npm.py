@@ -13,7 +13,6 @@ from mcp_registries.errors import InvalidArgument, PackageNotFound, VersionNotFo
 from mcp_registries.models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry
 from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
 from mcp_registries.registries.npm import (
-    NOTE_NO_ACCOUNTS,
     NOTE_NO_DATES,
     NOTE_NO_DEPRECATIONS,
     READER,
@@ -393,7 +392,6 @@ def test_parse_packument_mirror_stripped() -> None:
             dist_tags={"latest": "1.3.0"},
             dependencies_count=0,
             unknowns=[NOTE_NO_DATES, NOTE_NO_DEPRECATIONS],
-            notes=[NOTE_NO_ACCOUNTS],
         ),
         [VersionEntry(version=v, tags=["latest"] if v == "1.3.0" else []) for v in versions],
     )
@@ -451,7 +449,7 @@ def test_parse_packument_latest_is_dist_tag_even_below_highest() -> None:
         ("2.0.0", []),
         ("1.0.0", ["latest"]),
     ]
-    assert index.notes == [NOTE_NO_ACCOUNTS]
+    assert index.notes == []
 
 
 def test_parse_packument_without_latest_tag_takes_highest_release() -> None:

@@ -85,12 +85,13 @@ def test_version_required_for_version_optional_for_dependencies() -> None:
 
 
 def test_input_schemas_follow_the_seed_table() -> None:
-    """Every operation's schema requires registry and name; the other parameters are the seed's."""
+    """Every operation's schema requires registry and name; the other parameters are the seed's, plus the
+    arguments that show what a default answer leaves out (files, group, extra)."""
     expected = {
         Operation.PACKAGE: [],
         Operation.VERSIONS: ["page", "page_size"],
-        Operation.VERSION: ["version"],
-        Operation.DEPENDENCIES: ["version"],
+        Operation.VERSION: ["version", "files", "page", "page_size"],
+        Operation.DEPENDENCIES: ["version", "group", "extra"],
         Operation.DOWNLOADS: ["period"],
         Operation.MAINTAINER: [],
     }

@@ -233,10 +233,10 @@ def test_parse_project_requests_latest_document() -> None:
             Dependency(name="urllib3", requirement="<3,>=1.26"),
             Dependency(name="certifi", requirement=">=2023.5.7"),
         ],
-        optional=[
-            Dependency(name="PySocks", requirement="!=1.5.7,>=1.5.6", extra="socks", optional=True),
-            Dependency(name="chardet", requirement="<8,>=3.0.2", extra="use-chardet-on-py3", optional=True),
-        ],
+        extras={
+            "socks": ["PySocks!=1.5.7,>=1.5.6"],
+            "use-chardet-on-py3": ["chardet<8,>=3.0.2"],
+        },
         dependency_notes=[NOTE_DEV],
     )
 
@@ -315,12 +315,12 @@ def test_parse_project_zope_interface_owners_and_yanks() -> None:
     ]
     assert index.keywords == ["interface", "components", "plugins"]
     latest = bundle.versions["8.7"]
-    assert (len(latest.artifacts), latest.notes) == (40, ["50 files; the first 40 are listed"])
-    assert [(d.name, d.extra, d.extras) for d in latest.dev][:4] == [
-        ("Sphinx", "docs", []), ("repoze.sphinx.autointerface", "docs", []), ("furo", "docs", []),
-        ("coverage", "test", ["toml"]),
-    ]  # fmt: skip
-    assert (latest.runtime, latest.optional) == ([], [])
+    # Every file is kept: the answer summarises them and lists a few (files='all' pages through them).
+    assert (len(latest.artifacts), latest.notes) == (50, [])
+    assert latest.extras["docs"][:3] == ["Sphinx", "repoze.sphinx.autointerface", "furo"]
+    assert "coverage[toml]" in latest.extras["test"]
+    assert latest.dev_extras == ["docs", "test", "testing"]
+    assert (latest.runtime, latest.optional, latest.dev) == ([], [], [])
 
 
 def test_parse_project_every_release_yanked() -> None:
@@ -540,12 +540,14 @@ def test_repository_of_sources(info: dict[str, Any], expected: str | None) -> No
     assert repository_of(info) == expected
 
 
-def test_dependencies_of_splits_runtime_optional_dev() -> None:
-    """No extra → runtime; an extra → optional, unless the extra is dev-like (dev, test, docs, …) → dev."""
-    groups, notes = dependencies_of(
+def test_dependencies_of_splits_runtime_and_extras() -> None:
+    """No extra → a runtime row with its requirement as written; an extra → its line (without the extra
+    clause) under that extra; dev-like extras are named in dev_extras."""
+    found, notes = dependencies_of(
         [
             "idna<4,>=2.5",
             'tzdata; sys_platform == "win32"',
+            "charset_normalizer (<4,>=2)",
             'PySocks!=1.5.7,>=1.5.6; extra == "socks"',
             'pytest>=7; extra == "tests"',
             'sphinx; extra == "docs"',
@@ -554,67 +556,76 @@ def test_dependencies_of_splits_runtime_optional_dev() -> None:
             "not a requirement (((",
         ]
     )
-    assert groups == {
+    assert found == {
         "runtime": [
             Dependency(name="idna", requirement="<4,>=2.5"),
             Dependency(name="tzdata", marker='sys_platform == "win32"'),
+            Dependency(name="charset_normalizer", requirement="<4,>=2"),
         ],
-        "dev": [
-            Dependency(name="pytest", requirement=">=7", extra="tests", optional=True),
-            Dependency(name="sphinx", extra="docs", optional=True),
-            Dependency(name="mypy", extra="typing", optional=True),
-            Dependency(name="coverage", requirement=">=7", extra="dev", extras=["toml"], optional=True),
-        ],
-        "peer": [],
-        "optional": [Dependency(name="PySocks", requirement="!=1.5.7,>=1.5.6", extra="socks", optional=True)],
+        "extras": {
+            "socks": ["PySocks!=1.5.7,>=1.5.6"],
+            "tests": ["pytest>=7"],
+            "docs": ["sphinx"],
+            "typing": ["mypy"],
+            "dev": ["coverage[toml]>=7"],
+        },
+        "dev_extras": ["tests", "docs", "typing", "dev"],
     }
     assert notes == [NOTE_DEV, "1 requirement line(s) that are not valid PEP 508 were left out"]
 
 
+def test_dependencies_of_keeps_the_order_the_package_wrote() -> None:
+    """'>=1.31.0,<3.0' stays as written (packaging would re-order it to '<3.0,>=1.31.0')."""
+    found, _ = dependencies_of(["huggingface-hub>=1.31.0,<3.0", 'x[a,b] >=1 ,<2; extra == "e"'])
+    assert found["runtime"] == [Dependency(name="huggingface-hub", requirement=">=1.31.0,<3.0")]
+    assert found["extras"] == {"e": ["x[a,b] >=1 ,<2"]}
+
+
 @pytest.mark.parametrize(
-    ("line", "extra", "marker"),
+    ("line", "extra", "written"),
     [
-        ('chardet; extra == "Use_Chardet.On-Py3"', "use-chardet-on-py3", None),
-        ("chardet (<6,>=3.0.2) ; extra == 'use_chardet_on_py3'", "use-chardet-on-py3", None),
-        ('x; python_version < "3.8" and extra == "x"', "x", 'python_version < "3.8"'),
-        ('x; extra == "x" and python_version < "3.8"', "x", 'python_version < "3.8"'),
+        ('chardet; extra == "Use_Chardet.On-Py3"', "use-chardet-on-py3", "chardet"),
+        (
+            "chardet (<6,>=3.0.2) ; extra == 'use_chardet_on_py3'",
+            "use-chardet-on-py3",
+            "chardet (<6,>=3.0.2)",
+        ),
+        ('x; python_version < "3.8" and extra == "x"', "x", 'x; python_version < "3.8"'),
+        ('x; extra == "x" and python_version < "3.8"', "x", 'x; python_version < "3.8"'),
         (
             'x; python_version >= "3.8" and extra == "x" and sys_platform != "win32"',
             "x",
-            'python_version >= "3.8" and sys_platform != "win32"',
+            'x; python_version >= "3.8" and sys_platform != "win32"',
         ),
         (
             'x; (python_version < "3.8" or sys_platform == "win32") and extra == "x"',
             "x",
-            '(python_version < "3.8" or sys_platform == "win32")',
+            'x; (python_version < "3.8" or sys_platform == "win32")',
         ),
-        ('x; (extra == "x")', "x", None),
-        ('x; "x" == extra', "x", None),
+        ('x; (extra == "x")', "x", "x"),
+        ('x; "x" == extra', "x", "x"),
     ],
 )
 def test_dependencies_of_extra_normalized_and_removed_from_marker(
-    line: str, extra: str, marker: str | None
+    line: str, extra: str, written: str
 ) -> None:
-    """The extra is PEP 685-normalized and its clause (with its 'and') leaves the marker."""
-    groups, _ = dependencies_of([line])
-    [dependency] = groups["optional"]
-    assert (dependency.extra, dependency.marker, dependency.optional) == (extra, marker, True)
+    """The extra is PEP 685-normalized and its clause (with its 'and') leaves the line."""
+    found, _ = dependencies_of([line])
+    assert found["extras"] == {extra: [written]} and found["runtime"] == []
 
 
 def test_dependencies_of_tangled_extra_markers_are_not_runtime() -> None:
     """`extra == "test" or extra == "dev"` still needs an extra: not runtime, and the marker is kept whole."""
-    groups, _ = dependencies_of(['pytest; extra == "test" or extra == "dev"', 'x; extra != "x"'])
-    assert groups["dev"] == [
-        Dependency(name="pytest", marker='extra == "test" or extra == "dev"', extra="test", optional=True)
-    ]
-    assert groups["runtime"] == [Dependency(name="x", marker='extra != "x"')]
+    found, _ = dependencies_of(['pytest; extra == "test" or extra == "dev"', 'x; extra != "x"'])
+    assert found["extras"] == {"test": ['pytest; extra == "test" or extra == "dev"']}
+    assert found["runtime"] == [Dependency(name="x", marker='extra != "x"')]
 
 
 def test_dependencies_of_null_and_markers_without_extras() -> None:
     """`requires_dist: null` is no dependencies; a marker without an extra stays whole on a runtime dependency."""
-    assert dependencies_of(None) == ({"runtime": [], "dev": [], "peer": [], "optional": []}, [NOTE_DEV])
-    groups, _ = dependencies_of(['backports.zoneinfo; python_version < "3.9" and platform_system != "Linux"'])
-    assert groups["runtime"] == [
+    assert dependencies_of(None) == ({"runtime": [], "extras": {}, "dev_extras": []}, [NOTE_DEV])
+    found, _ = dependencies_of(['backports.zoneinfo; python_version < "3.9" and platform_system != "Linux"'])
+    assert found["runtime"] == [
         Dependency(name="backports.zoneinfo", marker='python_version < "3.9" and platform_system != "Linux"')
     ]
 
@@ -672,10 +683,10 @@ def test_version_doc_plan_per_version_json(pypi: PyPI) -> None:
             Dependency(name="urllib3", requirement="<3,>=1.21.1"),
             Dependency(name="certifi", requirement=">=2017.4.17"),
         ],
-        optional=[
-            Dependency(name="PySocks", requirement="!=1.5.7,>=1.5.6", extra="socks", optional=True),
-            Dependency(name="chardet", requirement="<6,>=3.0.2", extra="use-chardet-on-py3", optional=True),
-        ],
+        extras={
+            "socks": ["PySocks (!=1.5.7,>=1.5.6)"],
+            "use-chardet-on-py3": ["chardet (<6,>=3.0.2)"],
+        },
         dependency_notes=[NOTE_DEV],
     )
 
@@ -745,10 +756,7 @@ def test_version_doc_plan_falls_back_to_simple_api_and_core_metadata(pypi: PyPI)
             Dependency(name="backports.zoneinfo", marker='python_version < "3.9"'),
             Dependency(name="tzdata", marker='sys_platform == "win32"'),
         ],
-        optional=[
-            Dependency(name="argon2-cffi", requirement=">=19.1.0", extra="argon2", optional=True),
-            Dependency(name="bcrypt", extra="bcrypt", optional=True),
-        ],
+        extras={"argon2": ["argon2-cffi (>=19.1.0)"], "bcrypt": ["bcrypt"]},
         notes=[NO_VULNERABILITY_DATA],
         dependency_notes=[NOTE_DEV],
     )

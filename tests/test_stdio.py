@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
@@ -173,6 +174,27 @@ def test_query_prints_compact_json(local_upstream: LocalUpstream, tmp_path: Path
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["page_size"] == 2 and len(answer["versions"]) == 2 and answer["total"] == 32
+
+
+def test_query_group_and_extra_list_one_in_full(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+    """`query dependencies … --group dev` lists the group a default answer leaves out, and `--extra` an extra."""
+
+    def query(*words: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [str(SCRIPT), "query", "dependencies", *words],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env_for(local_upstream, tmp_path),
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        answer: dict[str, Any] = json.loads(done.stdout)
+        return answer
+
+    assert len(query("npm", "next", "--version", "15.0.0", "--group", "dev")["dev"]) == 201
+    assert "dev" not in query("npm", "next", "--version", "15.0.0")
+    assert len(query("pypi", "apache-airflow", "--extra", "all")["extras"]["all"]) == 123
 
 
 def test_query_error_goes_to_stderr_with_status_1(local_upstream: LocalUpstream, tmp_path: Path) -> None:

@@ -122,7 +122,7 @@ async def test_version_metadata_url_outside_the_upstreams_is_never_asked(
     notes = result.structured_content["notes"]
     assert any("the document pointed at" in n and "outside the configured upstreams" in n for n in notes)
     assert all(len(note) < 300 for note in notes), notes
-    assert [a["filename"] for a in result.structured_content["artifacts"]] == [WHEEL, "Django-4.2.tar.gz"]
+    assert [a["filename"] for a in result.structured_content["artifacts"]] == ["Django-4.2.tar.gz", WHEEL]
     assert elsewhere.connections == 0
     assert_asked_only(service, upstream)
 

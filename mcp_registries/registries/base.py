@@ -196,6 +196,9 @@ class VersionDoc(_Doc):
     dev: list[Dependency] = []
     peer: list[Dependency] = []
     optional: list[Dependency] = []
+    #: PyPI: extra -> its requirement strings as written, and the extras that look like dev ones.
+    extras: dict[str, list[str]] = {}
+    dev_extras: list[str] = []
     notes: list[str] = []
     #: Notes that concern only `dependencies` answers.
     dependency_notes: list[str] = []

@@ -46,7 +46,6 @@ _LOOSE_VERSION = re.compile(
 )
 MAX_NAME = 214
 MAX_DECLARED = 10
-NOTE_NO_ACCOUNTS = "this registry (or its mirror) lists no maintainer accounts"
 NOTE_NO_DATES = "release dates unknown (this registry mirror serves no real publish times)"
 NOTE_NO_DEPRECATIONS = "deprecation unknown (this registry mirror strips deprecation notices; none shown is not 'not deprecated')"
 
@@ -406,8 +405,6 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
     maintainers = [
         Person(username=p.name, email=p.email, role="maintainer") for p in people(doc.maintainers or [])
     ]
-    if not maintainers:
-        notes.append(NOTE_NO_ACCOUNTS)
     declared = [
         *(p.model_copy(update={"role": "author"}) for p in people(merged.get("author"))),
         # package.json's own `maintainers` survive in the manifest when a mirror drops the accounts.

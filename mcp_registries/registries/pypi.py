@@ -326,16 +326,8 @@ def _absolute(base_url: str, url: str) -> str:
         return url
 
 
-def _artifacts(files: Any, base_url: str, limit: int = 40) -> tuple[list[Artifact], list[str]]:
-    found = (
-        [a for a in (_artifact(f, base_url) for f in files if isinstance(f, dict)) if a]
-        if isinstance(files, list)
-        else []
-    )
-    notes = []
-    if len(found) > limit:
-        notes.append(f"{len(found)} files; the first {limit} are listed")
-    return found[:limit], notes
+def _artifacts(files: list[Any], base_url: str) -> list[Artifact]:
+    return [a for a in (_artifact(f, base_url) for f in files if isinstance(f, dict)) if a]
 
 
 def _release_file(file: dict[str, Any]) -> _ReleaseFile:
@@ -392,9 +384,10 @@ def _vulnerabilities(value: Any) -> list[Vulnerability]:
 
 
 def _doc(info: dict[str, Any], files: Any, vulnerabilities: Any, version: str, base_url: str) -> VersionDoc:
-    groups, dependency_notes = dependencies_of(info.get("requires_dist"))
+    requirements, dependency_notes = dependencies_of(info.get("requires_dist"))
     file_list = files if isinstance(files, list) else []
-    artifacts, notes = _artifacts(file_list, base_url)
+    artifacts = _artifacts(file_list, base_url)
+    notes = []
     summaries = [_release_file(f) for f in file_list if isinstance(f, dict)]
     yanked, reason = _yank(summaries)
     if info.get("yanked") is True:
@@ -419,7 +412,7 @@ def _doc(info: dict[str, Any], files: Any, vulnerabilities: Any, version: str, b
         vulnerabilities=_vulnerabilities(vulnerabilities),
         notes=notes,
         dependency_notes=dependency_notes,
-        **groups,
+        **requirements,
     )
 
 

@@ -6,20 +6,19 @@ Pure functions over the JSON API's `info` object (or core metadata parsed into t
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..models import Dependency, Person
-from .base import DependencyGroups
 from .common import address_people, browsable_repository, text
 
 DEV_EXTRAS = frozenset(
     {"dev", "devel", "develop", "development", "test", "tests", "testing", "doc", "docs", "documentation",
      "lint", "linting", "typing", "types", "mypy", "style", "qa", "check", "checks", "coverage", "cov"}
 )  # fmt: skip
-NOTE_DEV = "PyPI publishes no dev dependencies; extras named like dev/test/docs are reported as dev"
+NOTE_DEV = "PyPI publishes no dev dependencies; dev_extras names the extras that play that role"
 _REPOSITORY_KEYS = ("source", "sourcecode", "repository", "code", "github", "git", "sources", "repo")
 _HOMEPAGE_KEYS = ("homepage", "home", "home-page", "website")
 _NOT_OWNERS = frozenset({"sponsors", "orgs", "apps", "marketplace", "topics", "features"})
@@ -166,12 +165,39 @@ def _format_marker(parts: list[Any]) -> str:
     return " ".join(out)
 
 
-def dependencies_of(requires_dist: Any) -> tuple[DependencyGroups, list[str]]:
-    """`requires_dist` split into runtime / optional (extras) / dev (dev-like extras)."""
-    groups: DependencyGroups = {"runtime": [], "dev": [], "peer": [], "optional": []}
+#: A PEP 508 line's name and extras; what follows, up to the marker, is the requirement as written.
+_HEAD = re.compile(
+    r"^\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:\[[^\]]*\])?\s*(?P<rest>.*)$", re.DOTALL
+)
+
+
+def _as_written(head: str, requirement: Requirement) -> str | None:
+    """The version part of a requirement as its line spells it ('>=1.31.0,<3.0', not re-ordered)."""
+    if requirement.url:
+        return requirement.url
+    match = _HEAD.match(head)
+    rest = match.group("rest").strip() if match else str(requirement.specifier)
+    if rest.startswith("(") and rest.endswith(")"):
+        rest = rest[1:-1].strip()  # the old 'name (>=1.0)' spelling
+    return rest or None
+
+
+def is_dev_extra(extra: str) -> bool:
+    return extra in DEV_EXTRAS or extra.split("-")[0] in DEV_EXTRAS
+
+
+class Requirements(TypedDict):
+    runtime: list[Dependency]
+    extras: dict[str, list[str]]
+    dev_extras: list[str]
+
+
+def dependencies_of(requires_dist: Any) -> tuple[Requirements, list[str]]:
+    """`requires_dist` split into runtime rows and extras (extra -> its lines, without the extra clause)."""
+    found: Requirements = {"runtime": [], "extras": {}, "dev_extras": []}
     notes = [NOTE_DEV]
     if not isinstance(requires_dist, list):
-        return groups, notes
+        return found, notes
     skipped = 0
     for line in requires_dist:
         try:
@@ -179,22 +205,21 @@ def dependencies_of(requires_dist: Any) -> tuple[DependencyGroups, list[str]]:
         except (InvalidRequirement, TypeError):
             skipped += 1
             continue
+        head = line.split(";", 1)[0] if requirement.url is None else line.split(" ;", 1)[0]
         extra, marker = _extra_of(requirement)
-        spec = requirement.url or str(requirement.specifier) or None
-        dependency = Dependency(
-            name=requirement.name,
-            requirement=spec,
-            marker=marker,
-            extra=extra,
-            extras=sorted(requirement.extras),
-            optional=extra is not None,
-        )
         if extra is None:
-            groups["runtime"].append(dependency)
-        elif extra in DEV_EXTRAS or extra.split("-")[0] in DEV_EXTRAS:
-            groups["dev"].append(dependency)
+            found["runtime"].append(
+                Dependency(
+                    name=requirement.name,
+                    requirement=_as_written(head, requirement),
+                    marker=marker,
+                    extras=sorted(requirement.extras),
+                )
+            )
         else:
-            groups["optional"].append(dependency)
+            written = head.strip() + (f"; {marker}" if marker else "")
+            found["extras"].setdefault(extra, []).append(written)
+    found["dev_extras"] = [extra for extra in found["extras"] if is_dev_extra(extra)]
     if skipped:
         notes.append(f"{skipped} requirement line(s) that are not valid PEP 508 were left out")
-    return groups, notes
+    return found, notes
