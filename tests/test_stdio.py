@@ -161,18 +161,27 @@ async def test_stdio_json_lookalike_arguments_arrive_as_sent(
     assert versioned.content[0].text.startswith("npm package 'react' has no version '1.10'")
 
 
-def test_query_prints_compact_json(local_upstream: LocalUpstream, tmp_path: Path) -> None:
-    """`mcp-registries query` prints the tool's compact JSON on stdout and exits 0."""
-    done = subprocess.run(
-        [str(SCRIPT), "query", "versions", "npm", "ms", "--page-size", "2"],
+def run_query(upstream: LocalUpstream, tmp_path: Path, *words: str) -> subprocess.CompletedProcess[str]:
+    """`mcp-registries query <words>` against the recorded documents, errors only in its log."""
+    return subprocess.run(
+        [str(SCRIPT), "query", *words],
         capture_output=True,
         text=True,
         check=False,
-        env=env_for(local_upstream, tmp_path),
+        env={**env_for(upstream, tmp_path), "MCP_REGISTRIES_LOG_LEVEL": "ERROR"},
         timeout=60,
     )
+
+
+def answer_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
-    answer = json.loads(done.stdout)
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def test_query_prints_compact_json(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+    """`mcp-registries query` prints the tool's compact JSON on stdout and exits 0."""
+    answer = answer_of(run_query(local_upstream, tmp_path, "versions", "npm", "ms", "--page-size", "2"))
     assert answer["page_size"] == 2 and len(answer["versions"]) == 2 and answer["total"] == 32
 
 
@@ -180,17 +189,7 @@ def test_query_group_and_extra_list_one_in_full(local_upstream: LocalUpstream, t
     """`query dependencies … --group dev` lists the group a default answer leaves out, and `--extra` an extra."""
 
     def query(*words: str) -> dict[str, Any]:
-        done = subprocess.run(
-            [str(SCRIPT), "query", "dependencies", *words],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env_for(local_upstream, tmp_path),
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        answer: dict[str, Any] = json.loads(done.stdout)
-        return answer
+        return answer_of(run_query(local_upstream, tmp_path, "dependencies", *words))
 
     assert len(query("npm", "next", "--version", "15.0.0", "--group", "dev")["dev"]) == 201
     assert "dev" not in query("npm", "next", "--version", "15.0.0")
@@ -199,14 +198,7 @@ def test_query_group_and_extra_list_one_in_full(local_upstream: LocalUpstream, t
 
 def test_query_error_goes_to_stderr_with_status_1(local_upstream: LocalUpstream, tmp_path: Path) -> None:
     """A query that cannot be answered prints the sentence on stderr, nothing on stdout, and exits 1."""
-    done = subprocess.run(
-        [str(SCRIPT), "query", "version", "npm", "react", "--version", "99.0.0"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**env_for(local_upstream, tmp_path), "MCP_REGISTRIES_LOG_LEVEL": "ERROR"},
-        timeout=60,
-    )
+    done = run_query(local_upstream, tmp_path, "version", "npm", "react", "--version", "99.0.0")
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.strip().startswith(
