@@ -226,11 +226,11 @@ class Service:
         # An expired answer to revalidate or to serve if the upstream fails; never an expired not-found.
         stale = entry if entry is not None and not isinstance(entry.value, _Absent) else None
         try:
-            value, flight.notes = await self._fetch(key, stale, make_plan)
-            if not flight.notes:
-                await self.cache.set(key, value[0], ttl(value[0]) if callable(ttl) else ttl, value[1])
-            flight.value = value[0]
-            return flight.value, list(flight.notes)
+            (value, validators), notes = await self._fetch(key, stale, make_plan)
+            if not notes:  # a stale answer served in an outage is not stored again as fresh
+                await self.cache.set(key, value, ttl(value) if callable(ttl) else ttl, validators)
+            flight.value, flight.notes = value, notes
+            return value, list(notes)
         except NotFound as exc:
             await self.cache.set(key, _Absent(exc), TTL_NOT_FOUND)
             flight.error = exc
