@@ -21,7 +21,6 @@ import random
 import ssl
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -40,8 +39,8 @@ from .errors import (
     UpstreamUnreachable,
     shown,
 )
+from .fetching import Fetch, Fetched, Missing, NotModified, Validators
 from .outages import Outages
-from .registries.base import Fetch, Missing
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,31 +48,6 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"mcp-registries/{__version__} (+https://github.com/mcp-registries/mcp-registries)"
 _MAX_REDIRECTS = 3
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@dataclass(frozen=True, slots=True)
-class Validators:
-    etag: str | None = None
-    last_modified: str | None = None
-
-    def headers(self) -> dict[str, str]:
-        found = {}
-        if self.etag:
-            found["If-None-Match"] = self.etag
-        if self.last_modified:
-            found["If-Modified-Since"] = self.last_modified
-        return found
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    data: Any
-    #: None when the upstream sent neither ETag nor Last-Modified (many mirrors do not).
-    validators: Validators | None
-
-
-class NotModified(Exception):
-    """A conditional request was answered 304: the cached document is still current."""
 
 
 class _Retry(Exception):

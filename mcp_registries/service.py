@@ -10,30 +10,24 @@ served with a note (stale-if-error).
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import math
-from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
 import httpx
 
 from .budget import file_summary, fit_dependencies, fit_versions, pick_artifacts
-from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_NOT_FOUND, TTL_PARTIAL, Cache, Entry, open_cache
+from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
 from .errors import (
     InvalidArgument,
-    InvalidResponse,
     NoPublishedVersions,
-    NotFound,
-    UpstreamError,
-    UpstreamStatus,
     VersionNotFound,
     shown,
 )
-from .http import HttpClient, NotModified, Validators
+from .fetching import Engine
+from .http import HttpClient
 from .models import (
     Artifact,
     DependenciesResult,
@@ -48,12 +42,8 @@ from .models import (
 )
 from .operations import DEFAULT_PERIOD, Query, parse_arguments
 from .registries.base import (
-    BadDocument,
-    Fetch,
     IndexBundle,
-    Missing,
     PackageIndex,
-    Plan,
     Registry,
     VersionDoc,
 )
@@ -68,33 +58,6 @@ T = TypeVar("T")
 _PACKAGE_FIELDS = set(PackageResult.model_fields) - {"versions_count", "notes"}
 #: A package overview names a few maintainers; the `maintainer` tool lists them all.
 PACKAGE_MAINTAINERS = 5
-
-
-@dataclass(eq=False)
-class _Flight:
-    done: anyio.Event = field(default_factory=anyio.Event)
-    value: Any = None
-    notes: list[str] = field(default_factory=list)
-    error: BaseException | None = None
-    #: The leading caller was cancelled (it gave up, not the upstream): waiters fetch for themselves.
-    abandoned: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Absent:
-    """A cached not-found answer: the error to raise again."""
-
-    error: NotFound
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
 
 
 class Service:
@@ -120,9 +83,9 @@ class Service:
             PyPI(settings.pypi_url, settings.pypistats_url),
         )
         self.registries: dict[str, Registry] = {adapter.name: adapter for adapter in adapters}
-        self._inflight: dict[str, _Flight] = {}
+        self.engine = Engine(self.http, self.cache, cache_enabled=settings.cache_enabled)
         #: Plans run (each an upstream fetch and parse): the benchmarks' and tests' proof of warm hits.
-        self.stats: Counter[str] = Counter()
+        self.stats = self.engine.stats
         #: Calls being answered now: a graceful stop lets them finish first.
         self.active = 0
         self._handlers: dict[Operation, Callable[[Registry, str, Query], Awaitable[Result]]] = {
@@ -157,124 +120,16 @@ class Service:
             result = result.model_copy(update={"notes": [*result.notes, *query.notes]})
         return result
 
-    # -- the cache-then-fetch template -------------------------------------------------------
-
-    async def _run(self, plan: Plan[T], revalidate: Validators | None = None) -> tuple[T, Validators | None]:
-        """Drive an adapter's plan: each yielded Fetch goes over HTTP, its body (or failure) goes back.
-
-        With `revalidate`, the plan's first request is conditional and a 304 raises NotModified. The
-        validators returned are those of a plan that read exactly one document, the only kind whose
-        answer one conditional request can vouch for.
-        """
-        fetch: Fetch | None = None
-        fetched: list[Validators | None] = []
-        self.stats["plans"] += 1
-        try:
-            fetch = next(plan)
-            while True:
-                try:
-                    got = await self.http.get(fetch, None if fetched else revalidate)
-                except (Missing, UpstreamError) as failed:
-                    # The plan decides: a 404 is often an answer, and a secondary document can be optional.
-                    fetched.append(None)
-                    fetch = plan.throw(failed)
-                else:
-                    fetched.append(got.validators)
-                    fetch = plan.send(got.data)
-        except StopIteration as stop:
-            return stop.value, fetched[0] if len(fetched) == 1 else None
-        except Missing as missing:
-            # The one place a 404 becomes "not found": only for the document whose absence decides it.
-            if missing.fetch.absent is not None:
-                raise missing.fetch.absent from None
-            # A document the registry itself pointed to (a Simple API page, a metadata file) is gone.
-            raise UpstreamStatus(
-                missing.fetch.service,
-                missing.fetch.url,
-                missing.status,
-                f"it answered HTTP {missing.status} for a document it lists itself",
-            ) from None
-        except BadDocument as exc:
-            # Before any fetch, the plan refused to build a URL from upstream data it was handed.
-            service, url = (fetch.service, fetch.url) if fetch is not None else ("The registry", "")
-            raise InvalidResponse(service, url, str(exc)) from None
-        finally:
-            plan.close()
-
-    async def _cached(
-        self, key: str, ttl: float | Callable[[T], float], make_plan: Callable[[], Plan[T]]
-    ) -> tuple[T, list[str]]:
-        """The cache-then-fetch template: fresh entry, else one shared fetch (revalidated when possible).
-
-        A not-found answer is cached too, briefly (`TTL_NOT_FOUND`): an agent repeating a guessed name
-        does not ask the upstream each time.
-        """
-        entry = await self.cache.get(key)
-        if entry is not None and entry.fresh:
-            if isinstance(entry.value, _Absent):
-                raise copy.copy(entry.value.error)
-            return entry.value, []
-        flight = self._inflight.get(key)
-        if flight is not None:
-            await flight.done.wait()
-            if flight.abandoned:
-                return await self._cached(key, ttl, make_plan)
-            if flight.error is not None:
-                raise flight.error
-            return flight.value, list(flight.notes)
-        flight = self._inflight[key] = _Flight()
-        # An expired answer to revalidate or to serve if the upstream fails; never an expired not-found.
-        stale = entry if entry is not None and not isinstance(entry.value, _Absent) else None
-        try:
-            (value, validators), notes = await self._fetch(key, stale, make_plan)
-            if not notes:  # a stale answer served in an outage is not stored again as fresh
-                await self.cache.set(key, value, ttl(value) if callable(ttl) else ttl, validators)
-            flight.value, flight.notes = value, notes
-            return value, list(notes)
-        except NotFound as exc:
-            await self.cache.set(key, _Absent(exc), TTL_NOT_FOUND)
-            flight.error = exc
-            raise
-        except Exception as exc:
-            # The upstream's (or the plan's) answer: every waiter gets the same error.
-            flight.error = exc
-            raise
-        except BaseException:
-            # Cancellation or shutdown: the leader gave up, not the upstream. Re-raising its cancellation
-            # in a waiter would silently cancel that waiter too, so waiters fetch for themselves.
-            flight.abandoned = True
-            raise
-        finally:
-            flight.done.set()
-            del self._inflight[key]
-
-    async def _fetch(
-        self, key: str, stale: Entry | None, make_plan: Callable[[], Plan[T]]
-    ) -> tuple[tuple[T, Validators | None], list[str]]:
-        """Run the plan (conditionally, given an expired entry); on upstream failure, that entry with a note."""
-        try:
-            return await self._run(make_plan(), stale.validators if stale else None), []
-        except NotModified:
-            assert stale is not None
-            return (stale.value, stale.validators), []
-        except UpstreamError as exc:
-            if stale is None:
-                if self.settings.cache_enabled:
-                    exc.served_stale = False
-                raise
-            exc.served_stale = True
-            log.warning("serving a stale answer for %s: %s", key, exc.message)
-            note = f"served from cache ({_age(stale.age)} old) because {exc.service} failed: {exc.what}"
-            return (stale.value, stale.validators), [note]
-
     def _key(self, kind: str, registry: Registry, name: str, *rest: str) -> str:
         return "|".join((kind, registry.name, registry.origin, name, *rest))
 
     async def _index(self, registry: Registry, name: str) -> tuple[IndexBundle, list[str]]:
-        return await self._cached(self._key("index", registry, name), TTL_INDEX, lambda: registry.index(name))
+        return await self.engine.cached(
+            self._key("index", registry, name), TTL_INDEX, lambda: registry.index(name)
+        )
 
     async def _version_doc(self, registry: Registry, name: str, version: str) -> tuple[VersionDoc, list[str]]:
-        return await self._cached(
+        return await self.engine.cached(
             self._key("version", registry, name, version),
             lambda doc: TTL_PARTIAL if doc.partial else registry.version_ttl,
             lambda: registry.version_doc(name, version),
@@ -453,7 +308,7 @@ class Service:
 
         async def counts() -> None:
             counted.append(
-                await self._cached(
+                await self.engine.cached(
                     self._key("downloads", registry, name, window),
                     TTL_DOWNLOADS,
                     lambda: registry.downloads(name, query.period),

@@ -18,8 +18,9 @@ from mcp_registries.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from mcp_registries.fetching import BadDocument, Fetch, Missing
 from mcp_registries.http import USER_AGENT, HttpClient
-from mcp_registries.registries.base import BadDocument, Fetch, Missing, segment, url_under
+from mcp_registries.registries.base import segment, url_under
 
 from .conftest import FILES, NPM, make_settings
 

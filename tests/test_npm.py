@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from mcp_registries.errors import InvalidArgument, PackageNotFound, VersionNotFound
+from mcp_registries.fetching import Fetch, Missing
 from mcp_registries.models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, VersionEntry
-from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
+from mcp_registries.registries.base import IndexBundle, PackageIndex, VersionDoc
 from mcp_registries.registries.npm import (
     NOTE_NO_DATES,
     NOTE_NO_DEPRECATIONS,

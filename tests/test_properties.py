@@ -20,9 +20,10 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from mcp_types import CallToolResult, TextContent
 
+from mcp_registries.fetching import BadDocument
 from mcp_registries.models import Operation
 from mcp_registries.operations import OPERATIONS
-from mcp_registries.registries.base import BadDocument, segment, url_under
+from mcp_registries.registries.base import segment, url_under
 from mcp_registries.server import answer
 from mcp_registries.service import Service
 

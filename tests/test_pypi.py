@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mcp_registries.errors import InvalidArgument, NotFound, PackageNotFound, UpstreamStatus
+from mcp_registries.fetching import Fetch, Missing
 from mcp_registries.models import (
     Artifact,
     Dependency,
@@ -19,7 +20,7 @@ from mcp_registries.models import (
     VersionEntry,
     Vulnerability,
 )
-from mcp_registries.registries.base import Fetch, IndexBundle, Missing, PackageIndex, VersionDoc
+from mcp_registries.registries.base import IndexBundle, PackageIndex, VersionDoc
 from mcp_registries.registries.pypi import SIMPLE_JSON, ProjectReader, PyPI, parse_project, sort_versions
 from mcp_registries.registries.pypi_metadata import NOTE_DEV, dependencies_of, license_of, repository_of
 

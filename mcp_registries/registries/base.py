@@ -1,23 +1,14 @@
-"""The Registry protocol, and the internal documents adapters produce.
-
-Adapters never send a request. An operation on an adapter is a *plan*: a generator that yields
-`Fetch` descriptions and receives each body back as the Fetch asks (decoded JSON, text, bytes, or what
-its reader made of the body as it streamed in), or has `Missing` thrown in for a 404, then returns a
-normalized document. `Service._run` drives plans over the shared HTTP client;
-tests drive them with recorded bodies. Multi-step lookups (PyPI's per-version JSON, then the
-Simple API, then a PEP 658 metadata file) stay readable, and parsing stays pure.
-"""
+"""The Registry protocol, and the internal documents adapters produce (their plans: `fetching`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypedDict, TypeVar
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypedDict
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, SkipValidation, TypeAdapter
 
-from ..errors import NotFound
+from ..fetching import BadDocument, Plan
 from ..models import (
     Artifact,
     Dependency,
@@ -30,47 +21,6 @@ from ..models import (
 from .common import iso_utc
 
 Period = Literal["last-day", "last-week", "last-month", "last-year"]
-
-
-@dataclass(frozen=True, slots=True)
-class Fetch:
-    """One GET an adapter needs. `service` names the upstream in error sentences."""
-
-    url: str
-    service: str
-    #: json: decoded here; bytes: the adapter decodes only what it needs (big documents); text: metadata.
-    body: Literal["json", "text", "bytes"] = "json"
-    accept: str = "application/json"
-    #: With body="bytes": a fresh reader per response is fed the body as it streams in, and the plan
-    #: receives what its `finish` returns. Work done in `feed` runs while later chunks are still on the
-    #: wire: after the last byte only what `finish` does is left.
-    reader: Callable[[], BodyReader] | None = None
-    #: What a 404 for this document means, when the plan lets it pass: the not-found answer to give.
-    #: None: a document the registry itself pointed to, whose 404 is the upstream's fault, not an answer.
-    absent: NotFound | None = field(default=None, compare=False)
-
-
-class BodyReader(Protocol):
-    def feed(self, chunk: bytes) -> None: ...
-
-    def finish(self) -> Any: ...
-
-
-class Missing(Exception):
-    """The upstream answered 404 (or 410): an answer, thrown into the plan that asked."""
-
-    def __init__(self, fetch: Fetch, status: int = 404) -> None:
-        super().__init__(f"{fetch.url} answered {status}")
-        self.fetch = fetch
-        self.status = status
-
-
-class BadDocument(ValueError):
-    """An upstream body that decoded but does not have the documented shape."""
-
-
-T = TypeVar("T")
-Plan = Generator[Fetch, Any, T]
 
 
 def segment(value: str) -> str:

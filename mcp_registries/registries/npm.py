@@ -16,15 +16,13 @@ import msgspec
 import nodesemver
 
 from ..errors import InvalidArgument, PackageNotFound, VersionNotFound, shown
+from ..fetching import BadDocument, Fetch, Plan
 from ..models import Artifact, Dependency, DownloadCount, DownloadsResult, Person, RegistryName
 from .base import (
-    BadDocument,
     DependencyGroups,
-    Fetch,
     IndexBundle,
     PackageIndex,
     Period,
-    Plan,
     VersionDoc,
     url_under,
 )

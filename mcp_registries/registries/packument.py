@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from .base import BadDocument
+from ..fetching import BadDocument
 from .streaming import SegmentedReader, fill_from
 
 

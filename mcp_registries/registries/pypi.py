@@ -27,6 +27,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from ..errors import InvalidArgument, NotFound, PackageNotFound, UpstreamError, shown
+from ..fetching import BadDocument, Fetch, Missing, Plan
 from ..models import (
     Artifact,
     DownloadCount,
@@ -36,13 +37,9 @@ from ..models import (
     Vulnerability,
 )
 from .base import (
-    BadDocument,
-    Fetch,
     IndexBundle,
-    Missing,
     PackageIndex,
     Period,
-    Plan,
     VersionDoc,
     url_under,
 )
