@@ -1,6 +1,7 @@
 """The exception tree. Every message is one sentence an agent can act on.
 
     RegistryError
+    ├── InternalError            a bug: the one sentence for it (the server logs the details)
     ├── InvalidArgument          a tool argument was wrong (what, and what is accepted)
     ├── NotFound
     │   ├── PackageNotFound      the registry has no such package
@@ -71,6 +72,17 @@ class RegistryError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class InternalError(RegistryError):
+    code = "internal_error"
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(
+            f"Internal error while answering {shown(operation)}; the server logged the details. "
+            "Try again, or try another tool."
+        )
+        self.operation = operation
 
 
 class InvalidArgument(RegistryError):

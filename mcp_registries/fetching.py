@@ -63,6 +63,11 @@ class BadDocument(ValueError):
     """An upstream body that decoded but does not have the documented shape."""
 
 
+def undecodable(body: bytes | bytearray | memoryview) -> str:
+    """Why a body that should be JSON did not decode, in the words of an invalid-response sentence."""
+    return "the body was empty" if not bytes(body).strip() else "not JSON"
+
+
 T = TypeVar("T")
 Plan = Generator[Fetch, Any, T]
 

@@ -39,7 +39,7 @@ from .errors import (
     UpstreamUnreachable,
     shown,
 )
-from .fetching import Fetch, Fetched, Missing, NotModified, Validators
+from .fetching import Fetch, Fetched, Missing, NotModified, Validators, undecodable
 from .outages import Outages
 from .settings import Settings
 
@@ -149,8 +149,7 @@ class HttpClient:
         try:
             return Fetched(json.loads(body), received)
         except (ValueError, UnicodeDecodeError):
-            why = "the body was empty" if not body.strip() else "not JSON"
-            raise InvalidResponse(fetch.service, fetch.url, why) from None
+            raise InvalidResponse(fetch.service, fetch.url, undecodable(body)) from None
 
     def _scope(self, url: str) -> str:
         """Where redirects from `url` may lead: the configured base URL it lies under, or (a URL at an

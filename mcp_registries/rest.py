@@ -16,7 +16,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import __version__
-from .errors import InvalidArgument, NotFound, RateLimited, RegistryError, UpstreamError, UpstreamTimeout
+from .errors import (
+    InternalError,
+    InvalidArgument,
+    NotFound,
+    RateLimited,
+    RegistryError,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from .models import RESULT_MODELS, Operation, structured
 from .operations import OPERATIONS
 from .service import Service
@@ -28,6 +36,8 @@ MAX_BODY_BYTES = 16 * 1024
 
 
 def status_of(exc: RegistryError) -> int:
+    if isinstance(exc, InternalError):
+        return 500
     if isinstance(exc, InvalidArgument):
         return 400
     if isinstance(exc, NotFound):
@@ -93,13 +103,6 @@ def routes(service: Service) -> list[Route]:
             if isinstance(exc, RateLimited) and exc.retry_after is not None:
                 headers = {"Retry-After": str(math.ceil(exc.retry_after))}
             return error_response(status_of(exc), exc.code, exc.message, headers)
-        except Exception:  # as in server.answer: a bug becomes a sentence, not a text/plain 500
-            log.exception("%s failed unexpectedly", name)
-            return error_response(
-                500,
-                "internal_error",
-                f"Internal error while answering '{name}'; the server logged the details.",
-            )
         return JSONResponse(structured(result))
 
     async def openapi(request: Request) -> Response:

@@ -21,8 +21,10 @@ import httpx
 from .budget import file_summary, fit_dependencies, fit_versions, pick_artifacts
 from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
 from .errors import (
+    InternalError,
     InvalidArgument,
     NoPublishedVersions,
+    RegistryError,
     VersionNotFound,
     shown,
 )
@@ -106,6 +108,12 @@ class Service:
         self.active += 1
         try:
             return await self._call(operation, arguments)
+        except RegistryError:
+            raise
+        except Exception as exc:
+            # The one boundary where a bug becomes a sentence, for MCP, REST and the CLI alike.
+            log.exception("%s failed unexpectedly", str(operation)[:40])
+            raise InternalError(str(operation)) from exc
         finally:
             self.active -= 1
 

@@ -281,14 +281,14 @@ async def test_internal_bug_is_a_sentence_not_a_crash(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An unexpected exception inside the service becomes an isError sentence and the server keeps answering."""
-    original = service.call
+    original = service._call
 
     async def broken(operation: Any, arguments: dict[str, Any]) -> Any:
         if arguments.get("name") == "boom":
             raise KeyError("boom")
         return await original(operation, arguments)
 
-    monkeypatch.setattr(service, "call", broken)
+    monkeypatch.setattr(service, "_call", broken)
     async with Client(build_server(service)) as connected:
         is_error, text, _ = await call(connected, "package", registry="npm", name="boom")
         assert is_error and text.startswith("Internal error while answering 'package'")

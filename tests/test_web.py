@@ -357,7 +357,7 @@ def test_rest_unexpected_failure_is_500_json(web: Web, monkeypatch: pytest.Monke
     async def broken(*args: Any) -> Any:
         raise KeyError("bug")
 
-    monkeypatch.setattr(web.service, "call", broken)
+    monkeypatch.setattr(web.service, "_call", broken)
     response = web.post("package", REACT)
     assert response.status_code == 500
     code, message = error_of(response)

@@ -43,6 +43,15 @@ def iso_utc(value: Any) -> str | None:
     return parsed.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def keywords(value: Any) -> list[str]:
+    """Keywords as npm (a list) or PyPI (a comma- or space-separated string, or a list) writes them."""
+    if isinstance(value, str):
+        value = value.split(",") if "," in value else value.split()
+    if not isinstance(value, list):
+        return []
+    return [k for k in (text(item, 60) for item in value) if k][:20]
+
+
 _EMAIL = re.compile(r"^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$")
 _PERSON = re.compile(r"^(?P<name>[^<(]*?)\s*(?:<(?P<email>[^>]*)>)?\s*(?:\((?P<url>[^)]*)\))?\s*$")
 

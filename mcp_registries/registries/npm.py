@@ -26,7 +26,7 @@ from .base import (
     VersionDoc,
     url_under,
 )
-from .common import browsable_repository, iso_utc, people, person, text
+from .common import browsable_repository, iso_utc, keywords, people, person, text
 from .packument import Packument, PackumentReader, read_packument
 
 SERVICE = "The npm registry"
@@ -271,15 +271,6 @@ def engines_of(manifest: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def keywords_of(manifest: dict[str, Any]) -> list[str]:
-    value = manifest.get("keywords")
-    if isinstance(value, str):
-        value = re.split(r"[,\s]+", value)
-    if not isinstance(value, list):
-        return []
-    return [k for k in (text(item, 60) for item in value) if k][:20]
-
-
 def _group(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
@@ -428,7 +419,7 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         license=license_of(merged),
         homepage=text(merged.get("homepage"), 500),
         repository=browsable_repository(merged.get("repository")),
-        keywords=keywords_of(merged),
+        keywords=keywords(merged.get("keywords")),
         author=person(merged.get("author")),
         maintainers=maintainers,
         declared=declared,

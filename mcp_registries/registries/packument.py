@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from ..fetching import BadDocument
+from ..fetching import BadDocument, undecodable
 from .streaming import SegmentedReader, fill_from
 
 
@@ -90,7 +90,7 @@ def _decode(body: bytes | bytearray) -> _Packument:
     except msgspec.ValidationError as exc:
         raise BadDocument(f"not an npm packument: {exc}") from None
     except msgspec.DecodeError:
-        raise BadDocument("the body was empty" if not bytes(body).strip() else "not JSON") from None
+        raise BadDocument(undecodable(body)) from None
 
 
 def read_packument(data: Any) -> Packument:

@@ -27,7 +27,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from ..errors import InvalidArgument, NotFound, PackageNotFound, UpstreamError, shown
-from ..fetching import BadDocument, Fetch, Missing, Plan
+from ..fetching import BadDocument, Fetch, Missing, Plan, undecodable
 from ..models import (
     Artifact,
     DownloadCount,
@@ -43,12 +43,11 @@ from .base import (
     VersionDoc,
     url_under,
 )
-from .common import address_people, iso_utc, text
+from .common import address_people, iso_utc, keywords, text
 from .pypi_metadata import (
     author_of,
     dependencies_of,
     homepage_of,
-    keywords_of,
     license_of,
     repository_of,
 )
@@ -117,7 +116,7 @@ class PyPI:
         simple = None
         if decoded["releases"] is None:
             # The JSON API's `releases` key is deprecated; without it the Simple API lists the versions.
-            simple_fetch = Fetch(url_under(self.pypi_url, "simple", name, ""), SERVICE, accept=SIMPLE_JSON)
+            simple_fetch = self._simple(name)
             simple = yield simple_fetch
             simple = (simple, simple_fetch.url)
         return project_index(decoded, project.url, simple)
@@ -130,7 +129,7 @@ class PyPI:
             pass
         else:
             return parse_release(data, release.url)
-        listing = Fetch(url_under(self.pypi_url, "simple", name, ""), SERVICE, accept=SIMPLE_JSON)
+        listing = self._simple(name)
         simple = yield listing
         files = release_files(simple, version, listing.url)
         wheels = [f for f in files if f["filename"].endswith(".whl")]
@@ -154,6 +153,10 @@ class PyPI:
             simple, version, files, None, unavailable=f"reading it failed: {failed.what}"
         )
         return doc.model_copy(update={"partial": True})
+
+    def _simple(self, name: str) -> Fetch:
+        """The project's Simple API page (PEP 691 JSON): its files, when the JSON API cannot say."""
+        return Fetch(url_under(self.pypi_url, "simple", name, ""), SERVICE, accept=SIMPLE_JSON)
 
     def downloads(self, name: str, period: Period) -> Plan[DownloadsResult]:
         data = yield Fetch(
@@ -475,7 +478,7 @@ def decode_project(data: Any) -> dict[str, Any]:
     except msgspec.ValidationError as exc:
         raise BadDocument(f"not a PyPI project document: {exc}") from None
     except msgspec.DecodeError:
-        raise BadDocument("the body was empty" if not bytes(raw).strip() else "not JSON") from None
+        raise BadDocument(undecodable(raw)) from None
 
 
 def _fields(project: _Project) -> dict[str, Any]:
@@ -580,7 +583,7 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
         license=license_of(info),
         homepage=homepage_of(info),
         repository=repository_of(info),
-        keywords=keywords_of(info),
+        keywords=keywords(info.get("keywords")),
         author=author_of(info),
         maintainers=maintainers,
         declared=declared,

@@ -80,17 +80,6 @@ def repository_of(info: dict[str, Any]) -> str | None:
     return None
 
 
-def keywords_of(info: dict[str, Any]) -> list[str]:
-    value = info.get("keywords")
-    if isinstance(value, list):
-        items = value
-    elif isinstance(value, str):
-        items = value.split(",") if "," in value else value.split()
-    else:
-        return []
-    return [k for k in (text(item, 60) for item in items) if k][:20]
-
-
 def author_of(info: dict[str, Any]) -> Person | None:
     found = address_people(info.get("author"), info.get("author_email"))
     return found[0] if found else None
