@@ -8,12 +8,13 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 
 class FakeUpstream:
     def __init__(
-        self, routes: dict[str, Path | bytes], delay: float = 0.0, rate: float | None = None
+        self, routes: Mapping[str, Path | bytes], delay: float = 0.0, rate: float | None = None
     ) -> None:
         self.hits: Counter[str] = Counter()
         self.delay = delay
