@@ -8,12 +8,13 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 
 class FakeUpstream:
     def __init__(
-        self, routes: dict[str, Path | bytes], delay: float = 0.0, rate: float | None = None
+        self, routes: Mapping[str, Path | bytes], delay: float = 0.0, rate: float | None = None
     ) -> None:
         self.hits: Counter[str] = Counter()
         self.delay = delay
@@ -40,11 +41,15 @@ class FakeUpstream:
                     self.wfile.write(body or b"")
                     return
                 started, step = time.perf_counter(), 64 * 1024
-                for at in range(0, len(body), step):
-                    self.wfile.write(body[at : at + step])
-                    ahead = started + (at + step) / outer.rate - time.perf_counter()
-                    if ahead > 0:
-                        time.sleep(ahead)
+                try:
+                    for at in range(0, len(body), step):
+                        self.wfile.write(body[at : at + step])
+                        ahead = started + (at + step) / outer.rate - time.perf_counter()
+                        if ahead > 0:
+                            time.sleep(ahead)
+                except (BrokenPipeError, ConnectionResetError):
+                    # A client may stop reading once it has what it needs: not the upstream's fault.
+                    self.close_connection = True
 
             def setup(self) -> None:
                 super().setup()

@@ -23,6 +23,8 @@ def test_benchmark_quick_mode_holds_single_flight_and_warm_hits() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads((ROOT / "benchmarks" / "results" / "quick.json").read_text())
     assert results["single_flight"]["upstream_requests"] == 1
+    # CI stays free of timing thresholds: the quick mode judges no clock.
+    assert "targets" not in results and "cold" not in results
     assert results["warm_stdio"]["upstream_requests_during_warm_calls"] == 0
     assert results["warm_http"]["plans_during_run"] == 0
     assert results["warm_http"]["upstream_requests_during_run"] == 0
