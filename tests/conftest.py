@@ -1,4 +1,4 @@
-"""Shared fixtures: a fake upstream (httpx.MockTransport) serving recorded real responses.
+"""Shared fixtures: a mock upstream (httpx.MockTransport) serving recorded real responses.
 
 Every base URL carries a path prefix, as corporate mirrors do, so that tests prove every upstream
 URL is built under the configured base.
@@ -32,7 +32,7 @@ settings.register_profile(
     derandomize=True,
     database=None,
     print_blob=False,
-    # One service (and its fake upstream) serves every example of a test on purpose: state left
+    # One service (and its mock upstream) serves every example of a test on purpose: state left
     # behind by a hostile call must not spoil the next one. Huge strings are the point, not a slip.
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
@@ -106,8 +106,9 @@ def _recorded() -> dict[str, Response]:
 
 
 @dataclass
-class FakeUpstream:
-    """Routes full URLs to recorded bodies; anything unrouted is a 404 with an empty body (as mirrors do)."""
+class MockUpstream:
+    """An httpx.MockTransport router, in process: full URLs to recorded bodies; anything unrouted is a 404
+    with an empty body (as mirrors do)."""
 
     routes: dict[str, Response] = field(default_factory=_recorded)
     hits: Counter[str] = field(default_factory=Counter)
@@ -147,21 +148,21 @@ def make_settings(tmp_path: Path | None = None, **overrides: object) -> Settings
 
 
 @pytest.fixture
-def upstream() -> FakeUpstream:
-    return FakeUpstream()
+def upstream() -> MockUpstream:
+    return MockUpstream()
 
 
 @pytest.fixture
-async def service(upstream: FakeUpstream) -> AsyncIterator[Service]:
-    """A service without a cache over the fake upstream."""
+async def service(upstream: MockUpstream) -> AsyncIterator[Service]:
+    """A service without a cache over the mock upstream."""
     svc = Service(make_settings(), transport=upstream.transport(), cache=NullCache(), backoff=0.0)
     yield svc
     await svc.aclose()
 
 
 @pytest.fixture
-async def cached_service(upstream: FakeUpstream, tmp_path: Path) -> AsyncIterator[Service]:
-    """A service with a diskcache in a temporary directory over the fake upstream."""
+async def cached_service(upstream: MockUpstream, tmp_path: Path) -> AsyncIterator[Service]:
+    """A service with a diskcache in a temporary directory over the mock upstream."""
     settings = make_settings(tmp_path)
     svc = Service(settings, transport=upstream.transport(), cache=DiskCache(tmp_path, 10**8), backoff=0.0)
     yield svc

@@ -19,7 +19,7 @@ from mcp_registries.models import Artifact
 from mcp_registries.server import build_server
 from mcp_registries.service import Service
 
-from .conftest import NPM, FakeUpstream, data, make_settings
+from .conftest import NPM, MockUpstream, data, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +27,7 @@ KB4 = 4096
 
 
 @pytest.fixture
-async def client(upstream: FakeUpstream) -> AsyncIterator[Client]:
+async def client(upstream: MockUpstream) -> AsyncIterator[Client]:
     service = Service(make_settings(), transport=upstream.transport(), cache=NullCache(), backoff=0.0)
     async with Client(build_server(service)) as connected:
         yield connected
@@ -263,7 +263,7 @@ def _long_versions_packument(count: int) -> bytes:
 
 
 async def test_versions_default_page_drops_dates_past_the_limit(
-    client: Client, upstream: FakeUpstream
+    client: Client, upstream: MockUpstream
 ) -> None:
     """50 long canary versions with dates pass 4 KB: the default page drops the dates and says so; a page_size
     the caller gives keeps them."""

@@ -27,7 +27,7 @@ from mcp_registries.registries.base import segment, url_under
 from mcp_registries.server import answer
 from mcp_registries.service import Service
 
-from .conftest import NPM, NPM_DL, PROFILE, PYPI, STATS, FakeUpstream, data
+from .conftest import NPM, NPM_DL, PROFILE, PYPI, STATS, MockUpstream, data
 
 pytestmark = pytest.mark.anyio
 
@@ -211,25 +211,25 @@ def assert_answer_or_sentence(result: CallToolResult, registry: str | None) -> N
 
 
 class Wired:
-    """The service and the fake upstream behind it, shown briefly in Hypothesis' failure reports."""
+    """The service and the mock upstream behind it, shown briefly in Hypothesis' failure reports."""
 
-    def __init__(self, service: Service, upstream: FakeUpstream) -> None:
+    def __init__(self, service: Service, upstream: MockUpstream) -> None:
         self.service = service
         self.upstream = upstream
 
     def __repr__(self) -> str:
-        return "Wired(service over the fake upstream)"
+        return "Wired(service over the mock upstream)"
 
 
 @pytest.fixture
-def wired(service: Service, upstream: FakeUpstream) -> Wired:
+def wired(service: Service, upstream: MockUpstream) -> Wired:
     return Wired(service, upstream)
 
 
 async def call(
     wired: Wired, operation: Operation, arguments: dict[str, Any]
 ) -> tuple[CallToolResult, list[str]]:
-    """One tool call through `answer`, and the URLs the fake upstream saw because of it."""
+    """One tool call through `answer`, and the URLs the mock upstream saw because of it."""
     before = wired.upstream.hits.copy()
     with anyio.fail_after(30):
         result = await answer(wired.service, OPERATIONS[operation], arguments)
@@ -246,7 +246,7 @@ NASTY = (
     "\ud800", "ｒｅａｃｔ", "http://evil.test/", "file:///etc/passwd", "~", "!", "*", "'", "(", ")", ":", ";",
     '"', "<", ">", "{", "}", "|", "^", "`", "[", "]", "$", "+", ",", "-", "_", "1", "A",
 )  # fmt: skip
-#: Names the fake upstream has recorded (and a few near misses), per registry.
+#: Names the mock upstream has recorded (and a few near misses), per registry.
 KNOWN = {
     "npm": ("react", "express", "@types/node", "JSONStream", "jsonstream", "ms", "full-example", "gone-widget",
             "reactt"),

@@ -16,7 +16,7 @@ from mcp_registries.operations import OPERATIONS
 from mcp_registries.server import build_server
 from mcp_registries.service import Service
 
-from .conftest import NPM, FakeUpstream, make_settings
+from .conftest import NPM, MockUpstream, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -235,7 +235,7 @@ async def test_errors_are_one_sentence_tool_results(
 
 @pytest.mark.parametrize("name", ["null", "true", "false", "123", '["react"]'])
 async def test_name_json_lookalike_reaches_the_service_as_sent(
-    client: Client, upstream: FakeUpstream, name: str
+    client: Client, upstream: MockUpstream, name: str
 ) -> None:
     """A name that reads as JSON (npm has a package 'null') is looked up as the string the client sent."""
     is_error, text, _ = await call(client, "package", registry="npm", name=name)
@@ -266,7 +266,7 @@ async def test_page_size_above_limit_is_clamped_with_note(client: Client) -> Non
 
 async def test_upstream_failure_is_a_sentence_naming_the_service() -> None:
     """A 503 from PyPI becomes a sentence naming PyPI and the status, after the allowed retries."""
-    upstream = FakeUpstream(routes={})
+    upstream = MockUpstream(routes={})
     upstream.routes[make_settings().pypi_url + "pypi/requests/json"] = lambda request: httpx.Response(503)
     service = Service(make_settings(), transport=upstream.transport(), cache=NullCache(), backoff=0.0)
     async with Client(build_server(service)) as connected:

@@ -22,12 +22,12 @@ from mcp_registries.models import (
 from mcp_registries.registries.npm import NOTE_NO_DATES, NOTE_NO_DEPRECATIONS
 from mcp_registries.service import Service
 
-from .conftest import FILES, NPM, PYPI, FakeUpstream, data, make_settings
+from .conftest import FILES, NPM, PYPI, MockUpstream, data, make_settings
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_repeat_call_is_served_from_cache(cached_service: Service, upstream: FakeUpstream) -> None:
+async def test_repeat_call_is_served_from_cache(cached_service: Service, upstream: MockUpstream) -> None:
     """A second identical call makes no upstream request."""
     first = await cached_service.call("package", {"registry": "npm", "name": "react"})
     assert upstream.total == 1
@@ -37,7 +37,7 @@ async def test_repeat_call_is_served_from_cache(cached_service: Service, upstrea
 
 
 async def test_one_index_fetch_serves_package_versions_maintainer(
-    cached_service: Service, upstream: FakeUpstream
+    cached_service: Service, upstream: MockUpstream
 ) -> None:
     """package, every versions page and maintainer all come from one fetch of the packument."""
     await cached_service.call("package", {"registry": "npm", "name": "express"})
@@ -49,7 +49,7 @@ async def test_one_index_fetch_serves_package_versions_maintainer(
     assert upstream.hits == {NPM + "express": 1}
 
 
-async def test_cache_keys_separate_registries(cached_service: Service, upstream: FakeUpstream) -> None:
+async def test_cache_keys_separate_registries(cached_service: Service, upstream: MockUpstream) -> None:
     """npm 'requests' and PyPI 'requests' never share a cache entry."""
     upstream.routes[NPM + "requests"] = (
         200,
@@ -63,7 +63,7 @@ async def test_cache_keys_separate_registries(cached_service: Service, upstream:
     assert upstream.total == 2
 
 
-async def test_cache_keys_include_the_base_url(upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_cache_keys_include_the_base_url(upstream: MockUpstream, tmp_path: Path) -> None:
     """Two configurations with different upstream base URLs sharing one cache directory do not mix answers."""
     other = "https://other-mirror.test/npm/"
     upstream.routes[other + "react"] = (
@@ -80,7 +80,7 @@ async def test_cache_keys_include_the_base_url(upstream: FakeUpstream, tmp_path:
     assert (a.latest_version, b.latest_version) == ("19.3.1", "1.0.0")
 
 
-async def test_pypi_names_share_one_cache_entry(cached_service: Service, upstream: FakeUpstream) -> None:
+async def test_pypi_names_share_one_cache_entry(cached_service: Service, upstream: MockUpstream) -> None:
     """'Django', 'django' and 'DJANGO' are one PyPI project: one request, one entry."""
     for spelling in ("Django", "django", "DJANGO"):
         result = await cached_service.call("package", {"registry": "pypi", "name": spelling})
@@ -88,7 +88,7 @@ async def test_pypi_names_share_one_cache_entry(cached_service: Service, upstrea
     assert upstream.hits == {PYPI + "pypi/django/json": 1}
 
 
-async def test_npm_names_are_case_sensitive(cached_service: Service, upstream: FakeUpstream) -> None:
+async def test_npm_names_are_case_sensitive(cached_service: Service, upstream: MockUpstream) -> None:
     """'JSONStream' and 'jsonstream' are different npm packages, fetched and cached separately."""
     upper = await cached_service.call("package", {"registry": "npm", "name": "JSONStream"})
     lower = await cached_service.call("package", {"registry": "npm", "name": "jsonstream"})
@@ -98,14 +98,14 @@ async def test_npm_names_are_case_sensitive(cached_service: Service, upstream: F
     assert set(upstream.hits) == {NPM + "JSONStream", NPM + "jsonstream"}
 
 
-async def test_cache_off_fetches_every_time(service: Service, upstream: FakeUpstream) -> None:
+async def test_cache_off_fetches_every_time(service: Service, upstream: MockUpstream) -> None:
     """With caching off every call goes upstream."""
     for _ in range(3):
         await service.call("package", {"registry": "npm", "name": "ms"})
     assert upstream.hits[NPM + "ms"] == 3
 
 
-async def test_cache_dir_setting_is_used(upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_cache_dir_setting_is_used(upstream: MockUpstream, tmp_path: Path) -> None:
     """MCP_REGISTRIES_CACHE_DIR decides where entries are written, and a new process reads them back."""
     directory = tmp_path / "chosen"
     for _ in range(2):
@@ -117,7 +117,7 @@ async def test_cache_dir_setting_is_used(upstream: FakeUpstream, tmp_path: Path)
 
 
 async def test_exact_npm_version_dependencies_fetch_only_the_version_document(
-    cached_service: Service, upstream: FakeUpstream
+    cached_service: Service, upstream: MockUpstream
 ) -> None:
     """dependencies of an exact npm version read the small per-version document, not the packument."""
     result = await cached_service.call(
@@ -129,7 +129,7 @@ async def test_exact_npm_version_dependencies_fetch_only_the_version_document(
 
 
 async def test_missing_exact_npm_version_falls_back_to_index_for_the_sentence(
-    cached_service: Service, upstream: FakeUpstream
+    cached_service: Service, upstream: MockUpstream
 ) -> None:
     """An exact npm version that 404s is looked up in the packument to name the latest version."""
     with pytest.raises(Exception, match=r"has no version '4\.99\.0'; the latest version is 5\.3\.0"):
@@ -138,7 +138,7 @@ async def test_missing_exact_npm_version_falls_back_to_index_for_the_sentence(
 
 
 async def test_pypi_latest_version_and_dependencies_come_from_the_project_document(
-    cached_service: Service, upstream: FakeUpstream
+    cached_service: Service, upstream: MockUpstream
 ) -> None:
     """The project JSON gives the latest release's version answer and dependencies without another request."""
     version = await cached_service.call(
@@ -151,7 +151,7 @@ async def test_pypi_latest_version_and_dependencies_come_from_the_project_docume
 
 
 async def test_pypi_old_version_uses_per_version_json_when_present(
-    cached_service: Service, upstream: FakeUpstream
+    cached_service: Service, upstream: MockUpstream
 ) -> None:
     """A non-latest PyPI release is read from the per-version JSON endpoint, vulnerabilities included."""
     result = await cached_service.call("version", {"registry": "pypi", "name": "requests", "version": "2.31"})
@@ -162,7 +162,7 @@ async def test_pypi_old_version_uses_per_version_json_when_present(
 
 
 async def test_pypi_missing_per_version_json_reads_pep658_metadata(
-    cached_service: Service, upstream: FakeUpstream
+    cached_service: Service, upstream: MockUpstream
 ) -> None:
     """Without the per-version endpoint, a release's dependencies come from its wheel's .metadata file."""
     result = await cached_service.call(
@@ -183,7 +183,7 @@ async def test_pypi_missing_per_version_json_reads_pep658_metadata(
 
 
 async def test_concurrent_identical_cold_calls_share_one_fetch(
-    cached_service: Service, upstream: FakeUpstream
+    cached_service: Service, upstream: MockUpstream
 ) -> None:
     """Twenty concurrent identical cold calls make exactly one upstream request (single-flight)."""
     results = []
@@ -198,7 +198,7 @@ async def test_concurrent_identical_cold_calls_share_one_fetch(
     assert upstream.hits == {NPM + "react": 1}
 
 
-async def test_single_flight_shares_the_error_too(service: Service, upstream: FakeUpstream) -> None:
+async def test_single_flight_shares_the_error_too(service: Service, upstream: MockUpstream) -> None:
     """Concurrent calls that hit a failing upstream all get the error, from one request per attempt."""
     upstream.routes[NPM + "react"] = lambda request: httpx.Response(500)
     errors = []
@@ -216,7 +216,7 @@ async def test_single_flight_shares_the_error_too(service: Service, upstream: Fa
     assert upstream.hits[NPM + "react"] == 2  # a try and a retry, shared by all ten
 
 
-async def test_expired_entry_is_served_when_upstream_fails(upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_expired_entry_is_served_when_upstream_fails(upstream: MockUpstream, tmp_path: Path) -> None:
     """stale-if-error: an expired answer is served with a note giving its age when the upstream fails."""
     cache = DiskCache(tmp_path, 10**8)
     svc = Service(make_settings(tmp_path), transport=upstream.transport(), cache=cache, backoff=0.0)
@@ -234,7 +234,7 @@ async def test_expired_entry_is_served_when_upstream_fails(upstream: FakeUpstrea
     )
 
 
-async def test_no_cached_answer_is_said_in_the_error(upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_no_cached_answer_is_said_in_the_error(upstream: MockUpstream, tmp_path: Path) -> None:
     """When the upstream fails and nothing is cached, the sentence says no cached answer was available."""
     upstream.routes[NPM + "ms"] = lambda request: httpx.Response(503)
     svc = Service(make_settings(tmp_path), transport=upstream.transport(), backoff=0.0)
@@ -246,7 +246,7 @@ async def test_no_cached_answer_is_said_in_the_error(upstream: FakeUpstream, tmp
     )
 
 
-async def test_unusable_cache_directory_degrades_to_no_cache(upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_unusable_cache_directory_degrades_to_no_cache(upstream: MockUpstream, tmp_path: Path) -> None:
     """A cache directory that cannot be created means no caching and a warning, not a crash."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -294,7 +294,7 @@ def _conditional(
     [('"abc123"', None), (None, "Wed, 25 Nov 2026 10:00:00 GMT"), ('W/"x"', "Wed, 25 Nov 2026 10:00:00 GMT")],
 )
 async def test_expired_entry_is_revalidated_and_304_refreshes_it(
-    upstream: FakeUpstream, tmp_path: Path, etag: str | None, modified: str | None
+    upstream: MockUpstream, tmp_path: Path, etag: str | None, modified: str | None
 ) -> None:
     """An expired entry is revalidated with If-None-Match/If-Modified-Since; a 304 keeps the answer and refreshes it."""
     seen: list[httpx.Request] = []
@@ -316,7 +316,7 @@ async def test_expired_entry_is_revalidated_and_304_refreshes_it(
 
 
 async def test_upstream_without_validators_gets_plain_requests(
-    upstream: FakeUpstream, tmp_path: Path
+    upstream: MockUpstream, tmp_path: Path
 ) -> None:
     """With neither ETag nor Last-Modified, an expired entry is simply fetched again."""
     seen: list[httpx.Request] = []
@@ -331,7 +331,7 @@ async def test_upstream_without_validators_gets_plain_requests(
     assert all("if-none-match" not in r.headers and "if-modified-since" not in r.headers for r in seen)
 
 
-async def test_changed_document_replaces_the_entry(upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_changed_document_replaces_the_entry(upstream: MockUpstream, tmp_path: Path) -> None:
     """When the validator no longer matches, the 200 body replaces the cached answer."""
     state = {"etag": '"v1"', "latest": "1.0.0"}
     seen: list[httpx.Request] = []
@@ -356,7 +356,7 @@ async def test_changed_document_replaces_the_entry(upstream: FakeUpstream, tmp_p
     assert seen[1].headers["if-none-match"] == '"v1"'
 
 
-async def test_warm_calls_neither_fetch_nor_parse(upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_warm_calls_neither_fetch_nor_parse(upstream: MockUpstream, tmp_path: Path) -> None:
     """With the production cache, repeated calls run no plan (no fetch, no parse) and never touch the disk."""
     svc = Service(make_settings(tmp_path), transport=upstream.transport(), backoff=0.0)
     calls = [
@@ -378,7 +378,7 @@ async def test_warm_calls_neither_fetch_nor_parse(upstream: FakeUpstream, tmp_pa
 
 
 async def test_exact_npm_version_fetches_index_and_version_document_together(
-    cached_service: Service, upstream: FakeUpstream
+    cached_service: Service, upstream: MockUpstream
 ) -> None:
     """version of an exact npm version reads the packument and the version's document, each once."""
     result = await cached_service.call("version", {"registry": "npm", "name": "react", "version": "18.2.0"})
@@ -447,7 +447,7 @@ async def test_pypi_downloads_period_note_follows_each_call(cached_service: Serv
 
 
 async def test_missing_secondary_document_is_an_upstream_fault(
-    service: Service, upstream: FakeUpstream
+    service: Service, upstream: MockUpstream
 ) -> None:
     """A Simple API page gone for a project the JSON API lists is the upstream's fault, not "not found"."""
     del upstream.routes[PYPI + "simple/django/"]
@@ -457,7 +457,7 @@ async def test_missing_secondary_document_is_an_upstream_fault(
     assert "PyPI failed: it answered HTTP 404 for a document it lists itself" in error.value.message
 
 
-async def test_not_found_is_cached_briefly(upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_not_found_is_cached_briefly(upstream: MockUpstream, tmp_path: Path) -> None:
     """A guessed name asked again is answered from the cache; once the short TTL ends, a package published
     since is found."""
     cache = DiskCache(tmp_path, 10**8)
@@ -475,7 +475,7 @@ async def test_not_found_is_cached_briefly(upstream: FakeUpstream, tmp_path: Pat
 
 
 async def test_missing_version_document_is_cached_briefly(
-    cached_service: Service, upstream: FakeUpstream
+    cached_service: Service, upstream: MockUpstream
 ) -> None:
     """An exact npm version that does not exist is asked of the registry once, however often it is asked."""
     for _ in range(3):
@@ -485,7 +485,7 @@ async def test_missing_version_document_is_cached_briefly(
 
 
 async def test_slow_cache_does_not_delay_a_concurrent_warm_call(
-    upstream: FakeUpstream, tmp_path: Path
+    upstream: MockUpstream, tmp_path: Path
 ) -> None:
     """While one call waits on a slow disk read, a warm call answered from memory returns at once."""
 

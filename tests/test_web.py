@@ -1,6 +1,6 @@
 """The HTTP surface on one port: streamable HTTP, SSE, the REST API, OpenAPI, health, the guard, the CLI server.
 
-Most tests serve `web.build_app` on a uvicorn thread over the fake upstream (fast, in process); the
+Most tests serve `web.build_app` on a uvicorn thread over the mock upstream (fast, in process); the
 CLI, bind-refusal and shutdown tests run the console script against a loopback upstream.
 """
 
@@ -36,7 +36,7 @@ from mcp_registries.rest import MAX_BODY_BYTES
 from mcp_registries.service import Service
 from mcp_registries.web import Guard, build_app, is_loopback
 
-from .conftest import NPM, FakeUpstream, LocalUpstream, local_routes, make_settings
+from .conftest import NPM, LocalUpstream, MockUpstream, local_routes, make_settings
 from .webserver import CliServer, DelayedRoutes, ThreadedServer, cli_env
 
 #: The bound on any one test's MCP conversation.
@@ -50,7 +50,7 @@ TOOLS = {op.value for op in Operation}
 class Web:
     url: str
     service: Service
-    upstream: FakeUpstream
+    upstream: MockUpstream
 
     def post(self, operation: str, body: Any = None, **kwargs: Any) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -58,8 +58,8 @@ class Web:
 
 
 @contextmanager
-def serve(upstream: FakeUpstream, tmp_path: Path, **app_options: Any) -> Iterator[Web]:
-    """build_app over one cached service on the fake upstream, on a free loopback port."""
+def serve(upstream: MockUpstream, tmp_path: Path, **app_options: Any) -> Iterator[Web]:
+    """build_app over one cached service on the mock upstream, on a free loopback port."""
     token = app_options.pop("token", None)
     settings = make_settings(tmp_path, auth_token=token)
     service = Service(settings, transport=upstream.transport(), cache=DiskCache(tmp_path, 10**8), backoff=0.0)
@@ -68,7 +68,7 @@ def serve(upstream: FakeUpstream, tmp_path: Path, **app_options: Any) -> Iterato
 
 
 @pytest.fixture
-def web(upstream: FakeUpstream, tmp_path: Path) -> Iterator[Web]:
+def web(upstream: MockUpstream, tmp_path: Path) -> Iterator[Web]:
     with serve(upstream, tmp_path) as served:
         yield served
 
@@ -76,28 +76,28 @@ def web(upstream: FakeUpstream, tmp_path: Path) -> Iterator[Web]:
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     """One server for the tests that neither change the upstream's routes nor count its requests from zero."""
-    with serve(FakeUpstream(), tmp_path_factory.mktemp("shared")) as served:
+    with serve(MockUpstream(), tmp_path_factory.mktemp("shared")) as served:
         yield served
 
 
 @pytest.fixture(scope="module")
 def shared_guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     """As `shared`, with MCP_REGISTRIES_AUTH_TOKEN configured."""
-    with serve(FakeUpstream(), tmp_path_factory.mktemp("guarded"), token=TOKEN) as served:
+    with serve(MockUpstream(), tmp_path_factory.mktemp("guarded"), token=TOKEN) as served:
         yield served
 
 
 @pytest.fixture
-def stateless_web(upstream: FakeUpstream, tmp_path: Path) -> Iterator[Web]:
+def stateless_web(upstream: MockUpstream, tmp_path: Path) -> Iterator[Web]:
     with serve(upstream, tmp_path, stateless=True) as served:
         yield served
 
 
-def expected(upstream: FakeUpstream, operation: str, arguments: dict[str, Any]) -> dict[str, Any] | str:
+def expected(upstream: MockUpstream, operation: str, arguments: dict[str, Any]) -> dict[str, Any] | str:
     """What the service itself answers (JSON) or the sentence it fails with, from a copy of the upstream."""
 
     async def answer() -> dict[str, Any] | str:
-        copy = FakeUpstream(routes=dict(upstream.routes))
+        copy = MockUpstream(routes=dict(upstream.routes))
         settings = make_settings(Path("/nonexistent"))
         service = Service(settings, transport=copy.transport(), cache=NullCache(), backoff=0.0)
         try:
@@ -497,7 +497,7 @@ def test_guard_accepts_loopback_names_with_any_port(shared: Web, headers: dict[s
     assert request(shared, "POST", "/packages/v1/package", REACT, headers).status_code == 200
 
 
-def test_guard_allowed_host_adds_a_name(upstream: FakeUpstream, tmp_path: Path) -> None:
+def test_guard_allowed_host_adds_a_name(upstream: MockUpstream, tmp_path: Path) -> None:
     """An extra allowed host (and the bound address) is accepted as Host and Origin; others still are not."""
     with serve(upstream, tmp_path, bind_host="10.1.2.3", extra_hosts=("mcp.internal",)) as web:
         for headers in (
@@ -510,7 +510,7 @@ def test_guard_allowed_host_adds_a_name(upstream: FakeUpstream, tmp_path: Path) 
         assert request(web, "GET", "/healthz", None, {"Host": "other.internal"}).status_code == 421
 
 
-def test_guard_wildcard_bind_is_not_a_host_name(upstream: FakeUpstream, tmp_path: Path) -> None:
+def test_guard_wildcard_bind_is_not_a_host_name(upstream: MockUpstream, tmp_path: Path) -> None:
     """Binding 0.0.0.0 does not make "0.0.0.0" an allowed Host."""
     with serve(upstream, tmp_path, bind_host="0.0.0.0") as web:
         assert request(web, "GET", "/healthz", None, {"Host": "0.0.0.0:8000"}).status_code == 421
@@ -552,7 +552,7 @@ def test_guard_accepts_the_token(shared_guarded: Web, scheme: str) -> None:
     assert httpx.get(f"{shared_guarded.url}/openapi.json", headers=headers, timeout=10).status_code == 200
 
 
-def test_guard_compares_non_ascii_tokens_as_utf8(upstream: FakeUpstream, tmp_path: Path) -> None:
+def test_guard_compares_non_ascii_tokens_as_utf8(upstream: MockUpstream, tmp_path: Path) -> None:
     """A non-ASCII token sent as UTF-8 header bytes is accepted; its latin-1 look-alike is not."""
     token = "clé-secrète"
     with serve(upstream, tmp_path, token=token) as web:
