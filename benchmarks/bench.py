@@ -34,10 +34,11 @@ import anyio
 import httpx
 from mcp import Client, StdioServerParameters
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_upstream import FakeUpstream
-
 ROOT = Path(__file__).resolve().parents[1]
+# The tests' loopback fake upstream (standard library only) serves the benchmarks too.
+sys.path.insert(0, str(ROOT))
+from tests.upstream import LoopbackUpstream, delayed, reply, throttled
+
 DATA = ROOT / "tests" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 NPM = "https://registry.npmjs.org/"
@@ -133,7 +134,7 @@ def live_cases() -> list[Case]:
     ]
 
 
-def local_routes() -> dict[str, Path | bytes]:
+def local_routes() -> dict[str, Path]:
     return {
         "/npm/react": DATA / "npm/react.json",
         "/npm/react/18.2.0": DATA / "npm/react@18.2.0.json",
@@ -315,7 +316,7 @@ async def paced(rounds: int, tmp: Path, rate: float, against: Sequence[Path]) ->
             bodies["/" + local.format(name)] = (
                 (await live.get(mirror.format(name))).raise_for_status().content
             )
-    upstream = FakeUpstream(bodies, rate=rate)
+    upstream = LoopbackUpstream({path: throttled(body, rate) for path, body in bodies.items()})
     try:
         cases = [
             Case(
@@ -354,7 +355,7 @@ async def warm_stdio(
     calls: list[tuple[str, dict[str, Any]]],
     repeats: int,
     tmp: Path,
-    upstream: FakeUpstream | None,
+    upstream: LoopbackUpstream | None,
 ) -> dict[str, Any]:
     async with stdio_server(
         {**env, "MCP_REGISTRIES_CACHE_DIR": str(tmp / "warm-cache")}, tmp / "warm.pid"
@@ -388,7 +389,7 @@ async def warm_http(
     clients: int,
     seconds: float,
     tmp: Path,
-    upstream: FakeUpstream | None,
+    upstream: LoopbackUpstream | None,
 ) -> dict[str, Any]:
     import socket
     import subprocess
@@ -527,7 +528,9 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 async def single_flight(tmp: Path, concurrent: int = 50) -> dict[str, Any]:
-    upstream = FakeUpstream({"/npm/react": DATA / "npm/react.json"}, delay=0.3)
+    upstream = LoopbackUpstream(
+        {"/npm/react": delayed(0.3, reply(200, (DATA / "npm/react.json").read_bytes()))}
+    )
     try:
         env = {**upstream.env(), "MCP_REGISTRIES_CACHE_DIR": str(tmp / "sf-cache")}
         async with stdio_server(env, tmp / "sf.pid") as client, anyio.create_task_group() as group:
@@ -629,7 +632,9 @@ async def run(args: argparse.Namespace) -> int:
         tmp = Path(directory)
         if not args.cold_only:
             results["single_flight"] = await single_flight(tmp)
-            upstream = FakeUpstream(local_routes())
+            upstream = LoopbackUpstream(
+                {path: reply(200, file.read_bytes()) for path, file in local_routes().items()}
+            )
             try:
                 env = upstream.env()
                 results["warm_stdio"] = await warm_stdio(env, LOCAL_CALLS, args.repeats, tmp, upstream)

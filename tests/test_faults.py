@@ -1,7 +1,7 @@
 """Faults over real sockets: a misbehaving upstream on a loopback port, bounded time, counted requests.
 
 Every test builds the service the way the server does (a real httpx client, a diskcache in a
-temporary directory) and points all four base URLs, path prefixes included, at `FaultServer`.
+temporary directory) and points all four base URLs, path prefixes included, at `LoopbackUpstream`.
 Bounds follow from the settings below: a retried fault costs `retries` backoff sleeps; a silent
 server costs at most `total_timeout`. `MARGIN` absorbs scheduling on a loaded 2-core machine.
 """
@@ -33,10 +33,10 @@ from mcp_registries.server import build_server
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 
-from .conftest import NPM, NPM_DL, PYPI, STATS, _recorded, data
-from .faults import (
+from .conftest import data, recorded_routes, server_settings
+from .upstream import (
     Exchange,
-    FaultServer,
+    LoopbackUpstream,
     conditional,
     delayed,
     drop,
@@ -45,7 +45,6 @@ from .faults import (
     oversized,
     refused_url,
     reply,
-    server_settings,
     trickle,
     truncated,
 )
@@ -63,10 +62,9 @@ COOLDOWN = 0.3
 #: Retried faults: RETRIES sleeps of BACKOFF * 2**n plus up to BACKOFF of jitter each.
 RETRY_BOUND = sum(BACKOFF * 2**n + BACKOFF for n in range(RETRIES))
 NO_CACHE = "; no cached answer was available."
-PREFIXES = {NPM: "/npm/", NPM_DL: "/npm-dl/", PYPI: "/pypi/", STATS: "/stats/"}
 
 
-def settings_for(server: FaultServer, directory: Path, **overrides: object) -> Settings:
+def settings_for(server: LoopbackUpstream, directory: Path, **overrides: object) -> Settings:
     limits: dict[str, object] = {
         "total_timeout": TOTAL,
         "retries": RETRIES,
@@ -86,23 +84,20 @@ def generated_packument(ex: Exchange) -> None:
     )
 
 
-def serve_recorded(server: FaultServer) -> None:
-    """The conftest's recorded documents, by path under the four prefixes."""
-    for url, route in _recorded().items():
-        for base, prefix in PREFIXES.items():
-            if url.startswith(base) and isinstance(route, tuple):
-                server.route(prefix + url[len(base) :], reply(*route))
+def serve_recorded(server: LoopbackUpstream) -> None:
+    """The conftest's recorded documents, by path under the four prefixes, and generated packuments."""
+    server.routes.update(recorded_routes())
     server.prefixes["/npm/gen-"] = generated_packument
 
 
 @pytest.fixture
-def server() -> Iterator[FaultServer]:
-    with FaultServer({"/npm/ms": reply(200, MS)}) as running:
+def server() -> Iterator[LoopbackUpstream]:
+    with LoopbackUpstream({"/npm/ms": reply(200, MS)}) as running:
         yield running
 
 
 @pytest.fixture
-async def service(server: FaultServer, tmp_path: Path) -> AsyncIterator[Service]:
+async def service(server: LoopbackUpstream, tmp_path: Path) -> AsyncIterator[Service]:
     svc = Service(settings_for(server, tmp_path), backoff=BACKOFF)
     yield svc
     await svc.aclose()
@@ -145,7 +140,7 @@ def backdate(directory: Path, seconds: float, service: Service | None = None) ->
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 async def test_service_5xx_is_retried_then_reported(
-    server: FaultServer, service: Service, status: int
+    server: LoopbackUpstream, service: Service, status: int
 ) -> None:
     """A persistent 5xx is tried 1 + retries times, then named in one sentence within the backoff bound."""
     server.route("/npm/broken", failing(status, MS))
@@ -164,7 +159,7 @@ async def test_service_5xx_is_retried_then_reported(
     ],
 )
 async def test_service_non_retryable_status_is_asked_once(
-    server: FaultServer, service: Service, status: int, sentence: str
+    server: LoopbackUpstream, service: Service, status: int, sentence: str
 ) -> None:
     """A 404 is an answer and a 403 a refusal: one request each, no retry."""
     server.route("/npm/absent", reply(status))
@@ -175,7 +170,7 @@ async def test_service_non_retryable_status_is_asked_once(
     await assert_still_answers(service)
 
 
-async def test_service_429_honours_retry_after_that_fits(server: FaultServer, service: Service) -> None:
+async def test_service_429_honours_retry_after_that_fits(server: LoopbackUpstream, service: Service) -> None:
     """Retry-After: 1 is waited out between attempts (it fits the 3 s bound) before the 429 is reported."""
     server.route("/npm/limited", failing(429, MS, headers={"Retry-After": "1"}))
     message, elapsed = await failure(service, "limited")
@@ -192,7 +187,7 @@ async def test_service_429_honours_retry_after_that_fits(server: FaultServer, se
 
 
 async def test_service_429_retry_after_beyond_the_bound_is_not_waited(
-    server: FaultServer, service: Service
+    server: LoopbackUpstream, service: Service
 ) -> None:
     """A Retry-After longer than the call's time bound is reported at once, with the wait it asked for."""
     server.route("/npm/limited", failing(429, MS, headers={"Retry-After": "10"}))
@@ -212,7 +207,7 @@ async def test_service_429_retry_after_beyond_the_bound_is_not_waited(
     assert elapsed < 0.1 and server.hits["/npm/ms"] == 0
 
 
-async def test_service_429_without_retry_after_backs_off(server: FaultServer, service: Service) -> None:
+async def test_service_429_without_retry_after_backs_off(server: LoopbackUpstream, service: Service) -> None:
     """A bare 429 is retried on the exponential backoff, like a 5xx."""
     server.route("/npm/limited", failing(429, MS))
     message, elapsed = await failure(service, "limited")
@@ -223,7 +218,7 @@ async def test_service_429_without_retry_after_backs_off(server: FaultServer, se
 
 
 async def test_service_silent_server_times_out_at_the_total_bound(
-    server: FaultServer, service: Service, record_property: Any
+    server: LoopbackUpstream, service: Service, record_property: Any
 ) -> None:
     """A server that accepts and never answers costs read timeouts and retries, cut off at total_timeout."""
     server.route("/npm/silent", hang())
@@ -237,7 +232,7 @@ async def test_service_silent_server_times_out_at_the_total_bound(
 
 
 async def test_service_endless_trickle_times_out_at_the_total_bound(
-    server: FaultServer, tmp_path: Path
+    server: LoopbackUpstream, tmp_path: Path
 ) -> None:
     """Bytes arriving every 0.4 s never trip the 1 s read timeout; the total bound still ends the call."""
     server.route("/npm/trickle", trickle(MS, pieces=20, interval=0.4))
@@ -250,7 +245,7 @@ async def test_service_endless_trickle_times_out_at_the_total_bound(
     await svc.aclose()
 
 
-async def test_service_short_trickle_is_read_whole(server: FaultServer, service: Service) -> None:
+async def test_service_short_trickle_is_read_whole(server: LoopbackUpstream, service: Service) -> None:
     """A body trickling in over ~1 s, each gap below the read timeout, is an answer."""
     server.route("/npm/ms-slowly", trickle(MS, pieces=4, interval=0.3))
     result = await service.call("package", {"registry": "npm", "name": "ms-slowly"})
@@ -260,7 +255,7 @@ async def test_service_short_trickle_is_read_whole(server: FaultServer, service:
 
 @pytest.mark.parametrize("behaviour", [truncated(MS), drop()], ids=["truncated", "dropped"])
 async def test_service_broken_connection_is_an_invalid_response(
-    server: FaultServer, service: Service, behaviour: Any
+    server: LoopbackUpstream, service: Service, behaviour: Any
 ) -> None:
     """A body cut short of its Content-Length, or no answer at all before close, is retried then reported."""
     server.route("/npm/broken", behaviour)
@@ -273,7 +268,7 @@ async def test_service_broken_connection_is_an_invalid_response(
     await assert_still_answers(service)
 
 
-async def test_service_html_page_is_not_json(server: FaultServer, service: Service) -> None:
+async def test_service_html_page_is_not_json(server: LoopbackUpstream, service: Service) -> None:
     """A 200 HTML page (a captive portal, a proxy's login) is an invalid response, not retried."""
     server.route(
         "/npm/portal", reply(200, b"<!doctype html><title>Sign in</title>", {"Content-Type": "text/html"})
@@ -295,7 +290,7 @@ async def test_service_html_page_is_not_json(server: FaultServer, service: Servi
     ids=["declared", "streamed", "gzip-bomb"],
 )
 async def test_service_oversized_body_hits_the_size_limit(
-    server: FaultServer, service: Service, behaviour: Any
+    server: LoopbackUpstream, service: Service, behaviour: Any
 ) -> None:
     """3 MB against a 1 MB cap (declared, close-delimited, or only once decompressed): stopped, not retried."""
     server.route("/npm/huge", behaviour)
@@ -307,7 +302,7 @@ async def test_service_oversized_body_hits_the_size_limit(
 
 
 async def test_service_refused_connection_is_unreachable_quickly(
-    server: FaultServer, tmp_path: Path, record_property: Any
+    server: LoopbackUpstream, tmp_path: Path, record_property: Any
 ) -> None:
     """A port with nothing listening: 'could not be reached' after the retries, in well under 2 s."""
     serve_recorded(server)
@@ -328,7 +323,9 @@ async def test_service_refused_connection_is_unreachable_quickly(
 # -- recovery: retries, stale-if-error, revalidation, single-flight -----------------------------------
 
 
-async def test_service_flaky_upstream_answers_on_the_third_try(server: FaultServer, service: Service) -> None:
+async def test_service_flaky_upstream_answers_on_the_third_try(
+    server: LoopbackUpstream, service: Service
+) -> None:
     """503 twice, then 200: the caller gets the answer, after exactly three requests."""
     server.route("/npm/flaky", failing(503, MS, times=2))
     result = await service.call("package", {"registry": "npm", "name": "flaky"})
@@ -337,7 +334,7 @@ async def test_service_flaky_upstream_answers_on_the_third_try(server: FaultServ
 
 
 async def test_service_expired_answer_is_served_when_the_upstream_fails(
-    server: FaultServer, service: Service, tmp_path: Path
+    server: LoopbackUpstream, service: Service, tmp_path: Path
 ) -> None:
     """An hour-old cached answer is served, with a note naming the failure, while the upstream answers 503."""
     server.route("/npm/wobbly", reply(200, MS))
@@ -354,7 +351,7 @@ async def test_service_expired_answer_is_served_when_the_upstream_fails(
 
 
 async def test_service_expired_answer_is_revalidated_without_a_body(
-    server: FaultServer, service: Service, tmp_path: Path
+    server: LoopbackUpstream, service: Service, tmp_path: Path
 ) -> None:
     """An expired entry costs one If-None-Match request answered 304: the body crosses the wire once."""
     server.route("/npm/tagged", conditional(MS, '"ms-v1"'))
@@ -369,7 +366,7 @@ async def test_service_expired_answer_is_revalidated_without_a_body(
 
 
 async def test_service_single_flight_shares_one_slow_fetch(
-    server: FaultServer, service: Service, record_property: Any
+    server: LoopbackUpstream, service: Service, record_property: Any
 ) -> None:
     """Fifty concurrent identical cold calls against a 0.3 s upstream make exactly one request."""
     server.route("/npm/slow", delayed(0.3, reply(200, MS)))
@@ -387,7 +384,7 @@ async def test_service_single_flight_shares_one_slow_fetch(
 
 
 async def test_service_single_flight_survives_a_caller_giving_up(
-    server: FaultServer, service: Service
+    server: LoopbackUpstream, service: Service
 ) -> None:
     """When the caller leading a shared fetch is cancelled, a caller waiting on it still gets the answer."""
     server.route("/npm/slow", delayed(0.3, reply(200, MS)))
@@ -413,7 +410,7 @@ async def test_service_single_flight_survives_a_caller_giving_up(
 
 
 async def test_service_outage_answers_at_once_then_recovers(
-    server: FaultServer, tmp_path: Path, record_property: Any
+    server: LoopbackUpstream, tmp_path: Path, record_property: Any
 ) -> None:
     """After one failed call, 20 calls answer in under 100 ms each (stale entry or sentence) without asking
     the upstream; after the cool-down the first call fetches again and gets a fresh answer."""
@@ -454,7 +451,7 @@ async def test_service_outage_answers_at_once_then_recovers(
     assert service.http.outages.down() == []
 
 
-async def test_service_outage_lets_one_probe_through(server: FaultServer, tmp_path: Path) -> None:
+async def test_service_outage_lets_one_probe_through(server: LoopbackUpstream, tmp_path: Path) -> None:
     """When the cool-down ends, one call probes; calls meanwhile fail at once, and the probe's answer ends it."""
     service = Service(settings_for(server, tmp_path, outage_cooldown=COOLDOWN), backoff=BACKOFF)
     server.route("/npm/down", failing(503, MS))
@@ -482,7 +479,9 @@ async def test_service_outage_lets_one_probe_through(server: FaultServer, tmp_pa
 # -- through the MCP layer -------------------------------------------------------------------------
 
 
-async def test_server_tool_error_carries_the_fault_sentence(server: FaultServer, service: Service) -> None:
+async def test_server_tool_error_carries_the_fault_sentence(
+    server: LoopbackUpstream, service: Service
+) -> None:
     """Over MCP, an upstream 503 is an isError result whose text is the service's sentence; the first call
     after the cool-down works."""
     server.route("/npm/broken", failing(503, MS))
@@ -574,20 +573,14 @@ async def expected_answers(
 
 
 def test_cache_shared_by_four_processes_gives_correct_answers(
-    server: FaultServer, tmp_path: Path, record_property: Any
+    server: LoopbackUpstream, tmp_path: Path, record_property: Any
 ) -> None:
     """Four processes making 50 mixed calls each over one cache directory: all correct, silent, each key fetched ≤ 4 times."""
     serve_recorded(server)
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_REGISTRIES_")}
-    env.update(
-        MCP_REGISTRIES_NPM_URL=server.url + "npm/",
-        MCP_REGISTRIES_NPM_DOWNLOADS_URL=server.url + "npm-dl/",
-        MCP_REGISTRIES_PYPI_URL=server.url + "pypi/",
-        MCP_REGISTRIES_PYPISTATS_URL=server.url + "stats/",
-        MCP_REGISTRIES_CACHE_DIR=str(tmp_path / "cache"),
-    )
+    env.update(server.env(), MCP_REGISTRIES_CACHE_DIR=str(tmp_path / "cache"))
     plans = [worker_calls(w) for w in range(4)]
     workers = [
         subprocess.Popen(

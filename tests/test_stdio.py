@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from .conftest import LocalUpstream, upstream_env
+from .upstream import LoopbackUpstream
 
 SCRIPT = Path(sys.executable).parent / "mcp-registries"
 
 
-def env_for(upstream: LocalUpstream, tmp_path: Path) -> dict[str, str]:
+def env_for(upstream: LoopbackUpstream, tmp_path: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
-        **upstream_env(upstream),
+        **upstream.env(),
         "MCP_REGISTRIES_CACHE_DIR": str(tmp_path / "cache"),
         "MCP_REGISTRIES_LOG_LEVEL": "DEBUG",
     }
@@ -35,7 +35,7 @@ def rpc(id_: int, method: str, params: dict[str, object]) -> str:
     return json.dumps({"jsonrpc": "2.0", "id": id_, "method": method, "params": params}) + "\n"
 
 
-def test_stdio_stdout_carries_only_json_rpc(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+def test_stdio_stdout_carries_only_json_rpc(local_upstream: LoopbackUpstream, tmp_path: Path) -> None:
     """With DEBUG logging on, every stdout line of the console script is a JSON-RPC message; logs go to stderr."""
     messages = [
         rpc(
@@ -92,7 +92,7 @@ def test_stdio_stdout_carries_only_json_rpc(local_upstream: LocalUpstream, tmp_p
     assert "DEBUG" in stderr  # the logs went somewhere, and it was not stdout
 
 
-def test_stdio_client_closing_stdout_ends_quietly(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+def test_stdio_client_closing_stdout_ends_quietly(local_upstream: LoopbackUpstream, tmp_path: Path) -> None:
     """A client that closes the server's stdout (it exited) ends the server with status 0 and no traceback."""
     initialize = {
         "protocolVersion": "2025-06-18",
@@ -133,7 +133,7 @@ def test_stdio_client_closing_stdout_ends_quietly(local_upstream: LocalUpstream,
 
 
 @pytest.mark.anyio
-async def test_stdio_sdk_client_calls_a_tool(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+async def test_stdio_sdk_client_calls_a_tool(local_upstream: LoopbackUpstream, tmp_path: Path) -> None:
     """The SDK's stdio client starts `python -m mcp_registries` and gets a PyPI answer."""
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "mcp_registries"], env=env_for(local_upstream, tmp_path)
@@ -143,12 +143,12 @@ async def test_stdio_sdk_client_calls_a_tool(local_upstream: LocalUpstream, tmp_
     assert not result.is_error
     assert result.structured_content is not None
     assert result.structured_content["version"] == "2.34.2"
-    assert local_upstream.hits["/pypi-proxy/pypi/requests/json"] == 1
+    assert local_upstream.hits["/pypi/pypi/requests/json"] == 1
 
 
 @pytest.mark.anyio
 async def test_stdio_json_lookalike_arguments_arrive_as_sent(
-    local_upstream: LocalUpstream, tmp_path: Path
+    local_upstream: LoopbackUpstream, tmp_path: Path
 ) -> None:
     """Over stdio, the name 'null' and the version '1.10' reach the service as the strings the client sent."""
     params = StdioServerParameters(command=str(SCRIPT), env=env_for(local_upstream, tmp_path))
@@ -161,7 +161,7 @@ async def test_stdio_json_lookalike_arguments_arrive_as_sent(
     assert versioned.content[0].text.startswith("npm package 'react' has no version '1.10'")
 
 
-def run_query(upstream: LocalUpstream, tmp_path: Path, *words: str) -> subprocess.CompletedProcess[str]:
+def run_query(upstream: LoopbackUpstream, tmp_path: Path, *words: str) -> subprocess.CompletedProcess[str]:
     """`mcp-registries query <words>` against the recorded documents, errors only in its log."""
     return subprocess.run(
         [str(SCRIPT), "query", *words],
@@ -179,13 +179,13 @@ def answer_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return answer
 
 
-def test_query_prints_compact_json(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+def test_query_prints_compact_json(local_upstream: LoopbackUpstream, tmp_path: Path) -> None:
     """`mcp-registries query` prints the tool's compact JSON on stdout and exits 0."""
     answer = answer_of(run_query(local_upstream, tmp_path, "versions", "npm", "ms", "--page-size", "2"))
     assert answer["page_size"] == 2 and len(answer["versions"]) == 2 and answer["total"] == 32
 
 
-def test_query_group_and_extra_list_one_in_full(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+def test_query_group_and_extra_list_one_in_full(local_upstream: LoopbackUpstream, tmp_path: Path) -> None:
     """`query dependencies … --group dev` lists the group a default answer leaves out, and `--extra` an extra."""
 
     def query(*words: str) -> dict[str, Any]:
@@ -196,7 +196,7 @@ def test_query_group_and_extra_list_one_in_full(local_upstream: LocalUpstream, t
     assert len(query("pypi", "apache-airflow", "--extra", "all")["extras"]["all"]) == 123
 
 
-def test_query_error_goes_to_stderr_with_status_1(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+def test_query_error_goes_to_stderr_with_status_1(local_upstream: LoopbackUpstream, tmp_path: Path) -> None:
     """A query that cannot be answered prints the sentence on stderr, nothing on stdout, and exits 1."""
     done = run_query(local_upstream, tmp_path, "version", "npm", "react", "--version", "99.0.0")
     assert done.returncode == 1

@@ -19,8 +19,8 @@ from mcp_registries.operations import OPERATIONS
 from mcp_registries.server import answer
 from mcp_registries.service import Service
 
-from .conftest import data
-from .faults import FaultServer, reply, server_settings
+from .conftest import data, server_settings
+from .upstream import LoopbackUpstream, reply
 
 pytestmark = pytest.mark.anyio
 
@@ -40,22 +40,22 @@ def simple_page(wheel_url: str) -> bytes:
 
 
 @pytest.fixture
-def upstream() -> Iterator[FaultServer]:
+def upstream() -> Iterator[LoopbackUpstream]:
     """The configured PyPI: the project document as recorded, no per-version JSON (as some mirrors)."""
-    with FaultServer({"/pypi/pypi/django/json": reply(200, data("pypi/Django.json"))}) as running:
+    with LoopbackUpstream({"/pypi/pypi/django/json": reply(200, data("pypi/Django.json"))}) as running:
         yield running
 
 
 @pytest.fixture
-def elsewhere() -> Iterator[FaultServer]:
+def elsewhere() -> Iterator[LoopbackUpstream]:
     """A second loopback listener, configured nowhere, that would serve the metadata to anyone asking."""
-    with FaultServer() as running:
+    with LoopbackUpstream() as running:
         running.prefixes["/"] = reply(200, METADATA)
         yield running
 
 
 @pytest.fixture
-async def service(upstream: FaultServer) -> AsyncIterator[Service]:
+async def service(upstream: LoopbackUpstream) -> AsyncIterator[Service]:
     svc = Service(server_settings(upstream), cache=NullCache(), backoff=0.0)
     yield svc
     await svc.aclose()
@@ -66,7 +66,7 @@ def text_of(result: CallToolResult) -> str:
     return result.content[0].text
 
 
-async def version_42(service: Service, upstream: FaultServer, wheel_url: str) -> CallToolResult:
+async def version_42(service: Service, upstream: LoopbackUpstream, wheel_url: str) -> CallToolResult:
     """The `version` tool's answer for Django 4.2 when the Simple API gives `wheel_url` for its wheel."""
     upstream.route("/pypi/simple/django/", reply(200, simple_page(wheel_url)))
     return await answer(service, OPERATIONS["version"], VERSION_42)
@@ -84,7 +84,7 @@ async def version_42(service: Service, upstream: FaultServer, wheel_url: str) ->
     ids=["unclosed-bracket", "port-out-of-range", "bracket-in-host", "control-character"],
 )
 async def test_version_malformed_metadata_url_is_a_note(
-    service: Service, upstream: FaultServer, wheel_url: str
+    service: Service, upstream: LoopbackUpstream, wheel_url: str
 ) -> None:
     """A malformed wheel URL leaves the release answered without its metadata, with a note, never a crash."""
     result = await version_42(service, upstream, wheel_url)
@@ -98,13 +98,13 @@ async def test_version_malformed_metadata_url_is_a_note(
     assert not [path for path in upstream.hits if path.startswith("/files/")]
 
 
-def assert_asked_only(service: Service, upstream: FaultServer) -> None:
+def assert_asked_only(service: Service, upstream: LoopbackUpstream) -> None:
     """Every URL the HTTP client sent went to the configured upstream."""
     sent = list(service.http.recent_urls)
     assert sent and all(url.startswith(upstream.url) for url in sent), sent
 
 
-OUTSIDE: dict[str, Callable[[FaultServer], str]] = {
+OUTSIDE: dict[str, Callable[[LoopbackUpstream], str]] = {
     "another-loopback-port": lambda other: other.url + "files/" + WHEEL,
     "cloud-metadata-address": lambda other: "http://169.254.169.254/latest/meta-data/" + WHEEL,
     "file-scheme": lambda other: "file:///etc/passwd",
@@ -113,7 +113,10 @@ OUTSIDE: dict[str, Callable[[FaultServer], str]] = {
 
 @pytest.mark.parametrize("wheel_url", OUTSIDE.values(), ids=OUTSIDE.keys())
 async def test_version_metadata_url_outside_the_upstreams_is_never_asked(
-    service: Service, upstream: FaultServer, elsewhere: FaultServer, wheel_url: Callable[[FaultServer], str]
+    service: Service,
+    upstream: LoopbackUpstream,
+    elsewhere: LoopbackUpstream,
+    wheel_url: Callable[[LoopbackUpstream], str],
 ) -> None:
     """A wheel URL outside the configured upstreams leaves the metadata out with a note; nothing is sent there."""
     result = await version_42(service, upstream, wheel_url(elsewhere))
@@ -128,7 +131,7 @@ async def test_version_metadata_url_outside_the_upstreams_is_never_asked(
 
 
 async def test_version_metadata_at_the_configured_file_host_is_read(
-    upstream: FaultServer, elsewhere: FaultServer
+    upstream: LoopbackUpstream, elsewhere: LoopbackUpstream
 ) -> None:
     """Metadata on the host MCP_REGISTRIES_PYPI_FILES_URL names is read: the release is answered whole."""
     svc = Service(server_settings(upstream, pypi_files_url=elsewhere.url), cache=NullCache(), backoff=0.0)
@@ -144,7 +147,7 @@ async def test_version_metadata_at_the_configured_file_host_is_read(
 
 
 async def test_version_metadata_redirect_outside_the_upstreams_is_not_followed(
-    service: Service, upstream: FaultServer, elsewhere: FaultServer
+    service: Service, upstream: LoopbackUpstream, elsewhere: LoopbackUpstream
 ) -> None:
     """Metadata on the upstream's own origin that redirects to another port is left out, unasked there."""
     upstream.prefixes["/files/"] = reply(302, headers={"Location": elsewhere.url + "files/" + WHEEL})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +37,9 @@ from mcp_registries.rest import MAX_BODY_BYTES
 from mcp_registries.service import Service
 from mcp_registries.web import Guard, build_app, is_loopback
 
-from .conftest import NPM, LocalUpstream, MockUpstream, local_routes, make_settings
-from .webserver import CliServer, DelayedRoutes, ThreadedServer, cli_env
+from .conftest import NPM, MockUpstream, make_settings
+from .upstream import LoopbackUpstream, held
+from .webserver import CliServer, ThreadedServer, cli_env
 
 #: The bound on any one test's MCP conversation.
 WAIT = 30
@@ -602,7 +604,7 @@ def test_cli_transport_aliases_parse_alike(transport: str) -> None:
     )
 
 
-def test_cli_refuses_public_bind_without_token(local_upstream: LocalUpstream, tmp_path: Path) -> None:
+def test_cli_refuses_public_bind_without_token(local_upstream: LoopbackUpstream, tmp_path: Path) -> None:
     """--host 0.0.0.0 without MCP_REGISTRIES_AUTH_TOKEN exits 2 with a sentence on stderr, serving nothing."""
     with CliServer(
         ["--transport", "http", "--host", "0.0.0.0"], cli_env(local_upstream, tmp_path), tmp_path / "err"
@@ -631,7 +633,7 @@ def test_is_loopback_rejects_wildcards_public_and_unresolvable_hosts(host: str) 
 
 
 def test_cli_refuses_lookalike_loopback_name_without_token(
-    local_upstream: LocalUpstream, tmp_path: Path
+    local_upstream: LoopbackUpstream, tmp_path: Path
 ) -> None:
     """--host 127.example.com is a name like any other: without a token the server refuses to bind it."""
     with CliServer(
@@ -650,7 +652,7 @@ def test_cli_refuses_lookalike_loopback_name_without_token(
     ids=["allow-unauthenticated", "with-token"],
 )
 def test_cli_serves_public_bind_when_allowed(
-    local_upstream: LocalUpstream, tmp_path: Path, flags: list[str], token: str | None
+    local_upstream: LoopbackUpstream, tmp_path: Path, flags: list[str], token: str | None
 ) -> None:
     """--host 0.0.0.0 starts with --allow-unauthenticated or with a token; --allowed-host adds a Host name."""
     env = cli_env(local_upstream, tmp_path, **({"MCP_REGISTRIES_AUTH_TOKEN": token} if token else {}))
@@ -681,7 +683,7 @@ SHUTDOWNS = [
     ("sig", "args"), SHUTDOWNS, ids=["SIGTERM-http", "SIGINT-sse", "SIGTERM-streamable-stateless"]
 )
 async def test_cli_http_shuts_down_gracefully(
-    local_upstream: LocalUpstream, tmp_path: Path, sig: signal.Signals, args: list[str]
+    local_upstream: LoopbackUpstream, tmp_path: Path, sig: signal.Signals, args: list[str]
 ) -> None:
     """After MCP and REST calls, with an SSE stream still open, a signal ends the server: exit 0, service closed."""
     with anyio.fail_after(WAIT):
@@ -709,43 +711,50 @@ async def test_cli_http_shuts_down_gracefully(
         assert "Traceback" not in log and "ERROR" not in log, log
 
 
-def test_cli_in_flight_calls_end_cleanly_on_sigterm(tmp_path: Path) -> None:
+def test_cli_in_flight_calls_end_cleanly_on_sigterm(local_upstream: LoopbackUpstream, tmp_path: Path) -> None:
     """Calls waiting on a slow upstream when SIGTERM arrives both get their answers, then the server exits 0.
 
     sse-starlette ends every event stream as soon as uvicorn starts shutting down, and a streamable HTTP
     tool call is answered on one: the CLI therefore lets calls in flight finish before it tells uvicorn.
+    The upstream holds both documents until the server has said it is draining two calls.
     """
-    upstream = LocalUpstream(DelayedRoutes(local_routes(), {"/npm/react": 1.5, "/npm/express": 1.5}))
-    try:
-        with CliServer(["--transport", "http"], cli_env(upstream, tmp_path), tmp_path / "err") as server:
-            url = server.wait_ready()
+    release = threading.Event()
+    for path in ("/npm/react", "/npm/express"):
+        local_upstream.route(path, held(release, local_upstream.routes[path]))
+    with CliServer(["--transport", "http"], cli_env(local_upstream, tmp_path), tmp_path / "err") as server:
+        url = server.wait_ready()
 
-            async def mcp_call() -> CallToolResult | Exception:
-                try:
-                    with anyio.fail_after(WAIT):
-                        async with Client(f"{url}/mcp", mode="legacy") as client:
-                            return await client.call_tool("package", {"registry": "npm", "name": "express"})
-                except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
-                    return exc
+        async def mcp_call() -> CallToolResult | Exception:
+            try:
+                with anyio.fail_after(WAIT):
+                    async with Client(f"{url}/mcp", mode="legacy") as client:
+                        return await client.call_tool("package", {"registry": "npm", "name": "express"})
+            except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
+                return exc
 
-            with ThreadPoolExecutor(2) as pool:
-                rest = pool.submit(httpx.post, url + "/packages/v1/package", json=REACT, timeout=20)
-                mcp = pool.submit(anyio.run, mcp_call)
-                deadline = time.monotonic() + 10
-                while min(upstream.hits["/npm/react"], upstream.hits["/npm/express"]) < 1:
-                    assert time.monotonic() < deadline, "the calls never reached the upstream"
-                    time.sleep(0.02)
-                status = server.stop(signal.SIGTERM)
-                answer = rest.result(timeout=20)
-                result = mcp.result(timeout=20)
-            assert answer.status_code == 200 and answer.json()["name"] == "react"
-            assert isinstance(result, CallToolResult), repr(result)
-            assert not result.is_error and result.structured_content is not None
-            assert result.structured_content["name"] == "express"
-            assert status == 0, server.stderr
-            assert "Traceback" not in server.stderr
-    finally:
-        upstream.close()
+        with ThreadPoolExecutor(2) as pool:
+            rest = pool.submit(httpx.post, url + "/packages/v1/package", json=REACT, timeout=20)
+            mcp = pool.submit(anyio.run, mcp_call)
+            deadline = time.monotonic() + 10
+            while min(local_upstream.hits["/npm/react"], local_upstream.hits["/npm/express"]) < 1:
+                assert time.monotonic() < deadline, "the calls never reached the upstream"
+                time.sleep(0.02)
+            server.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while "stopping after 2 call(s) in flight" not in server.stderr:
+                assert time.monotonic() < deadline, f"the server did not drain two calls:\n{server.stderr}"
+                assert server.process.poll() is None, f"the server exited:\n{server.stderr}"
+                time.sleep(0.02)
+            release.set()
+            answer = rest.result(timeout=20)
+            result = mcp.result(timeout=20)
+        status = server.process.wait(timeout=10)
+        assert answer.status_code == 200 and answer.json()["name"] == "react"
+        assert isinstance(result, CallToolResult), repr(result)
+        assert not result.is_error and result.structured_content is not None
+        assert result.structured_content["name"] == "express"
+        assert status == 0, server.stderr
+        assert "Traceback" not in server.stderr
 
 
 @pytest.mark.anyio

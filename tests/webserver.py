@@ -1,5 +1,5 @@
-"""Helpers for the HTTP tests: the app on a background uvicorn thread, the console script as an HTTP
-server, and loopback upstream routes that can be made slow. Every wait here is bounded."""
+"""Helpers for the HTTP tests: the app on a background uvicorn thread and the console script as an HTTP
+server. Every wait here is bounded."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from .conftest import LocalUpstream, upstream_env
+from .upstream import LoopbackUpstream
 
 SCRIPT = Path(sys.executable).parent / "mcp-registries"
 LISTENING = re.compile(r"Uvicorn running on http://\S+:(\d+)")
@@ -60,24 +60,12 @@ class ThreadedServer:
         assert not self._thread.is_alive(), "the test server did not stop within 10 s"
 
 
-class DelayedRoutes(dict[str, tuple[int, bytes]]):
-    """Routes for `LocalUpstream` whose lookup sleeps first for the paths in `delays` (a slow upstream)."""
-
-    def __init__(self, routes: dict[str, tuple[int, bytes]], delays: dict[str, float]) -> None:
-        super().__init__(routes)
-        self.delays = delays
-
-    def get(self, key: str, default: tuple[int, bytes] | None = None) -> tuple[int, bytes] | None:  # type: ignore[override]
-        time.sleep(self.delays.get(key, 0.0))
-        return super().get(key, default)
-
-
-def cli_env(upstream: LocalUpstream, home: Path, **extra: str) -> dict[str, str]:
+def cli_env(upstream: LoopbackUpstream, home: Path, **extra: str) -> dict[str, str]:
     """The environment for the console script: upstream base URLs under path prefixes, INFO logs."""
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(home),
-        **upstream_env(upstream),
+        **upstream.env(),
         "MCP_REGISTRIES_CACHE_DIR": str(home / "cache"),
         "MCP_REGISTRIES_LOG_LEVEL": "INFO",
         **extra,

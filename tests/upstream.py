@@ -1,30 +1,35 @@
-"""A fake upstream on a loopback port that misbehaves on purpose: real sockets, real timing.
+"""The one loopback fake upstream: a real HTTP/1.1 server on 127.0.0.1 whose paths behave as told.
 
-Each path gets a behaviour: a function that answers one request through an `Exchange`. The server
-counts requests per path, records their headers, arrival times and the statuses it sent, and
-counts the body bytes it offered and the connections it accepted, so tests can prove retries,
-single-flight, conditional requests and that nothing connected at all. Every wait is bounded (at most `HANG_LIMIT`) and ends early when the server shuts down.
+Each path gets a behaviour: a function that answers one request through an `Exchange` (a recorded
+document, a status, a hang, a dropped or truncated body, a trickle, a delay, a body paced to a link
+speed, ...). The server counts requests per path, records their headers, arrival times and the
+statuses it sent, and counts the body bytes it offered and the connections it accepted, so tests can
+prove retries, single-flight, conditional requests and that nothing connected at all. Every wait is
+bounded (at most `HANG_LIMIT`) and ends early when the server shuts down.
+
+The tests (in process and through subprocesses) and the benchmarks (`benchmarks/bench.py`) use it;
+it needs nothing but the standard library, so a process that does not import `mcp_registries` can
+import it too.
 """
 
 from __future__ import annotations
 
 import http.server
 import socket
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from mcp_registries.settings import Settings
-
-from .conftest import make_settings
-
 #: The longest any behaviour waits; shutdown ends every wait sooner.
 HANG_LIMIT = 30.0
+#: Where each configured upstream lives on a loopback upstream, by the setting's name (`<name>_url`):
+#: one path prefix each, as a corporate mirror serves several registries.
+PREFIXES = {"npm": "npm/", "npm_downloads": "npm-dl/", "pypi": "pypi/", "pypistats": "stats/"}
 
 
 @dataclass
@@ -32,7 +37,7 @@ class Exchange:
     """One request as a behaviour sees it."""
 
     handler: http.server.BaseHTTPRequestHandler
-    server: FaultServer
+    server: LoopbackUpstream
     path: str
     #: 1 for the first request to this path, 2 for the second, ...
     number: int
@@ -157,6 +162,24 @@ def trickle(body: bytes, pieces: int, interval: float) -> Behaviour:
     return behave
 
 
+def throttled(body: bytes, rate: float, chunk: int = 64 * 1024) -> Behaviour:
+    """200 with `body` sent at `rate` bytes per second, as over a link of that speed."""
+
+    def behave(ex: Exchange) -> None:
+        ex.head(200, {"Content-Type": "application/json", "Content-Length": str(len(body))})
+        started = time.perf_counter()
+        for at in range(0, len(body), chunk):
+            # A client may stop reading once it has what it needs: not the upstream's fault.
+            if not ex.write(body[at : at + chunk]):
+                return
+            ahead = started + (at + chunk) / rate - time.perf_counter()
+            if ahead > 0 and not ex.wait(ahead):
+                ex.handler.close_connection = True
+                return
+
+    return behave
+
+
 def delayed(seconds: float, then: Behaviour) -> Behaviour:
     """Wait, then behave as `then`."""
 
@@ -165,6 +188,21 @@ def delayed(seconds: float, then: Behaviour) -> Behaviour:
             then(ex)
         else:
             ex.handler.close_connection = True
+
+    return behave
+
+
+def held(until: threading.Event, then: Behaviour) -> Behaviour:
+    """Hold the request until `until` is set (at most HANG_LIMIT; shutdown ends it), then behave as `then`:
+    a slow upstream whose answer a test releases when it is ready, instead of guessing a delay."""
+
+    def behave(ex: Exchange) -> None:
+        deadline = time.monotonic() + HANG_LIMIT
+        while not until.wait(0.01):
+            if ex.server.stopping.is_set() or time.monotonic() > deadline:
+                ex.handler.close_connection = True
+                return
+        then(ex)
 
     return behave
 
@@ -192,9 +230,15 @@ class _CountingServer(http.server.ThreadingHTTPServer):
         self.connections += 1
         return True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-request or mid-answer is what several tests do on purpose.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
-class FaultServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 (port 0 unless given); unrouted paths are 404 with no body."""
+
+class LoopbackUpstream:
+    """A threaded HTTP/1.1 server on 127.0.0.1 (a free port); unrouted paths are 404 with an empty body."""
 
     def __init__(self, routes: dict[str, Behaviour] | None = None) -> None:
         self.routes: dict[str, Behaviour] = dict(routes or {})
@@ -234,6 +278,15 @@ class FaultServer:
         """Connections accepted so far, whether or not a request came over them."""
         return self._server.connections
 
+    def bases(self) -> dict[str, str]:
+        """Each upstream's base URL setting (`npm_url`, ...) under its path prefix here (see PREFIXES)."""
+        return {f"{name}_url": self.url + prefix for name, prefix in PREFIXES.items()}
+
+    def env(self) -> dict[str, str]:
+        """The MCP_REGISTRIES_*_URL variables pointing a server process at `bases()`, written without the
+        trailing slash, as people write them (the settings add it)."""
+        return {f"MCP_REGISTRIES_{name.upper()}": url.rstrip("/") for name, url in self.bases().items()}
+
     def _behaviour(self, path: str) -> Behaviour:
         if path in self.routes:
             return self.routes[path]
@@ -245,6 +298,12 @@ class FaultServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real registries do
+
+            def setup(self) -> None:
+                super().setup()
+                # A body's last short segment (of a paced or trickled answer) would otherwise wait for the
+                # client's delayed ACK (40 ms).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
                 path = self.path
@@ -285,16 +344,3 @@ def refused_url() -> str:
         port = sock.getsockname()[1]
     # Bound but never listening, and now closed: the kernel answers a SYN with RST.
     return f"http://127.0.0.1:{port}/"
-
-
-def server_settings(server: FaultServer, directory: Path | None = None, **overrides: object) -> Settings:
-    """Every base URL under its own path prefix on `server` (npm/, npm-dl/, pypi/, stats/), short timeouts."""
-    values: dict[str, object] = {
-        "npm_url": server.url + "npm/",
-        "npm_downloads_url": server.url + "npm-dl/",
-        "pypi_url": server.url + "pypi/",
-        "pypistats_url": server.url + "stats/",
-        "connect_timeout": 1.0,
-        "read_timeout": 1.0,
-    }
-    return make_settings(directory, **{**values, **overrides})
