@@ -100,8 +100,11 @@ def test_check_name_rejects_invalid_names(pypi: PyPI, raw: str) -> None:
 @pytest.mark.parametrize("raw", ["4.2/../..", "4.2?x", "4 2", "", "x" * 129])
 def test_check_version_rejects_non_versions(pypi: PyPI, raw: str) -> None:
     """Paths, queries, blanks and overlong strings are not versions."""
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(
+        InvalidArgument, match=r" is not a PyPI version: give one such as '2\.31\.0'"
+    ) as error:
         pypi.check_version(raw)
+    assert error.value.argument == "version"
 
 
 # -- index plan and project JSON -------------------------------------------------------------

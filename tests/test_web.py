@@ -583,7 +583,7 @@ async def test_guard_token_with_sdk_clients(shared_guarded: Web) -> None:
         with pytest.raises(ExceptionGroup) as refused:
             async with Client(f"{shared_guarded.url}/mcp", mode="legacy") as client:
                 await client.list_tools()
-        assert refused.group_contains(MCPError)
+        assert refused.group_contains(MCPError, match="Server returned an error response")
 
 
 # -- the console script over HTTP -----------------------------------------------------------
