@@ -19,14 +19,12 @@ from mcp_registries.registries.npm import (
     READER,
     Npm,
     dependencies_of,
-    is_prerelease,
     license_of,
     parse_manifest,
     parse_packument,
-    precedence,
-    sort_versions,
 )
 from mcp_registries.registries.packument import Packument
+from mcp_registries.registries.versioning import semver_key, semver_prerelease
 
 from .conftest import assert_index
 
@@ -80,16 +78,16 @@ def test_index_plan_fetches_packument_and_parses(npm: Npm) -> None:
         reader=READER,
     )
     body = (DATA / "npm/react.json").read_bytes()
-    precedence.cache_clear()
-    is_prerelease.cache_clear()
+    semver_key.cache_clear()
+    semver_prerelease.cache_clear()
     reader = READER(segment=1024)
     for start in range(0, len(body), 4096):
         reader.feed(body[start : start + 4096])
-    during = precedence.cache_info().currsize
+    during = semver_key.cache_info().currsize
     read = reader.finish()
     assert isinstance(read, Packument)  # read while it streamed in
     # Sort keys were built as segments arrived; only the tail's are left for after the last byte.
-    assert 0 < during < precedence.cache_info().currsize == len(read.versions)
+    assert 0 < during < semver_key.cache_info().currsize == len(read.versions)
     bundle = finish(plan, read)
     # A body the reader gave back whole (it could not read it as it came) is decoded by the plan itself.
     plan = npm.index("react")
@@ -574,11 +572,6 @@ def test_parse_packument_scoped_package() -> None:
     assert index.declared[0] == Person(
         name="Microsoft TypeScript", url="https://github.com/Microsoft", role="contributor"
     )
-
-
-def test_sort_versions_unparseable_strings_sink_below_versions() -> None:
-    """Strings no SemVer reading accepts are kept, below every version, in a stable order."""
-    assert sort_versions(["1.0.0", "banana", "2.0.0", "apple"]) == ["2.0.0", "1.0.0", "banana", "apple"]
 
 
 # -- manifests -------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from mcp_registries.models import (
     Vulnerability,
 )
 from mcp_registries.registries.base import IndexBundle, PackageIndex, VersionDoc
-from mcp_registries.registries.pypi import SIMPLE_JSON, ProjectReader, PyPI, parse_project, sort_versions
+from mcp_registries.registries.pypi import SIMPLE_JSON, ProjectReader, PyPI, parse_project
 from mcp_registries.registries.pypi_metadata import NOTE_DEV, dependencies_of, license_of, repository_of
 
 from .conftest import assert_index
@@ -459,14 +459,6 @@ def test_parse_project_without_ownership() -> None:
         Person(name="Nate Prewitt", email="nate.prewitt@gmail.com", role="maintainer"),
         Person(name="Kenneth Reitz", email="me@kennethreitz.org", role="author"),
     ]
-
-
-def test_sort_versions_pep440_equivalents_and_legacy() -> None:
-    """PEP 440 order (epochs, post, dev) first; legacy strings follow in natural order, not by upload date."""
-    released = {"2004d": "2013-10-01", "2013d": "2013-09-05", "2005i": "2013-10-01"}
-    assert sort_versions(
-        ["1.0", "1!0.1", "1.0.post1", "1.0.dev0", "1.0rc1", "2004d", "2013d", "2005i", "1.0.1"], released
-    ) == ["1!0.1", "1.0.1", "1.0.post1", "1.0", "1.0rc1", "1.0.dev0", "2013d", "2005i", "2004d"]
 
 
 # -- licences, URLs, dependencies ------------------------------------------------------------

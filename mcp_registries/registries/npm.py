@@ -6,7 +6,6 @@ every field is optional in practice, because mirrors strip what they do not need
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 from collections.abc import Iterable
@@ -28,6 +27,7 @@ from .base import (
 )
 from .common import browsable_repository, iso_utc, keywords, people, person, text
 from .packument import Packument, PackumentReader, read_packument
+from .versioning import nearby_versions, semver, semver_key, semver_prerelease, sort_semver
 
 SERVICE = "The npm registry"
 DOWNLOADS_SERVICE = "npm's download-counts API"
@@ -125,106 +125,25 @@ class Npm:
         known = set(index.version_order)
         if requested in known:
             return requested
-        wanted = _semver(requested) if _LOOSE_VERSION.match(requested.strip()) else None
+        wanted = semver(requested) if _LOOSE_VERSION.match(requested.strip()) else None
         if wanted is None:
             return None
-        matches = [v for v in known if (sv := _semver(v)) is not None and sv.compare(wanted) == 0]
+        matches = [v for v in known if (sv := semver(v)) is not None and sv.compare(wanted) == 0]
         return matches[0] if len(matches) == 1 else None
 
     def nearby(self, index: PackageIndex, requested: str) -> list[str]:
         newest_first = index.version_order
-        if _semver(requested) is None:
+        if semver(requested) is None:
             # A tag or a non-version has no place in the order; the newest versions are the useful hint.
             return newest_first[:3]
-        return nearby_versions(newest_first, requested, precedence)
-
-
-def _semver(version: str) -> nodesemver.SemVer | None:
-    try:
-        return nodesemver.make_semver(version, loose=True)
-    except (ValueError, TypeError):
-        return None
-
-
-# Strict SemVer 2.0.0 (build metadata ignored): the spelling of nearly every published version,
-# read without node-semver, which costs ~40 times more per string (3,000-version packuments).
-_STRICT = re.compile(
-    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?", re.ASCII
-)
-
-#: A sort key whose plain string order is SemVer precedence (see `precedence`).
-Precedence = str
-
-
-def _number(digits: str) -> str:
-    # Length first, then digits: shorter numbers sort lower, equal lengths compare digit by digit.
-    digits = digits.lstrip("0") or "0"
-    return chr(0x30 + len(digits)) + digits
-
-
-def _identifier(part: str) -> str:
-    # SemVer §11: numeric identifiers rank below alphanumeric ones (\x01 < \x02), numbers by value (node-semver
-    # reads any all-digit identifier as one: '01' == '1'), text by ASCII. Both markers sort below every
-    # identifier character, so of two lists with an equal prefix the shorter ranks lower.
-    return "\x01" + _number(part) if part.isdigit() else "\x02" + part
-
-
-_RELEASE = "\x03"
-
-
-def _key(major: str, minor: str, patch: str, prerelease: list[str]) -> str:
-    # A release ranks above its prereleases: \x03 after the patch number beats \x01 and its identifiers.
-    tail = "\x01" + "".join(map(_identifier, prerelease)) if prerelease else _RELEASE
-    return "\x01" + _number(major) + _number(minor) + _number(patch) + tail
-
-
-@functools.lru_cache(maxsize=32768)
-def precedence(version: str) -> Precedence:
-    """A string that sorts as SemVer precedence (build metadata ignored); loose legacy spellings
-    ('1.0.0beta') parse, unparseable ones sink below every version, in textual order.
-
-    Sorting thousands of versions compares strings in C, several times faster than nested tuples, and
-    a key costs under a microsecond to build from the strict spelling nearly every version uses.
-    """
-    match = _STRICT.fullmatch(version)
-    if match is not None:
-        major, minor, patch, pre = match.groups()
-        return _key(major, minor, patch, pre.split(".") if pre else [])
-    parsed = _semver(version)
-    if parsed is None:
-        return "\x00" + version
-    prerelease = [str(int(p)) if isinstance(p, int) else str(p) for p in parsed.prerelease]
-    return _key(str(int(parsed.major)), str(int(parsed.minor)), str(int(parsed.patch)), prerelease)
-
-
-def sort_versions(versions: list[str]) -> list[str]:
-    """Newest first by SemVer precedence; loose legacy spellings ('1.0.0beta') parse, the rest sink."""
-    return sorted(versions, key=precedence, reverse=True)
-
-
-def nearby_versions(newest_first: list[str], requested: str, key: Any, count: int = 3) -> list[str]:
-    ascending = list(reversed(newest_first))
-    try:
-        position = bisect.bisect_left([key(v) for v in ascending], key(requested))
-    except TypeError:
-        position = len(ascending)
-    around = ascending[max(0, position - count + 1) : position + 1]
-    return list(reversed(around))[:count]
-
-
-@functools.lru_cache(maxsize=32768)
-def is_prerelease(version: str) -> bool:
-    key = precedence(version)
-    if key[0] == "\x00":
-        return bool(re.search(r"[A-Za-z]", version))
-    return key[-1] != _RELEASE
+        return nearby_versions(newest_first, requested, semver_key)
 
 
 def _rank(versions: Iterable[str]) -> None:
     # Sort keys and prerelease flags are cached: built while the packument still downloads, the sort
     # after its last byte finds them ready (a first call for a 3,000-version package: ~4 ms saved).
     for version in versions:
-        is_prerelease(version)
+        semver_prerelease(version)
 
 
 #: The packument reader for index fetches.
@@ -368,11 +287,11 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         for k, v in (doc.dist_tags if isinstance(doc.dist_tags, dict) else {}).items()
         if isinstance(v, str)
     }
-    ordered = sort_versions(listed)
+    ordered = sort_semver(listed)
     latest = tags.get("latest") if tags.get("latest") in packument.manifests else None
     notes = []
     if latest is None and ordered:
-        latest = next((v for v in ordered if not is_prerelease(v)), ordered[0])
+        latest = next((v for v in ordered if not semver_prerelease(v)), ordered[0])
         notes.append("the registry names no 'latest' dist-tag; latest_version is the highest release")
     tags_by_version: dict[str, list[str]] = {}
     for tag, version in sorted(tags.items()):
@@ -432,7 +351,7 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         dependencies_count=len(latest_doc.runtime) if latest_doc else None,
         version_order=ordered,
         released=released,
-        prereleases=frozenset(filter(is_prerelease, ordered)),
+        prereleases=frozenset(filter(semver_prerelease, ordered)),
         deprecations=deprecations,
         version_tags=tags_by_version,
         unpublished=iso_utc(unpublished.get("time")) if isinstance(unpublished, dict) else None,

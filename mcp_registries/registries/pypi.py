@@ -8,10 +8,8 @@ through the Simple API.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urljoin
 
@@ -52,6 +50,7 @@ from .pypi_metadata import (
     repository_of,
 )
 from .streaming import SegmentedReader, fill_from
+from .versioning import pep440, pep440_key, pep440_prerelease, sort_pep440
 
 SERVICE = "PyPI"
 STATS_SERVICE = "pypistats"
@@ -173,123 +172,19 @@ class PyPI:
             return requested
         if requested == "latest":
             return index.latest_version
-        wanted = _version(requested)
+        wanted = pep440(requested)
         if wanted is None:
             return None
-        return next((v for v in known if _version(v) == wanted), None)
+        return next((v for v in known if pep440(v) == wanted), None)
 
     def nearby(self, index: PackageIndex, requested: str) -> list[str]:
-        wanted = _version(requested)
-        parsed = [(v, p) for v in index.version_order if (p := _version(v)) is not None]
+        wanted = pep440(requested)
+        parsed = [(v, p) for v in index.version_order if (p := pep440(v)) is not None]
         if wanted is None or not parsed:
             return index.version_order[:3]
         lower = [v for v, p in parsed if p <= wanted][:2]
         higher = [v for v, p in parsed if p > wanted][-1:]
         return higher + lower
-
-
-@functools.lru_cache(maxsize=32768)
-def _version(value: str) -> Version | None:
-    try:
-        return Version(value)
-    except InvalidVersion:
-        return None
-
-
-# The spelling nearly every upload uses (PEP 440's normal form, without a local label): read by one
-# regex rather than packaging's parser, which costs several times more (botocore: 2,500+ versions).
-_CANONICAL = re.compile(
-    r"(?:(\d+)!)?(\d+(?:\.\d+)*)(?:(a|b|rc)(\d+))?(?:\.post(\d+))?(?:\.dev(\d+))?", re.ASCII
-)
-
-
-def _number(digits: str) -> str:
-    # Length first, then digits: shorter numbers sort lower, equal lengths compare digit by digit.
-    if digits[0] == "0" and len(digits) > 1:
-        digits = digits.lstrip("0") or "0"
-    return chr(0x30 + len(digits)) + digits
-
-
-def _pep440_key(
-    epoch: str,
-    release: list[str],
-    pre: tuple[str, str] | None,
-    post: str | None,
-    dev: str | None,
-    local: str | None,
-) -> str:
-    """packaging's comparison key (`Version._key`) as one string, compared in C.
-
-    Each part is self-delimiting, so string order is the tuple order: trailing zeros of the release
-    do not count and a shorter release ranks lower (\\x01 ends it); a dev-only release ranks below its
-    prereleases, a final release above them; no post below a post; no dev above a dev; a local
-    label above none, its text segments below its numeric ones.
-    """
-    end = len(release)
-    while end and release[end - 1].strip("0") == "":
-        end -= 1
-    key = _number(epoch) + "".join([_number(part) for part in release[:end]]) + "\x01"
-    if pre is not None:
-        key += "\x02" + pre[0] + _number(pre[1])
-    else:
-        key += "\x01" if post is None and dev is not None else "\x03"
-    key += "\x01" if post is None else "\x02" + _number(post)
-    key += "\x02" if dev is None else "\x01" + _number(dev)
-    if local is None:
-        return key + "\x01"
-    segments = re.split(r"[._-]", local.lower())
-    return key + "\x02" + "".join("\x02" + _number(s) if s.isdigit() else "\x01" + s for s in segments)
-
-
-@functools.lru_cache(maxsize=32768)
-def precedence(version: str) -> tuple[str, bool] | None:
-    """PEP 440 order as a string key, and whether the version is a prerelease; None when PEP 440
-    rejects the string (legacy versions such as '2004d')."""
-    match = _CANONICAL.fullmatch(version)
-    if match is not None:
-        epoch, release, letter, number, post, dev = match.groups()
-        pre = (letter, number) if letter else None
-        key = _pep440_key(epoch or "0", release.split("."), pre, post, dev, None)
-        return key, pre is not None or dev is not None
-    parsed = _version(version)
-    if parsed is None:
-        return None
-    key = _pep440_key(
-        str(parsed.epoch),
-        [str(n) for n in parsed.release],
-        (parsed.pre[0], str(parsed.pre[1])) if parsed.pre else None,
-        None if parsed.post is None else str(parsed.post),
-        None if parsed.dev is None else str(parsed.dev),
-        parsed.local,
-    )
-    return key, parsed.is_prerelease
-
-
-def sort_versions(versions: Iterable[str], released: Mapping[str, str | None] | None = None) -> list[str]:
-    """Newest first by PEP 440; legacy strings PEP 440 rejects ('2004d') follow, in natural order."""
-    valid: list[tuple[str, str]] = []
-    legacy: list[str] = []
-    for v in versions:
-        found = precedence(v)
-        if found is None:
-            legacy.append(v)
-        else:
-            valid.append((found[0], v))
-    valid.sort(reverse=True)
-    dates = released or {}
-    # Upload dates mislead: pytz re-uploaded '2004d'…'2005i' in 2013. Digit runs compare as numbers.
-    legacy.sort(key=lambda item: (_natural(item), dates.get(item) or "", item), reverse=True)
-    return [v for _, v in valid] + legacy
-
-
-def _natural(version: str) -> list[int | str]:
-    # re.split with a group alternates text and digits, so each position always holds the same type.
-    return [int(part) if i % 2 else part.lower() for i, part in enumerate(re.split(r"(\d+)", version))]
-
-
-def is_prerelease(version: str) -> bool:
-    found = precedence(version)
-    return found[1] if found is not None else bool(re.search(r"[A-Za-z]", version))
 
 
 def _artifact(file: dict[str, Any], base_url: str) -> Artifact | None:
@@ -517,7 +412,7 @@ class ProjectReader(SegmentedReader):
     def _take(self, releases: dict[str, list[_ReleaseFile] | None]) -> None:
         self.releases.update(releases)
         for version in releases:
-            precedence(version)
+            pep440_key(version)
 
     def tail(self, document: bytes) -> _Project | None:
         rest = _PROJECT.decode(document)
@@ -547,14 +442,14 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
     elif simple is not None and isinstance(simple[0], dict):
         listing = simple[0]
         releases = {str(v): [] for v in listing.get("versions") or []}
-        by_version = {_version(v): v for v in releases}
+        by_version = {pep440(v): v for v in releases}
         for file in listing.get("files") or []:
             file_version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
             if file_version is not None and file_version in by_version:
                 releases[by_version[file_version]].append(_release_file(file))
     # Raw upload times: the index normalizes the few it shows (see PackageIndex.entries).
     released = {v: stamp for v, fs in releases.items() if (stamp := _first_upload(fs))}
-    ordered = sort_versions(releases, released)
+    ordered = sort_pep440(releases, released)
     yanks = {}
     for version in ordered:
         yanked, reason = _yank(releases[version])
@@ -597,7 +492,7 @@ def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None
         dependencies_count=len(latest_doc.runtime) if latest_doc else None,
         version_order=ordered,
         released=released,
-        prereleases=frozenset(filter(is_prerelease, ordered)),
+        prereleases=frozenset(filter(pep440_prerelease, ordered)),
         yanks=yanks,
         version_tags={latest: ["latest"]} if latest in releases else {},
         notes=notes,
@@ -618,7 +513,7 @@ def release_files(simple: Any, version: str, url: str) -> list[dict[str, Any]]:
     """The Simple API (PEP 691 JSON) files that belong to one release, with absolute URLs."""
     if not isinstance(simple, dict) or not isinstance(simple.get("files"), list):
         raise BadDocument("a Simple API JSON body has a 'files' list")
-    wanted = _version(version)
+    wanted = pep440(version)
     found = []
     for file in simple["files"]:
         if (
