@@ -21,12 +21,11 @@ from mcp_registries.registries.npm import (
     dependencies_of,
     license_of,
     parse_manifest,
-    parse_packument,
 )
 from mcp_registries.registries.packument import Packument
 from mcp_registries.registries.versioning import semver_key, semver_prerelease
 
-from .conftest import assert_index
+from .conftest import assert_index, parse_packument
 
 DATA = Path(__file__).parent / "data"
 REGISTRY = "https://registry.npmjs.org/"
@@ -51,7 +50,7 @@ def npm() -> Npm:
 
 
 def versions_of(bundle: IndexBundle) -> list[str]:
-    return [entry.version for entry in bundle.index.versions]
+    return [entry.version for entry in bundle.index.entries()]
 
 
 def packument(versions: dict[str, dict[str, Any]], tags: dict[str, str]) -> dict[str, Any]:
@@ -443,7 +442,7 @@ def test_parse_packument_latest_is_dist_tag_even_below_highest() -> None:
     body = packument({"1.0.0": {}, "2.0.0": {}, "3.0.0-rc.1": {}}, {"latest": "1.0.0", "next": "3.0.0-rc.1"})
     index = parse_packument(body, "tiny").index
     assert index.latest_version == "1.0.0"
-    assert [(e.version, e.tags) for e in index.versions] == [
+    assert [(e.version, e.tags) for e in index.entries()] == [
         ("3.0.0-rc.1", ["next"]),
         ("2.0.0", []),
         ("1.0.0", ["latest"]),
@@ -464,8 +463,8 @@ def test_parse_packument_case_sensitive_names_are_different_packages() -> None:
     """JSONStream and jsonstream are separate packages, each keeping its own spelling."""
     upper = parse_packument(load("npm/JSONStream.json"), "JSONStream").index
     lower = parse_packument(load("npm/jsonstream_lowercase.json"), "jsonstream").index
-    assert (upper.name, upper.latest_version, len(upper.versions)) == ("JSONStream", "1.3.5", 37)
-    assert (lower.name, lower.latest_version, [e.version for e in lower.versions]) == (
+    assert (upper.name, upper.latest_version, len(upper.entries())) == ("JSONStream", "1.3.5", 37)
+    assert (lower.name, lower.latest_version, [e.version for e in lower.entries()]) == (
         "jsonstream",
         "1.0.3",
         ["1.0.3"],
@@ -496,7 +495,7 @@ def test_parse_packument_express_keeps_and_orders_legacy_versions() -> None:
     ]  # fmt: skip
     legacy = {
         e.version: e.prerelease
-        for e in bundle.index.versions
+        for e in bundle.index.entries()
         if e.version in {"1.0.0beta", "3.0.0rc5", "3.0.0"}
     }
     assert legacy == {"1.0.0beta": True, "3.0.0rc5": True, "3.0.0": False}
@@ -516,7 +515,7 @@ def test_parse_packument_shelljs_pre_versions_ordered() -> None:
 def test_parse_packument_react_order_and_prerelease_flags() -> None:
     """react: SemVer precedence (not date, not key order), numeric prerelease ids below alphanumeric ones."""
     bundle = parse_packument(load("npm/react.json"), "react")
-    assert [(e.version, e.prerelease) for e in bundle.index.versions] == [
+    assert [(e.version, e.prerelease) for e in bundle.index.entries()] == [
         ("19.3.1", False), ("19.3.0", False), ("19.3.0-canary-ff8f88fc-20260915", True),
         ("19.3.0-canary-dc9aed36-20261027", True), ("19.2.9", False), ("19.2.8", False), ("19.2.7", False),
         ("19.2.6", False), ("19.2.5", False), ("19.2.4", False), ("19.2.3", False), ("19.2.2", False),
@@ -532,13 +531,13 @@ def test_parse_packument_react_order_and_prerelease_flags() -> None:
 
 def test_parse_packument_deprecated_false_is_not_a_deprecation() -> None:
     """`"deprecated": false` (react 15.7.0, 16.14.0) reads as not deprecated; a string is the message."""
-    entries = {e.version: e for e in parse_packument(load("npm/react.json"), "react").index.versions}
+    entries = {e.version: e for e in parse_packument(load("npm/react.json"), "react").index.entries()}
     assert entries["15.7.0"].deprecated is None and entries["16.14.0"].deprecated is None
     body = packument(
         {"1.0.0": {"deprecated": "use tiny2"}, "1.0.1": {"deprecated": False}}, {"latest": "1.0.0"}
     )
     index = parse_packument(body, "tiny").index
-    assert [(e.version, e.deprecated) for e in index.versions] == [("1.0.1", None), ("1.0.0", "use tiny2")]
+    assert [(e.version, e.deprecated) for e in index.entries()] == [("1.0.1", None), ("1.0.0", "use tiny2")]
     assert index.deprecated == "use tiny2"
 
 

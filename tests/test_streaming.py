@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcp_registries.registries.npm import index_of, parse_packument
+from mcp_registries.registries.npm import index_of
 from mcp_registries.registries.packument import Packument, PackumentReader, read_packument
-from mcp_registries.registries.pypi import ProjectReader, _fields, _Project, parse_project, project_index
+from mcp_registries.registries.pypi import ProjectReader, _fields, _Project, project_index
 from mcp_registries.registries.streaming import SegmentedReader
 
-from .conftest import PROFILE
+from .conftest import PROFILE, parse_packument, parse_project
 
 DATA = Path(__file__).parent / "data"
 RECORDED = ["npm/react.json", "npm/express.json", "npm/@types__node.json", "npm/ms.json", "npm/shelljs.json"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import httpx
 import pytest
 from mcp_types import CallToolResult, TextContent
 
@@ -54,9 +55,29 @@ def elsewhere() -> Iterator[FaultServer]:
         yield running
 
 
+class Recording(httpx.AsyncBaseTransport):
+    """The real transport, noting every URL the HTTP client hands it."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 @pytest.fixture
-async def service(upstream: FaultServer) -> AsyncIterator[Service]:
-    svc = Service(server_settings(upstream), cache=NullCache(), backoff=0.0)
+def transport() -> Recording:
+    return Recording()
+
+
+@pytest.fixture
+async def service(upstream: FaultServer, transport: Recording) -> AsyncIterator[Service]:
+    svc = Service(server_settings(upstream), cache=NullCache(), backoff=0.0, transport=transport)
     yield svc
     await svc.aclose()
 
@@ -98,10 +119,9 @@ async def test_version_malformed_metadata_url_is_a_note(
     assert not [path for path in upstream.hits if path.startswith("/files/")]
 
 
-def assert_asked_only(service: Service, upstream: FaultServer) -> None:
+def assert_asked_only(transport: Recording, upstream: FaultServer) -> None:
     """Every URL the HTTP client sent went to the configured upstream."""
-    sent = list(service.http.recent_urls)
-    assert sent and all(url.startswith(upstream.url) for url in sent), sent
+    assert transport.urls and all(url.startswith(upstream.url) for url in transport.urls), transport.urls
 
 
 OUTSIDE: dict[str, Callable[[FaultServer], str]] = {
@@ -113,7 +133,11 @@ OUTSIDE: dict[str, Callable[[FaultServer], str]] = {
 
 @pytest.mark.parametrize("wheel_url", OUTSIDE.values(), ids=OUTSIDE.keys())
 async def test_version_metadata_url_outside_the_upstreams_is_never_asked(
-    service: Service, upstream: FaultServer, elsewhere: FaultServer, wheel_url: Callable[[FaultServer], str]
+    service: Service,
+    transport: Recording,
+    upstream: FaultServer,
+    elsewhere: FaultServer,
+    wheel_url: Callable[[FaultServer], str],
 ) -> None:
     """A wheel URL outside the configured upstreams leaves the metadata out with a note; nothing is sent there."""
     result = await version_42(service, upstream, wheel_url(elsewhere))
@@ -124,7 +148,7 @@ async def test_version_metadata_url_outside_the_upstreams_is_never_asked(
     assert all(len(note) < 300 for note in notes), notes
     assert [a["filename"] for a in result.structured_content["artifacts"]] == ["Django-4.2.tar.gz", WHEEL]
     assert elsewhere.connections == 0
-    assert_asked_only(service, upstream)
+    assert_asked_only(transport, upstream)
 
 
 async def test_version_metadata_at_the_configured_file_host_is_read(
@@ -144,7 +168,7 @@ async def test_version_metadata_at_the_configured_file_host_is_read(
 
 
 async def test_version_metadata_redirect_outside_the_upstreams_is_not_followed(
-    service: Service, upstream: FaultServer, elsewhere: FaultServer
+    service: Service, transport: Recording, upstream: FaultServer, elsewhere: FaultServer
 ) -> None:
     """Metadata on the upstream's own origin that redirects to another port is left out, unasked there."""
     upstream.prefixes["/files/"] = reply(302, headers={"Location": elsewhere.url + "files/" + WHEEL})
@@ -153,4 +177,4 @@ async def test_version_metadata_redirect_outside_the_upstreams_is_not_followed(
     assert result.structured_content is not None
     assert any("redirected outside" in note for note in result.structured_content["notes"])
     assert elsewhere.connections == 0
-    assert_asked_only(service, upstream)
+    assert_asked_only(transport, upstream)

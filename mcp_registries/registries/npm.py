@@ -50,7 +50,6 @@ NOTE_NO_DEPRECATIONS = "deprecation unknown (this registry mirror strips depreca
 
 class Npm:
     name: RegistryName = "npm"
-    service = SERVICE
     # A published version's manifest never changes except for a later deprecation.
     version_ttl = 24 * 3600.0
     download_periods = True
@@ -268,11 +267,6 @@ def parse_manifest(manifest: Any, asked_name: str, released: str | None = None) 
         artifacts=_artifact(manifest),
         **groups,
     )
-
-
-def parse_packument(data: Any, asked_name: str) -> IndexBundle:
-    """A whole packument (bytes, or decoded JSON from tests) → the index and the latest version's document."""
-    return index_of(read_packument(data), asked_name)
 
 
 def index_of(packument: Packument, asked_name: str) -> IndexBundle:

@@ -8,7 +8,6 @@ through the Simple API.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urljoin
@@ -65,7 +64,6 @@ MAX_NAME = 200
 
 class PyPI:
     name: RegistryName = "pypi"
-    service = SERVICE
     # Releases can be yanked or un-yanked at any time.
     version_ttl = 3600.0
     download_periods = False
@@ -365,9 +363,8 @@ _PROJECT = msgspec.json.Decoder(_Project)
 _RELEASES = msgspec.json.Decoder(dict[str, list[_ReleaseFile] | None])
 
 
-def decode_project(data: Any) -> dict[str, Any]:
-    """The project JSON's bytes (or, from tests, its decoded JSON) as a dict of the fields answers use."""
-    raw = data if isinstance(data, bytes | bytearray | memoryview) else json.dumps(data).encode()
+def decode_project(raw: bytes | bytearray) -> dict[str, Any]:
+    """The project JSON's bytes (when they could not be read as they streamed in) as the fields answers use."""
     try:
         return _fields(_PROJECT.decode(raw))
     except msgspec.ValidationError as exc:
@@ -424,13 +421,8 @@ class ProjectReader(SegmentedReader):
         return rest
 
 
-def parse_project(data: Any, url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:
-    """The project JSON endpoint's body from `url` (plus the Simple API's body and URL when it lacks `releases`)."""
-    return project_index(decode_project(data), url, simple)
-
-
 def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:
-    """The index from a decoded project document (see `decode_project`)."""
+    """The index from a decoded project document (see `decode_project` and `ProjectReader`)."""
     if not isinstance(data.get("info"), dict):
         raise BadDocument("a PyPI JSON API body has an 'info' object")
     info = data["info"]
