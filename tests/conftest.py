@@ -23,7 +23,9 @@ from mcp_registries.models import VersionEntry
 from mcp_registries.registries.base import IndexBundle, PackageIndex
 from mcp_registries.registries.npm import index_of
 from mcp_registries.registries.packument import read_packument
-from mcp_registries.registries.pypi import decode_project, project_index
+from mcp_registries.registries.pypi_json import project_index
+from mcp_registries.registries.pypi_reader import decode_project
+from mcp_registries.registries.pypi_simple import simple_releases
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 
@@ -73,7 +75,10 @@ def parse_packument(document: Any, name: str) -> IndexBundle:
 
 def parse_project(document: Any, url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:
     """A whole project JSON (its bytes, or JSON a test built) read as the index plan reads it."""
-    return project_index(decode_project(_bytes(document)), url, simple)
+    decoded = decode_project(_bytes(document))
+    if simple is not None:
+        decoded["releases"] = simple_releases(simple[0])
+    return project_index(decoded, url)
 
 
 def _recorded() -> dict[str, Response]:

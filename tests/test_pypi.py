@@ -21,8 +21,9 @@ from mcp_registries.models import (
     Vulnerability,
 )
 from mcp_registries.registries.base import IndexBundle, PackageIndex, VersionDoc
-from mcp_registries.registries.pypi import SIMPLE_JSON, ProjectReader, PyPI
+from mcp_registries.registries.pypi import SIMPLE_JSON, PyPI
 from mcp_registries.registries.pypi_metadata import NOTE_DEV, dependencies_of, license_of, repository_of
+from mcp_registries.registries.pypi_reader import ProjectReader
 
 from .conftest import assert_index, parse_project
 

@@ -274,51 +274,18 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
     doc = packument.top
     name = _str(doc.name) or asked_name
     times: dict[str, Any] = doc.time if isinstance(doc.time, dict) else {}
-    listed = packument.versions
     unpublished = times.get("unpublished")
     tags = {
         k: v
         for k, v in (doc.dist_tags if isinstance(doc.dist_tags, dict) else {}).items()
         if isinstance(v, str)
     }
-    ordered = sort_semver(listed)
-    latest = tags.get("latest") if tags.get("latest") in packument.manifests else None
-    notes = []
-    if latest is None and ordered:
-        latest = next((v for v in ordered if not semver_prerelease(v)), ordered[0])
-        notes.append("the registry names no 'latest' dist-tag; latest_version is the highest release")
-    tags_by_version: dict[str, list[str]] = {}
-    for tag, version in sorted(tags.items()):
-        tags_by_version.setdefault(version, []).append(tag)
-    released, unknowns = _release_dates(packument, times), []
-    if listed and not released:
-        unknowns.append(NOTE_NO_DATES)
-    if listed and not packument.deprecations and not doc.maintainers:
-        unknowns.append(NOTE_NO_DEPRECATIONS)
-    deprecations = {
-        version: message
-        for version, value in packument.deprecations.items()
-        if (message := deprecation({"deprecated": value}))
-    }
+    ordered = sort_semver(packument.versions)
+    latest, notes = _latest(tags, ordered, packument)
+    released = _release_dates(packument, times)
     latest_manifest = _manifest(packument.manifests.get(latest)) if latest else {}
     top = {f: getattr(doc, f) for f in doc.__struct_fields__ if f not in {"versions", "dist_tags", "time"}}
     merged = {**{k: v for k, v in top.items() if v is not None}, **latest_manifest}
-
-    maintainers = [
-        Person(username=p.name, email=p.email, role="maintainer") for p in people(doc.maintainers or [])
-    ]
-    declared = [
-        *(p.model_copy(update={"role": "author"}) for p in people(merged.get("author"))),
-        # package.json's own `maintainers` survive in the manifest when a mirror drops the accounts.
-        *(
-            p.model_copy(update={"role": "maintainer"})
-            for p in people(latest_manifest.get("maintainers") or [])
-        ),
-        *(
-            p.model_copy(update={"role": "contributor"})
-            for p in people(latest_manifest.get("contributors") or [])
-        ),
-    ][:MAX_DECLARED]
     latest_doc = (
         parse_manifest(latest_manifest, name, iso_utc(released.get(latest)))
         if latest and latest_manifest
@@ -334,8 +301,10 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         repository=browsable_repository(merged.get("repository")),
         keywords=keywords(merged.get("keywords")),
         author=person(merged.get("author")),
-        maintainers=maintainers,
-        declared=declared,
+        maintainers=[
+            Person(username=p.name, email=p.email, role="maintainer") for p in people(doc.maintainers or [])
+        ],
+        declared=_declared(merged, latest_manifest),
         publisher=_npm_user(latest_manifest.get("_npmUser")),
         created=iso_utc(times.get("created")) or _earliest(released.values()),
         latest_release_date=iso_utc(released.get(latest)) if latest else None,
@@ -346,13 +315,59 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         version_order=ordered,
         released=released,
         prereleases=frozenset(filter(semver_prerelease, ordered)),
-        deprecations=deprecations,
-        version_tags=tags_by_version,
+        deprecations={
+            version: message
+            for version, value in packument.deprecations.items()
+            if (message := deprecation({"deprecated": value}))
+        },
+        version_tags=_tags_by_version(tags),
         unpublished=iso_utc(unpublished.get("time")) if isinstance(unpublished, dict) else None,
-        unknowns=unknowns,
+        unknowns=_unknowns(packument, released),
         notes=notes,
     )
     return IndexBundle(index=index, versions={latest_doc.version: latest_doc} if latest_doc else {})
+
+
+def _latest(tags: dict[str, str], ordered: list[str], packument: Packument) -> tuple[str | None, list[str]]:
+    """The `latest` dist-tag (when its manifest is there), else the highest release, with a note."""
+    latest = tags.get("latest") if tags.get("latest") in packument.manifests else None
+    if latest is not None or not ordered:
+        return latest, []
+    highest = next((v for v in ordered if not semver_prerelease(v)), ordered[0])
+    return highest, ["the registry names no 'latest' dist-tag; latest_version is the highest release"]
+
+
+def _tags_by_version(tags: dict[str, str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for tag, version in sorted(tags.items()):
+        found.setdefault(version, []).append(tag)
+    return found
+
+
+def _declared(merged: dict[str, Any], latest_manifest: dict[str, Any]) -> list[Person]:
+    """The people the package's own metadata names: author, maintainers, contributors (at most 10)."""
+    return [
+        *(p.model_copy(update={"role": "author"}) for p in people(merged.get("author"))),
+        # package.json's own `maintainers` survive in the manifest when a mirror drops the accounts.
+        *(
+            p.model_copy(update={"role": "maintainer"})
+            for p in people(latest_manifest.get("maintainers") or [])
+        ),
+        *(
+            p.model_copy(update={"role": "contributor"})
+            for p in people(latest_manifest.get("contributors") or [])
+        ),
+    ][:MAX_DECLARED]
+
+
+def _unknowns(packument: Packument, released: dict[str, Any]) -> list[str]:
+    """What a stripped mirror's packument cannot tell: release dates, deprecations."""
+    if not packument.versions:
+        return []
+    unknowns = [] if released else [NOTE_NO_DATES]
+    if not packument.deprecations and not packument.top.maintainers:
+        unknowns.append(NOTE_NO_DEPRECATIONS)
+    return unknowns
 
 
 def _release_dates(packument: Packument, times: dict[str, Any]) -> dict[str, Any]:
