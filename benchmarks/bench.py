@@ -300,7 +300,7 @@ PACED: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("npm", "react"): ("package", {"registry": "npm", "name": "react"}),
     ("npm", "typescript"): ("versions", {"registry": "npm", "name": "typescript"}),
     ("pypi", "botocore"): ("versions", {"registry": "pypi", "name": "botocore"}),
-    ("pypi", "requests"): ("package", {"registry": "pypi", "name": "requests"}),
+    ("pypi", "boto3"): ("package", {"registry": "pypi", "name": "boto3"}),
 }
 #: Where each registry's document lives, under the mirror and under the loopback upstream.
 PACED_PATHS = {"npm": (NPM + "{}", "npm/{}"), "pypi": (PYPI + "pypi/{}/json", "pypi/pypi/{}/json")}

@@ -6,14 +6,12 @@ stdout belongs to JSON-RPC on stdio; this module writes to it only for `query`'s
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import gc
 import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,6 @@ from .operations import GROUPS, OPERATIONS, PERIODS, REGISTRY_SYNONYMS
 from .settings import LOG_LEVELS, Settings
 
 log = logging.getLogger(__name__)
-GRACE_SECONDS = 5
 
 
 def configure_logging(level: str) -> None:
@@ -179,7 +176,7 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from .service import Service
-    from .web import build_app, is_loopback
+    from .web import GRACE_SECONDS, DrainingServer, build_app, is_loopback
 
     if not is_loopback(args.host) and not settings.auth_token and not args.allow_unauthenticated:
         sys.stderr.write(
@@ -201,44 +198,12 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
         # Long-lived SSE streams would hold shutdown forever; in-flight calls get this long.
         timeout_graceful_shutdown=GRACE_SECONDS,
     )
-    server = uvicorn.Server(config)
+    server = DrainingServer(config, busy=lambda: bool(service.active or app.posts_in_flight))
     _settle_heap()
-    # uvicorn re-raises the signal that stopped it once it has shut down, which would end the process as
-    # killed by SIGTERM (or with a KeyboardInterrupt traceback). Routing both signals to its own handler makes
-    # a graceful stop exit 0, and also covers a signal that arrives before uvicorn installs its handlers.
-    handled = (signal.SIGINT, signal.SIGTERM)
-    draining: list[asyncio.Task[None]] = []
-    stop = server.handle_exit
-
-    def busy() -> bool:
-        # A call still being answered, or an answer still being written to its POST's response.
-        return bool(service.active or app.posts_in_flight)
-
-    async def drain_then_exit(sig: int) -> None:
-        # Calls in flight finish first (up to the grace period): stopping uvicorn at once would close
-        # the event streams (sse-starlette) that carry their answers.
-        deadline = time.monotonic() + GRACE_SECONDS
-        while busy() and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        # An answer for a legacy SSE session goes out on its GET stream just after its call returns.
-        await asyncio.sleep(0.05)
-        stop(sig, None)
-
-    def on_signal(sig: int, frame: Any) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            stop(sig, frame)  # before the loop runs: nothing in flight
-            return
-        if draining or not busy():
-            stop(sig, frame)
-            return
-        log.info("stopping after %d call(s) in flight", max(service.active, app.posts_in_flight))
-        draining.append(loop.create_task(drain_then_exit(sig)))
-
-    # uvicorn installs `server.handle_exit` for both signals while it serves: route it through the drain.
-    server.handle_exit = on_signal  # type: ignore[method-assign]
-    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
+    # uvicorn installs the server's handle_exit for SIGINT and SIGTERM while it serves; installing it
+    # before too covers a signal that arrives while it starts, and the signal uvicorn re-raises once it
+    # has shut down (which would otherwise end the process as killed rather than with status 0).
+    previous = {sig: signal.signal(sig, server.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.run()
     finally:

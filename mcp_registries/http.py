@@ -20,7 +20,6 @@ import logging
 import random
 import ssl
 import time
-from collections import deque
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -76,11 +75,10 @@ class HttpClient:
         self._bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url, s.pypi_files_url)
         #: Where requests may go at all, whatever an upstream document or redirect says.
         self._origins = frozenset(_origin(httpx.URL(base)) for base in self._bases)
-        #: Requests sent (and the latest URLs): the tests' and benchmarks' proof of cache hits.
+        #: Requests sent: /healthz's counter, and the benchmarks' proof of cache hits.
         self.request_count = 0
         #: Upstreams that failed recently, answered at once until their cool-down ends.
         self.outages = Outages(settings.outage_cooldown)
-        self.recent_urls: deque[str] = deque(maxlen=1000)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
@@ -179,7 +177,6 @@ class HttpClient:
         scope = self._scope(url)
         for _ in range(_MAX_REDIRECTS + 1):
             self.request_count += 1
-            self.recent_urls.append(url)
             try:
                 headers = {"Accept": fetch.accept, **conditional}
                 async with self._client.stream("GET", target, headers=headers) as response:

@@ -7,14 +7,18 @@ defeats DNS rebinding, and with a token configured every endpoint but `/healthz`
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 from urllib.parse import urlsplit
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -149,6 +153,42 @@ class Guard:
         await response(scope, receive, send)
 
 
+#: How long calls in flight may take to finish once a stop is asked for.
+GRACE_SECONDS = 5
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, whose exit signal first lets calls in flight finish (up to `GRACE_SECONDS`).
+
+    Stopping uvicorn at once would close the event streams (sse-starlette) that carry their answers.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, busy: Callable[[], bool]) -> None:
+        super().__init__(config)
+        #: A call still being answered, or an answer still being written to its POST's response.
+        self.busy = busy
+        self._draining: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # before the loop runs, or after it ended: nothing in flight
+        if loop is None or self._draining is not None or not self.busy():
+            super().handle_exit(sig, frame)
+            return
+        log.info("stopping once the calls in flight are answered")
+        self._draining = loop.create_task(self._drain_then_exit(sig))
+
+    async def _drain_then_exit(self, sig: int) -> None:
+        deadline = time.monotonic() + GRACE_SECONDS
+        while self.busy() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        # An answer for a legacy SSE session goes out on its GET stream just after its call returns.
+        await asyncio.sleep(0.05)
+        super().handle_exit(sig, None)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405 in the same JSON shape as every other error."""
     assert isinstance(exc, HTTPException)
@@ -202,4 +242,4 @@ def build_app(
     return Guard(app, allowed=allowed_names(bind_host, extra_hosts), token=service.settings.auth_token)
 
 
-__all__ = ["Guard", "allowed_names", "build_app", "is_loopback"]
+__all__ = ["DrainingServer", "Guard", "allowed_names", "build_app", "is_loopback"]

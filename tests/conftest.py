@@ -10,11 +10,13 @@ URL is built under the configured base.
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +24,12 @@ from hypothesis import HealthCheck, settings
 
 from mcp_registries.cache import DiskCache, NullCache
 from mcp_registries.models import VersionEntry
-from mcp_registries.registries.base import PackageIndex
+from mcp_registries.registries.base import IndexBundle, PackageIndex
+from mcp_registries.registries.npm import index_of
+from mcp_registries.registries.packument import read_packument
+from mcp_registries.registries.pypi_json import project_index
+from mcp_registries.registries.pypi_reader import decode_project
+from mcp_registries.registries.pypi_simple import simple_releases
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 
@@ -61,6 +68,23 @@ Response = tuple[int, bytes] | Callable[[httpx.Request], httpx.Response]
 
 def data(path: str) -> bytes:
     return (DATA / path).read_bytes()
+
+
+def _bytes(document: Any) -> bytes:
+    return document if isinstance(document, bytes | bytearray) else json.dumps(document).encode()
+
+
+def parse_packument(document: Any, name: str) -> IndexBundle:
+    """A whole packument (its bytes, or JSON a test built) read as the index plan reads it."""
+    return index_of(read_packument(_bytes(document)), name)
+
+
+def parse_project(document: Any, url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:
+    """A whole project JSON (its bytes, or JSON a test built) read as the index plan reads it."""
+    decoded = decode_project(_bytes(document))
+    if simple is not None:
+        decoded["releases"] = simple_releases(simple[0])
+    return project_index(decoded, url)
 
 
 def _recorded() -> dict[str, Response]:
@@ -224,5 +248,5 @@ VERSION_COLUMNS = {
 def assert_index(actual: PackageIndex, expected: PackageIndex, versions: list[VersionEntry] | None) -> None:
     """The index equals `expected` field by field, and its version entries equal `versions` (when given)."""
     if versions is not None:
-        assert actual.versions == versions
+        assert actual.entries() == versions
     assert actual.model_copy(update=VERSION_COLUMNS) == expected

@@ -19,16 +19,13 @@ from mcp_registries.registries.npm import (
     READER,
     Npm,
     dependencies_of,
-    is_prerelease,
     license_of,
     parse_manifest,
-    parse_packument,
-    precedence,
-    sort_versions,
 )
 from mcp_registries.registries.packument import Packument
+from mcp_registries.registries.versioning import semver_key, semver_prerelease
 
-from .conftest import assert_index
+from .conftest import assert_index, parse_packument
 
 DATA = Path(__file__).parent / "data"
 REGISTRY = "https://registry.npmjs.org/"
@@ -53,7 +50,7 @@ def npm() -> Npm:
 
 
 def versions_of(bundle: IndexBundle) -> list[str]:
-    return [entry.version for entry in bundle.index.versions]
+    return [entry.version for entry in bundle.index.entries()]
 
 
 def packument(versions: dict[str, dict[str, Any]], tags: dict[str, str]) -> dict[str, Any]:
@@ -80,16 +77,16 @@ def test_index_plan_fetches_packument_and_parses(npm: Npm) -> None:
         reader=READER,
     )
     body = (DATA / "npm/react.json").read_bytes()
-    precedence.cache_clear()
-    is_prerelease.cache_clear()
+    semver_key.cache_clear()
+    semver_prerelease.cache_clear()
     reader = READER(segment=1024)
     for start in range(0, len(body), 4096):
         reader.feed(body[start : start + 4096])
-    during = precedence.cache_info().currsize
+    during = semver_key.cache_info().currsize
     read = reader.finish()
     assert isinstance(read, Packument)  # read while it streamed in
     # Sort keys were built as segments arrived; only the tail's are left for after the last byte.
-    assert 0 < during < precedence.cache_info().currsize == len(read.versions)
+    assert 0 < during < semver_key.cache_info().currsize == len(read.versions)
     bundle = finish(plan, read)
     # A body the reader gave back whole (it could not read it as it came) is decoded by the plan itself.
     plan = npm.index("react")
@@ -445,7 +442,7 @@ def test_parse_packument_latest_is_dist_tag_even_below_highest() -> None:
     body = packument({"1.0.0": {}, "2.0.0": {}, "3.0.0-rc.1": {}}, {"latest": "1.0.0", "next": "3.0.0-rc.1"})
     index = parse_packument(body, "tiny").index
     assert index.latest_version == "1.0.0"
-    assert [(e.version, e.tags) for e in index.versions] == [
+    assert [(e.version, e.tags) for e in index.entries()] == [
         ("3.0.0-rc.1", ["next"]),
         ("2.0.0", []),
         ("1.0.0", ["latest"]),
@@ -466,8 +463,8 @@ def test_parse_packument_case_sensitive_names_are_different_packages() -> None:
     """JSONStream and jsonstream are separate packages, each keeping its own spelling."""
     upper = parse_packument(load("npm/JSONStream.json"), "JSONStream").index
     lower = parse_packument(load("npm/jsonstream_lowercase.json"), "jsonstream").index
-    assert (upper.name, upper.latest_version, len(upper.versions)) == ("JSONStream", "1.3.5", 37)
-    assert (lower.name, lower.latest_version, [e.version for e in lower.versions]) == (
+    assert (upper.name, upper.latest_version, len(upper.entries())) == ("JSONStream", "1.3.5", 37)
+    assert (lower.name, lower.latest_version, [e.version for e in lower.entries()]) == (
         "jsonstream",
         "1.0.3",
         ["1.0.3"],
@@ -498,7 +495,7 @@ def test_parse_packument_express_keeps_and_orders_legacy_versions() -> None:
     ]  # fmt: skip
     legacy = {
         e.version: e.prerelease
-        for e in bundle.index.versions
+        for e in bundle.index.entries()
         if e.version in {"1.0.0beta", "3.0.0rc5", "3.0.0"}
     }
     assert legacy == {"1.0.0beta": True, "3.0.0rc5": True, "3.0.0": False}
@@ -518,7 +515,7 @@ def test_parse_packument_shelljs_pre_versions_ordered() -> None:
 def test_parse_packument_react_order_and_prerelease_flags() -> None:
     """react: SemVer precedence (not date, not key order), numeric prerelease ids below alphanumeric ones."""
     bundle = parse_packument(load("npm/react.json"), "react")
-    assert [(e.version, e.prerelease) for e in bundle.index.versions] == [
+    assert [(e.version, e.prerelease) for e in bundle.index.entries()] == [
         ("19.3.1", False), ("19.3.0", False), ("19.3.0-canary-ff8f88fc-20260915", True),
         ("19.3.0-canary-dc9aed36-20261027", True), ("19.2.9", False), ("19.2.8", False), ("19.2.7", False),
         ("19.2.6", False), ("19.2.5", False), ("19.2.4", False), ("19.2.3", False), ("19.2.2", False),
@@ -534,13 +531,13 @@ def test_parse_packument_react_order_and_prerelease_flags() -> None:
 
 def test_parse_packument_deprecated_false_is_not_a_deprecation() -> None:
     """`"deprecated": false` (react 15.7.0, 16.14.0) reads as not deprecated; a string is the message."""
-    entries = {e.version: e for e in parse_packument(load("npm/react.json"), "react").index.versions}
+    entries = {e.version: e for e in parse_packument(load("npm/react.json"), "react").index.entries()}
     assert entries["15.7.0"].deprecated is None and entries["16.14.0"].deprecated is None
     body = packument(
         {"1.0.0": {"deprecated": "use tiny2"}, "1.0.1": {"deprecated": False}}, {"latest": "1.0.0"}
     )
     index = parse_packument(body, "tiny").index
-    assert [(e.version, e.deprecated) for e in index.versions] == [("1.0.1", None), ("1.0.0", "use tiny2")]
+    assert [(e.version, e.deprecated) for e in index.entries()] == [("1.0.1", None), ("1.0.0", "use tiny2")]
     assert index.deprecated == "use tiny2"
 
 
@@ -574,11 +571,6 @@ def test_parse_packument_scoped_package() -> None:
     assert index.declared[0] == Person(
         name="Microsoft TypeScript", url="https://github.com/Microsoft", role="contributor"
     )
-
-
-def test_sort_versions_unparseable_strings_sink_below_versions() -> None:
-    """Strings no SemVer reading accepts are kept, below every version, in a stable order."""
-    assert sort_versions(["1.0.0", "banana", "2.0.0", "apple"]) == ["2.0.0", "1.0.0", "banana", "apple"]
 
 
 # -- manifests -------------------------------------------------------------------------------

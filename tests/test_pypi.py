@@ -21,10 +21,11 @@ from mcp_registries.models import (
     Vulnerability,
 )
 from mcp_registries.registries.base import IndexBundle, PackageIndex, VersionDoc
-from mcp_registries.registries.pypi import SIMPLE_JSON, ProjectReader, PyPI, parse_project, sort_versions
+from mcp_registries.registries.pypi import SIMPLE_JSON, PyPI
 from mcp_registries.registries.pypi_metadata import NOTE_DEV, dependencies_of, license_of, repository_of
+from mcp_registries.registries.pypi_reader import ProjectReader
 
-from .conftest import assert_index
+from .conftest import assert_index, parse_project
 
 DATA = Path(__file__).parent / "data"
 BASE = "https://pypi.org/"
@@ -60,7 +61,7 @@ def project(name: str) -> IndexBundle:
 
 
 def versions_of(bundle: IndexBundle) -> list[str]:
-    return [entry.version for entry in bundle.index.versions]
+    return [entry.version for entry in bundle.index.entries()]
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def test_index_plan_fetches_project_json(pypi: PyPI) -> None:
         body="bytes",
         reader=ProjectReader,
     )
-    bundle = finish(plan, load("pypi/Django.json"))
+    bundle = finish(plan, (DATA / "pypi/Django.json").read_bytes())
     assert (bundle.index.name, bundle.index.latest_version) == ("Django", "6.1.3")
 
 
@@ -136,10 +137,10 @@ def test_index_plan_without_releases_reads_simple_api(pypi: PyPI) -> None:
     del body["releases"]
     plan = pypi.index("django")
     next(plan)
-    simple = plan.send(body)
+    simple = plan.send(json.dumps(body).encode())
     assert simple == Fetch(url="https://pypi.org/simple/django/", service="PyPI", accept=SIMPLE_JSON)
     bundle = finish(plan, load("pypi/simple-django.json"))
-    entries = {e.version: e for e in bundle.index.versions}
+    entries = {e.version: e for e in bundle.index.entries()}
     assert len(entries) == 448
     assert versions_of(bundle)[:8] == ["6.1.3", "6.1.2", "6.1.1", "6.1", "6.1rc1", "6.1b1", "6.1a1", "6.0.10"]
     assert entries["4.2.12"] == VersionEntry(
@@ -180,7 +181,7 @@ def test_parse_project_requests() -> None:
         None,
     )
     reason = "Yanked due to conflicts with CVE-2024-35195 mitigation"
-    assert bundle.index.versions[:13] == [
+    assert bundle.index.entries()[:13] == [
         VersionEntry(version="2.34.2", released="2026-05-14T19:25:26Z", tags=["latest"]),
         VersionEntry(version="2.34.1", released="2026-05-13T19:20:22Z"),
         VersionEntry(version="2.34.0", released="2026-05-11T19:29:49Z"),
@@ -196,7 +197,7 @@ def test_parse_project_requests() -> None:
         VersionEntry(version="2.32.0", released="2024-05-20T16:08:19Z", yanked=True, yanked_reason=reason),
         VersionEntry(version="2.31.0", released="2023-05-22T15:12:42Z"),
     ]
-    assert len(bundle.index.versions) == 163
+    assert len(bundle.index.entries()) == 163
 
 
 def test_parse_project_requests_latest_document() -> None:
@@ -247,7 +248,7 @@ def test_parse_project_requests_latest_document() -> None:
 
 def test_parse_project_releases_without_files_are_kept() -> None:
     """Releases with no files (requests 2.15.0, 0.12.01, 0.0.1) stay in the list with no release date."""
-    entries = {e.version: e for e in project("requests").index.versions}
+    entries = {e.version: e for e in project("requests").index.entries()}
     assert [entries[v] for v in ("2.15.0", "0.12.01", "0.0.1")] == [
         VersionEntry(version="2.15.0"),
         VersionEntry(version="0.12.01"),
@@ -294,12 +295,12 @@ def test_parse_project_django_order_and_yanks() -> None:
         "6.1.3", "6.1.2", "6.1.1", "6.1", "6.1rc1", "6.1b1", "6.1a1", "6.0.10", "6.0.9", "6.0.8",
         "6.0.7", "6.0.6", "6.0.5", "6.0.4", "6.0.3", "6.0.2", "6.0.1", "6.0", "6.0rc1", "6.0b1",
     ]  # fmt: skip
-    assert [(e.version, e.yanked_reason) for e in bundle.index.versions if e.yanked] == [
+    assert [(e.version, e.yanked_reason) for e in bundle.index.entries() if e.yanked] == [
         ("5.0.5", DJANGO_EOL_REASON),
         ("4.2.12", DJANGO_EOL_REASON),
     ]
     assert versions_of(bundle)[-7:] == ["1.1.2", "1.1.1", "1.1", "1.0.4", "1.0.3", "1.0.2", "1.0.1"]
-    assert [e.released for e in bundle.index.versions[-7:]] == [None] * 7
+    assert [e.released for e in bundle.index.entries()[-7:]] == [None] * 7
 
 
 def test_parse_project_zope_interface_owners_and_yanks() -> None:
@@ -308,7 +309,7 @@ def test_parse_project_zope_interface_owners_and_yanks() -> None:
     index = bundle.index
     assert (index.name, index.organization, len(index.maintainers)) == ("zope.interface", "zope", 27)
     assert index.maintainers[0] == Person(username="J1m", role="Owner")
-    assert [(e.version, e.yanked_reason) for e in index.versions if e.yanked] == [
+    assert [(e.version, e.yanked_reason) for e in index.entries() if e.yanked] == [
         ("7.0", "problems when subclassing"),
         ("6.4.post1", "missing windows wheels"),
         ("6.4.post0", "missing windows wheels"),
@@ -400,7 +401,7 @@ def test_parse_project_prerelease_only() -> None:
     bundle = project("opentelemetry-instrumentation")
     versions = versions_of(bundle)
     assert bundle.index.latest_version == "0.66b2"
-    assert len(versions) == 76 and all(e.prerelease for e in bundle.index.versions)
+    assert len(versions) == 76 and all(e.prerelease for e in bundle.index.entries())
     assert versions[:6] == ["0.66b2", "0.66b1", "0.66b0", "0.65b0", "0.64b0", "0.63b1"]
     assert versions[-4:] == ["0.12b0", "0.11b0", "0.10b0", "0.9b0"]
     assert bundle.index.organization == "opentelemetry"
@@ -435,15 +436,15 @@ def test_parse_project_pytz_legacy_versions_follow_valid_ones() -> None:
     legacy = versions[-45:]
     assert legacy[:5] == ["2013d", "2012j", "2012h", "2012g", "2012f"]
     assert legacy[-6:] == ["2006g", "2005m", "2005k", "2005i", "2005e", "2004d"]
-    entries = {e.version: e for e in bundle.index.versions}
+    entries = {e.version: e for e in bundle.index.entries()}
     assert (entries["2013b"].prerelease, entries["2009r"].prerelease) == (True, False)
 
 
 def test_parse_project_sympy_invalid_version_without_files() -> None:
     """sympy's '0.5.13-hg' (not PEP 440, no files) is kept, last."""
     bundle = project("sympy")
-    assert bundle.index.versions[-1] == VersionEntry(version="0.5.13-hg", prerelease=True)
-    assert [e.version for e in bundle.index.versions if e.yanked] == [
+    assert bundle.index.entries()[-1] == VersionEntry(version="0.5.13-hg", prerelease=True)
+    assert [e.version for e in bundle.index.entries() if e.yanked] == [
         "1.12.1a4",
         "1.12.1a3",
         "1.12.1a2",
@@ -462,14 +463,6 @@ def test_parse_project_without_ownership() -> None:
         Person(name="Nate Prewitt", email="nate.prewitt@gmail.com", role="maintainer"),
         Person(name="Kenneth Reitz", email="me@kennethreitz.org", role="author"),
     ]
-
-
-def test_sort_versions_pep440_equivalents_and_legacy() -> None:
-    """PEP 440 order (epochs, post, dev) first; legacy strings follow in natural order, not by upload date."""
-    released = {"2004d": "2013-10-01", "2013d": "2013-09-05", "2005i": "2013-10-01"}
-    assert sort_versions(
-        ["1.0", "1!0.1", "1.0.post1", "1.0.dev0", "1.0rc1", "2004d", "2013d", "2005i", "1.0.1"], released
-    ) == ["1!0.1", "1.0.1", "1.0.post1", "1.0", "1.0rc1", "1.0.dev0", "2013d", "2005i", "2004d"]
 
 
 # -- licences, URLs, dependencies ------------------------------------------------------------

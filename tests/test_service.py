@@ -483,10 +483,13 @@ async def test_not_found_is_cached_briefly(upstream: MockUpstream, tmp_path: Pat
 async def test_missing_version_document_is_cached_briefly(
     cached_service: Service, upstream: MockUpstream
 ) -> None:
-    """An exact npm version that does not exist is asked of the registry once, however often it is asked."""
+    """An exact npm version that does not exist is asked of the registry once, however often it is asked
+    (dependencies reads the version's own document first, then the index for the sentence)."""
     for _ in range(3):
-        with pytest.raises(VersionNotFound):
-            await cached_service.call("version", {"registry": "npm", "name": "react", "version": "99.0.0"})
+        with pytest.raises(VersionNotFound, match="has no version '99.0.0'; the latest version is 19.3.1"):
+            await cached_service.call(
+                "dependencies", {"registry": "npm", "name": "react", "version": "99.0.0"}
+            )
     assert upstream.hits[NPM + "react/99.0.0"] == 1 and upstream.hits[NPM + "react"] == 1
 
 

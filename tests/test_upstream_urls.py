@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import httpx
 import pytest
 from mcp_types import CallToolResult, TextContent
 
@@ -54,9 +55,29 @@ def elsewhere() -> Iterator[LoopbackUpstream]:
         yield running
 
 
+class Recording(httpx.AsyncBaseTransport):
+    """The real transport, noting every URL the HTTP client hands it."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 @pytest.fixture
-async def service(upstream: LoopbackUpstream) -> AsyncIterator[Service]:
-    svc = Service(server_settings(upstream), cache=NullCache(), backoff=0.0)
+def transport() -> Recording:
+    return Recording()
+
+
+@pytest.fixture
+async def service(upstream: LoopbackUpstream, transport: Recording) -> AsyncIterator[Service]:
+    svc = Service(server_settings(upstream), cache=NullCache(), backoff=0.0, transport=transport)
     yield svc
     await svc.aclose()
 
@@ -98,10 +119,9 @@ async def test_version_malformed_metadata_url_is_a_note(
     assert not [path for path in upstream.hits if path.startswith("/files/")]
 
 
-def assert_asked_only(service: Service, upstream: LoopbackUpstream) -> None:
+def assert_asked_only(transport: Recording, upstream: LoopbackUpstream) -> None:
     """Every URL the HTTP client sent went to the configured upstream."""
-    sent = list(service.http.recent_urls)
-    assert sent and all(url.startswith(upstream.url) for url in sent), sent
+    assert transport.urls and all(url.startswith(upstream.url) for url in transport.urls), transport.urls
 
 
 OUTSIDE: dict[str, Callable[[LoopbackUpstream], str]] = {
@@ -114,6 +134,7 @@ OUTSIDE: dict[str, Callable[[LoopbackUpstream], str]] = {
 @pytest.mark.parametrize("wheel_url", OUTSIDE.values(), ids=OUTSIDE.keys())
 async def test_version_metadata_url_outside_the_upstreams_is_never_asked(
     service: Service,
+    transport: Recording,
     upstream: LoopbackUpstream,
     elsewhere: LoopbackUpstream,
     wheel_url: Callable[[LoopbackUpstream], str],
@@ -127,7 +148,7 @@ async def test_version_metadata_url_outside_the_upstreams_is_never_asked(
     assert all(len(note) < 300 for note in notes), notes
     assert [a["filename"] for a in result.structured_content["artifacts"]] == ["Django-4.2.tar.gz", WHEEL]
     assert elsewhere.connections == 0
-    assert_asked_only(service, upstream)
+    assert_asked_only(transport, upstream)
 
 
 async def test_version_metadata_at_the_configured_file_host_is_read(
@@ -147,7 +168,7 @@ async def test_version_metadata_at_the_configured_file_host_is_read(
 
 
 async def test_version_metadata_redirect_outside_the_upstreams_is_not_followed(
-    service: Service, upstream: LoopbackUpstream, elsewhere: LoopbackUpstream
+    service: Service, transport: Recording, upstream: LoopbackUpstream, elsewhere: LoopbackUpstream
 ) -> None:
     """Metadata on the upstream's own origin that redirects to another port is left out, unasked there."""
     upstream.prefixes["/files/"] = reply(302, headers={"Location": elsewhere.url + "files/" + WHEEL})
@@ -156,4 +177,4 @@ async def test_version_metadata_redirect_outside_the_upstreams_is_not_followed(
     assert result.structured_content is not None
     assert any("redirected outside" in note for note in result.structured_content["notes"])
     assert elsewhere.connections == 0
-    assert_asked_only(service, upstream)
+    assert_asked_only(transport, upstream)

@@ -118,11 +118,6 @@ class PackageIndex(_Doc):
             return VersionEntry(version=version)
         return self.entries(position, position + 1)[0]
 
-    @property
-    def versions(self) -> list[VersionEntry]:
-        """Every entry, newest first (whole-list views: tests, small packages)."""
-        return self.entries()
-
 
 class VersionDoc(_Doc):
     """Everything one version's document gives: feeds both `version` and `dependencies`."""
@@ -173,8 +168,6 @@ class IndexBundle:
 
 class Registry(Protocol):
     name: RegistryName
-    #: Human name of the main upstream, for sentences.
-    service: str
     #: Cache-key component: the base URLs this adapter reads from.
     origin: str
     #: Seconds a version document stays fresh.

@@ -6,7 +6,6 @@ every field is optional in practice, because mirrors strip what they do not need
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 from collections.abc import Iterable
@@ -28,6 +27,7 @@ from .base import (
 )
 from .common import browsable_repository, iso_utc, keywords, people, person, text
 from .packument import Packument, PackumentReader, read_packument
+from .versioning import nearby_versions, semver, semver_key, semver_prerelease, sort_semver
 
 SERVICE = "The npm registry"
 DOWNLOADS_SERVICE = "npm's download-counts API"
@@ -50,7 +50,6 @@ NOTE_NO_DEPRECATIONS = "deprecation unknown (this registry mirror strips depreca
 
 class Npm:
     name: RegistryName = "npm"
-    service = SERVICE
     # A published version's manifest never changes except for a later deprecation.
     version_ttl = 24 * 3600.0
     download_periods = True
@@ -125,106 +124,25 @@ class Npm:
         known = set(index.version_order)
         if requested in known:
             return requested
-        wanted = _semver(requested) if _LOOSE_VERSION.match(requested.strip()) else None
+        wanted = semver(requested) if _LOOSE_VERSION.match(requested.strip()) else None
         if wanted is None:
             return None
-        matches = [v for v in known if (sv := _semver(v)) is not None and sv.compare(wanted) == 0]
+        matches = [v for v in known if (sv := semver(v)) is not None and sv.compare(wanted) == 0]
         return matches[0] if len(matches) == 1 else None
 
     def nearby(self, index: PackageIndex, requested: str) -> list[str]:
         newest_first = index.version_order
-        if _semver(requested) is None:
+        if semver(requested) is None:
             # A tag or a non-version has no place in the order; the newest versions are the useful hint.
             return newest_first[:3]
-        return nearby_versions(newest_first, requested, precedence)
-
-
-def _semver(version: str) -> nodesemver.SemVer | None:
-    try:
-        return nodesemver.make_semver(version, loose=True)
-    except (ValueError, TypeError):
-        return None
-
-
-# Strict SemVer 2.0.0 (build metadata ignored): the spelling of nearly every published version,
-# read without node-semver, which costs ~40 times more per string (3,000-version packuments).
-_STRICT = re.compile(
-    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?", re.ASCII
-)
-
-#: A sort key whose plain string order is SemVer precedence (see `precedence`).
-Precedence = str
-
-
-def _number(digits: str) -> str:
-    # Length first, then digits: shorter numbers sort lower, equal lengths compare digit by digit.
-    digits = digits.lstrip("0") or "0"
-    return chr(0x30 + len(digits)) + digits
-
-
-def _identifier(part: str) -> str:
-    # SemVer §11: numeric identifiers rank below alphanumeric ones (\x01 < \x02), numbers by value (node-semver
-    # reads any all-digit identifier as one: '01' == '1'), text by ASCII. Both markers sort below every
-    # identifier character, so of two lists with an equal prefix the shorter ranks lower.
-    return "\x01" + _number(part) if part.isdigit() else "\x02" + part
-
-
-_RELEASE = "\x03"
-
-
-def _key(major: str, minor: str, patch: str, prerelease: list[str]) -> str:
-    # A release ranks above its prereleases: \x03 after the patch number beats \x01 and its identifiers.
-    tail = "\x01" + "".join(map(_identifier, prerelease)) if prerelease else _RELEASE
-    return "\x01" + _number(major) + _number(minor) + _number(patch) + tail
-
-
-@functools.lru_cache(maxsize=32768)
-def precedence(version: str) -> Precedence:
-    """A string that sorts as SemVer precedence (build metadata ignored); loose legacy spellings
-    ('1.0.0beta') parse, unparseable ones sink below every version, in textual order.
-
-    Sorting thousands of versions compares strings in C, several times faster than nested tuples, and
-    a key costs under a microsecond to build from the strict spelling nearly every version uses.
-    """
-    match = _STRICT.fullmatch(version)
-    if match is not None:
-        major, minor, patch, pre = match.groups()
-        return _key(major, minor, patch, pre.split(".") if pre else [])
-    parsed = _semver(version)
-    if parsed is None:
-        return "\x00" + version
-    prerelease = [str(int(p)) if isinstance(p, int) else str(p) for p in parsed.prerelease]
-    return _key(str(int(parsed.major)), str(int(parsed.minor)), str(int(parsed.patch)), prerelease)
-
-
-def sort_versions(versions: list[str]) -> list[str]:
-    """Newest first by SemVer precedence; loose legacy spellings ('1.0.0beta') parse, the rest sink."""
-    return sorted(versions, key=precedence, reverse=True)
-
-
-def nearby_versions(newest_first: list[str], requested: str, key: Any, count: int = 3) -> list[str]:
-    ascending = list(reversed(newest_first))
-    try:
-        position = bisect.bisect_left([key(v) for v in ascending], key(requested))
-    except TypeError:
-        position = len(ascending)
-    around = ascending[max(0, position - count + 1) : position + 1]
-    return list(reversed(around))[:count]
-
-
-@functools.lru_cache(maxsize=32768)
-def is_prerelease(version: str) -> bool:
-    key = precedence(version)
-    if key[0] == "\x00":
-        return bool(re.search(r"[A-Za-z]", version))
-    return key[-1] != _RELEASE
+        return nearby_versions(newest_first, requested, semver_key)
 
 
 def _rank(versions: Iterable[str]) -> None:
     # Sort keys and prerelease flags are cached: built while the packument still downloads, the sort
     # after its last byte finds them ready (a first call for a 3,000-version package: ~4 ms saved).
     for version in versions:
-        is_prerelease(version)
+        semver_prerelease(version)
 
 
 #: The packument reader for index fetches.
@@ -351,61 +269,23 @@ def parse_manifest(manifest: Any, asked_name: str, released: str | None = None) 
     )
 
 
-def parse_packument(data: Any, asked_name: str) -> IndexBundle:
-    """A whole packument (bytes, or decoded JSON from tests) → the index and the latest version's document."""
-    return index_of(read_packument(data), asked_name)
-
-
 def index_of(packument: Packument, asked_name: str) -> IndexBundle:
     """A packument (full, or as stripped by a mirror) → the index and the latest version's document."""
     doc = packument.top
     name = _str(doc.name) or asked_name
     times: dict[str, Any] = doc.time if isinstance(doc.time, dict) else {}
-    listed = packument.versions
     unpublished = times.get("unpublished")
     tags = {
         k: v
         for k, v in (doc.dist_tags if isinstance(doc.dist_tags, dict) else {}).items()
         if isinstance(v, str)
     }
-    ordered = sort_versions(listed)
-    latest = tags.get("latest") if tags.get("latest") in packument.manifests else None
-    notes = []
-    if latest is None and ordered:
-        latest = next((v for v in ordered if not is_prerelease(v)), ordered[0])
-        notes.append("the registry names no 'latest' dist-tag; latest_version is the highest release")
-    tags_by_version: dict[str, list[str]] = {}
-    for tag, version in sorted(tags.items()):
-        tags_by_version.setdefault(version, []).append(tag)
-    released, unknowns = _release_dates(packument, times), []
-    if listed and not released:
-        unknowns.append(NOTE_NO_DATES)
-    if listed and not packument.deprecations and not doc.maintainers:
-        unknowns.append(NOTE_NO_DEPRECATIONS)
-    deprecations = {
-        version: message
-        for version, value in packument.deprecations.items()
-        if (message := deprecation({"deprecated": value}))
-    }
+    ordered = sort_semver(packument.versions)
+    latest, notes = _latest(tags, ordered, packument)
+    released = _release_dates(packument, times)
     latest_manifest = _manifest(packument.manifests.get(latest)) if latest else {}
     top = {f: getattr(doc, f) for f in doc.__struct_fields__ if f not in {"versions", "dist_tags", "time"}}
     merged = {**{k: v for k, v in top.items() if v is not None}, **latest_manifest}
-
-    maintainers = [
-        Person(username=p.name, email=p.email, role="maintainer") for p in people(doc.maintainers or [])
-    ]
-    declared = [
-        *(p.model_copy(update={"role": "author"}) for p in people(merged.get("author"))),
-        # package.json's own `maintainers` survive in the manifest when a mirror drops the accounts.
-        *(
-            p.model_copy(update={"role": "maintainer"})
-            for p in people(latest_manifest.get("maintainers") or [])
-        ),
-        *(
-            p.model_copy(update={"role": "contributor"})
-            for p in people(latest_manifest.get("contributors") or [])
-        ),
-    ][:MAX_DECLARED]
     latest_doc = (
         parse_manifest(latest_manifest, name, iso_utc(released.get(latest)))
         if latest and latest_manifest
@@ -421,8 +301,10 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         repository=browsable_repository(merged.get("repository")),
         keywords=keywords(merged.get("keywords")),
         author=person(merged.get("author")),
-        maintainers=maintainers,
-        declared=declared,
+        maintainers=[
+            Person(username=p.name, email=p.email, role="maintainer") for p in people(doc.maintainers or [])
+        ],
+        declared=_declared(merged, latest_manifest),
         publisher=_npm_user(latest_manifest.get("_npmUser")),
         created=iso_utc(times.get("created")) or _earliest(released.values()),
         latest_release_date=iso_utc(released.get(latest)) if latest else None,
@@ -432,14 +314,60 @@ def index_of(packument: Packument, asked_name: str) -> IndexBundle:
         dependencies_count=len(latest_doc.runtime) if latest_doc else None,
         version_order=ordered,
         released=released,
-        prereleases=frozenset(filter(is_prerelease, ordered)),
-        deprecations=deprecations,
-        version_tags=tags_by_version,
+        prereleases=frozenset(filter(semver_prerelease, ordered)),
+        deprecations={
+            version: message
+            for version, value in packument.deprecations.items()
+            if (message := deprecation({"deprecated": value}))
+        },
+        version_tags=_tags_by_version(tags),
         unpublished=iso_utc(unpublished.get("time")) if isinstance(unpublished, dict) else None,
-        unknowns=unknowns,
+        unknowns=_unknowns(packument, released),
         notes=notes,
     )
     return IndexBundle(index=index, versions={latest_doc.version: latest_doc} if latest_doc else {})
+
+
+def _latest(tags: dict[str, str], ordered: list[str], packument: Packument) -> tuple[str | None, list[str]]:
+    """The `latest` dist-tag (when its manifest is there), else the highest release, with a note."""
+    latest = tags.get("latest") if tags.get("latest") in packument.manifests else None
+    if latest is not None or not ordered:
+        return latest, []
+    highest = next((v for v in ordered if not semver_prerelease(v)), ordered[0])
+    return highest, ["the registry names no 'latest' dist-tag; latest_version is the highest release"]
+
+
+def _tags_by_version(tags: dict[str, str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for tag, version in sorted(tags.items()):
+        found.setdefault(version, []).append(tag)
+    return found
+
+
+def _declared(merged: dict[str, Any], latest_manifest: dict[str, Any]) -> list[Person]:
+    """The people the package's own metadata names: author, maintainers, contributors (at most 10)."""
+    return [
+        *(p.model_copy(update={"role": "author"}) for p in people(merged.get("author"))),
+        # package.json's own `maintainers` survive in the manifest when a mirror drops the accounts.
+        *(
+            p.model_copy(update={"role": "maintainer"})
+            for p in people(latest_manifest.get("maintainers") or [])
+        ),
+        *(
+            p.model_copy(update={"role": "contributor"})
+            for p in people(latest_manifest.get("contributors") or [])
+        ),
+    ][:MAX_DECLARED]
+
+
+def _unknowns(packument: Packument, released: dict[str, Any]) -> list[str]:
+    """What a stripped mirror's packument cannot tell: release dates, deprecations."""
+    if not packument.versions:
+        return []
+    unknowns = [] if released else [NOTE_NO_DATES]
+    if not packument.deprecations and not packument.top.maintainers:
+        unknowns.append(NOTE_NO_DEPRECATIONS)
+    return unknowns
 
 
 def _release_dates(packument: Packument, times: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ only the version keys, their deprecations and the latest manifest, so manifests 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -93,9 +92,8 @@ def _decode(body: bytes | bytearray) -> _Packument:
         raise BadDocument(undecodable(body)) from None
 
 
-def read_packument(data: Any) -> Packument:
-    """The whole packument at once: its bytes (or, from tests, its decoded JSON)."""
-    body = data if isinstance(data, bytes | bytearray) else json.dumps(data).encode()
+def read_packument(body: bytes | bytearray) -> Packument:
+    """The whole packument at once, from its bytes (when it could not be read as it streamed in)."""
     doc = _decode(body)
     deprecations: dict[str, Any] = {}
     if _has_deprecation(body):

@@ -8,33 +8,19 @@ through the Simple API.
 
 from __future__ import annotations
 
-import functools
-import json
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urljoin
 
-import msgspec
-from packaging.metadata import parse_email
 from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
 
 from ..errors import InvalidArgument, NotFound, PackageNotFound, UpstreamError, shown
-from ..fetching import BadDocument, Fetch, Missing, Plan, undecodable
+from ..fetching import BadDocument, Fetch, Missing, Plan
 from ..models import (
-    Artifact,
     DownloadCount,
     DownloadsResult,
-    Person,
     RegistryName,
-    Vulnerability,
 )
 from .base import (
     IndexBundle,
@@ -43,15 +29,10 @@ from .base import (
     VersionDoc,
     url_under,
 )
-from .common import address_people, iso_utc, keywords, text
-from .pypi_metadata import (
-    author_of,
-    dependencies_of,
-    homepage_of,
-    license_of,
-    repository_of,
-)
-from .streaming import SegmentedReader, fill_from
+from .pypi_json import parse_release, project_index
+from .pypi_reader import Project, ProjectReader, decode_project, fields
+from .pypi_simple import parse_release_from_files, release_files, simple_releases
+from .versioning import pep440
 
 SERVICE = "PyPI"
 STATS_SERVICE = "pypistats"
@@ -66,7 +47,6 @@ MAX_NAME = 200
 
 class PyPI:
     name: RegistryName = "pypi"
-    service = SERVICE
     # Releases can be yanked or un-yanked at any time.
     version_ttl = 3600.0
     download_periods = False
@@ -112,14 +92,11 @@ class PyPI:
             absent=PackageNotFound("pypi", name),
         )
         data = yield project
-        decoded = _fields(data) if isinstance(data, _Project) else decode_project(data)
-        simple = None
+        decoded = fields(data) if isinstance(data, Project) else decode_project(data)
         if decoded["releases"] is None:
             # The JSON API's `releases` key is deprecated; without it the Simple API lists the versions.
-            simple_fetch = self._simple(name)
-            simple = yield simple_fetch
-            simple = (simple, simple_fetch.url)
-        return project_index(decoded, project.url, simple)
+            decoded["releases"] = simple_releases((yield self._simple(name)))
+        return project_index(decoded, project.url)
 
     def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
         release = Fetch(url_under(self.pypi_url, "pypi", name, version, "json"), SERVICE)
@@ -173,512 +150,19 @@ class PyPI:
             return requested
         if requested == "latest":
             return index.latest_version
-        wanted = _version(requested)
+        wanted = pep440(requested)
         if wanted is None:
             return None
-        return next((v for v in known if _version(v) == wanted), None)
+        return next((v for v in known if pep440(v) == wanted), None)
 
     def nearby(self, index: PackageIndex, requested: str) -> list[str]:
-        wanted = _version(requested)
-        parsed = [(v, p) for v in index.version_order if (p := _version(v)) is not None]
+        wanted = pep440(requested)
+        parsed = [(v, p) for v in index.version_order if (p := pep440(v)) is not None]
         if wanted is None or not parsed:
             return index.version_order[:3]
         lower = [v for v, p in parsed if p <= wanted][:2]
         higher = [v for v, p in parsed if p > wanted][-1:]
         return higher + lower
-
-
-@functools.lru_cache(maxsize=32768)
-def _version(value: str) -> Version | None:
-    try:
-        return Version(value)
-    except InvalidVersion:
-        return None
-
-
-# The spelling nearly every upload uses (PEP 440's normal form, without a local label): read by one
-# regex rather than packaging's parser, which costs several times more (botocore: 2,500+ versions).
-_CANONICAL = re.compile(
-    r"(?:(\d+)!)?(\d+(?:\.\d+)*)(?:(a|b|rc)(\d+))?(?:\.post(\d+))?(?:\.dev(\d+))?", re.ASCII
-)
-
-
-def _number(digits: str) -> str:
-    # Length first, then digits: shorter numbers sort lower, equal lengths compare digit by digit.
-    if digits[0] == "0" and len(digits) > 1:
-        digits = digits.lstrip("0") or "0"
-    return chr(0x30 + len(digits)) + digits
-
-
-def _pep440_key(
-    epoch: str,
-    release: list[str],
-    pre: tuple[str, str] | None,
-    post: str | None,
-    dev: str | None,
-    local: str | None,
-) -> str:
-    """packaging's comparison key (`Version._key`) as one string, compared in C.
-
-    Each part is self-delimiting, so string order is the tuple order: trailing zeros of the release
-    do not count and a shorter release ranks lower (\\x01 ends it); a dev-only release ranks below its
-    prereleases, a final release above them; no post below a post; no dev above a dev; a local
-    label above none, its text segments below its numeric ones.
-    """
-    end = len(release)
-    while end and release[end - 1].strip("0") == "":
-        end -= 1
-    key = _number(epoch) + "".join([_number(part) for part in release[:end]]) + "\x01"
-    if pre is not None:
-        key += "\x02" + pre[0] + _number(pre[1])
-    else:
-        key += "\x01" if post is None and dev is not None else "\x03"
-    key += "\x01" if post is None else "\x02" + _number(post)
-    key += "\x02" if dev is None else "\x01" + _number(dev)
-    if local is None:
-        return key + "\x01"
-    segments = re.split(r"[._-]", local.lower())
-    return key + "\x02" + "".join("\x02" + _number(s) if s.isdigit() else "\x01" + s for s in segments)
-
-
-@functools.lru_cache(maxsize=32768)
-def precedence(version: str) -> tuple[str, bool] | None:
-    """PEP 440 order as a string key, and whether the version is a prerelease; None when PEP 440
-    rejects the string (legacy versions such as '2004d')."""
-    match = _CANONICAL.fullmatch(version)
-    if match is not None:
-        epoch, release, letter, number, post, dev = match.groups()
-        pre = (letter, number) if letter else None
-        key = _pep440_key(epoch or "0", release.split("."), pre, post, dev, None)
-        return key, pre is not None or dev is not None
-    parsed = _version(version)
-    if parsed is None:
-        return None
-    key = _pep440_key(
-        str(parsed.epoch),
-        [str(n) for n in parsed.release],
-        (parsed.pre[0], str(parsed.pre[1])) if parsed.pre else None,
-        None if parsed.post is None else str(parsed.post),
-        None if parsed.dev is None else str(parsed.dev),
-        parsed.local,
-    )
-    return key, parsed.is_prerelease
-
-
-def sort_versions(versions: Iterable[str], released: Mapping[str, str | None] | None = None) -> list[str]:
-    """Newest first by PEP 440; legacy strings PEP 440 rejects ('2004d') follow, in natural order."""
-    valid: list[tuple[str, str]] = []
-    legacy: list[str] = []
-    for v in versions:
-        found = precedence(v)
-        if found is None:
-            legacy.append(v)
-        else:
-            valid.append((found[0], v))
-    valid.sort(reverse=True)
-    dates = released or {}
-    # Upload dates mislead: pytz re-uploaded '2004d'…'2005i' in 2013. Digit runs compare as numbers.
-    legacy.sort(key=lambda item: (_natural(item), dates.get(item) or "", item), reverse=True)
-    return [v for _, v in valid] + legacy
-
-
-def _natural(version: str) -> list[int | str]:
-    # re.split with a group alternates text and digits, so each position always holds the same type.
-    return [int(part) if i % 2 else part.lower() for i, part in enumerate(re.split(r"(\d+)", version))]
-
-
-def is_prerelease(version: str) -> bool:
-    found = precedence(version)
-    return found[1] if found is not None else bool(re.search(r"[A-Za-z]", version))
-
-
-def _artifact(file: dict[str, Any], base_url: str) -> Artifact | None:
-    filename = file.get("filename")
-    if not isinstance(filename, str):
-        return None
-    digests = file.get("digests") or file.get("hashes") or {}
-    sha256 = digests.get("sha256") if isinstance(digests, dict) else None
-    kind = (
-        "wheel"
-        if filename.endswith(".whl")
-        else "sdist"
-        if file.get("packagetype") in (None, "sdist")
-        else str(file.get("packagetype"))
-    )
-    return Artifact(
-        filename=filename,
-        url=_absolute(base_url, file["url"]) if isinstance(file.get("url"), str) else None,
-        size=file.get("size") if isinstance(file.get("size"), int) else None,
-        digest=f"sha256:{sha256}" if isinstance(sha256, str) else None,
-        kind=kind,
-    )
-
-
-def _absolute(base_url: str, url: str) -> str:
-    """A file URL resolved against its document's URL: mirrors serve them relative ('../../packages/...').
-
-    One urllib finds malformed (an unclosed IPv6 bracket) is kept as written: the answer shows what the
-    upstream gave, and the HTTP layer refuses to fetch it with a sentence.
-    """
-    try:
-        return urljoin(base_url, url)
-    except ValueError:
-        return url
-
-
-def _artifacts(files: list[Any], base_url: str) -> list[Artifact]:
-    return [a for a in (_artifact(f, base_url) for f in files if isinstance(f, dict)) if a]
-
-
-def _release_file(file: dict[str, Any]) -> _ReleaseFile:
-    """A file as the JSON API (`upload_time_iso_8601`) or the Simple API (`upload-time`) spells it."""
-    return _ReleaseFile(
-        upload_time_iso_8601=file.get("upload_time_iso_8601") or file.get("upload-time"),
-        upload_time=file.get("upload_time"),
-        yanked=file.get("yanked"),
-        yanked_reason=file.get("yanked_reason"),
-    )
-
-
-def _yank(files: list[_ReleaseFile]) -> tuple[bool, str | None]:
-    """A release is yanked when all its files are (PEP 592); the Simple API puts the reason in `yanked`."""
-    if (
-        not files
-        or not files[0].yanked
-        or not all(f.yanked is True or isinstance(f.yanked, str) for f in files)
-    ):
-        return False, None
-    reasons = (f.yanked_reason or (f.yanked if isinstance(f.yanked, str) else None) for f in files)
-    return True, text(next((r for r in reasons if r), None), 300)
-
-
-def _first_upload(files: list[_ReleaseFile]) -> str | None:
-    """The earliest upload time as PyPI wrote it: ISO 8601 UTC strings order as text to the second."""
-    earliest = None
-    for file in files:
-        stamp = file.upload_time_iso_8601 or file.upload_time
-        if isinstance(stamp, str) and stamp and (earliest is None or stamp < earliest):
-            earliest = stamp
-    return earliest
-
-
-def _released(files: list[_ReleaseFile]) -> str | None:
-    return iso_utc(_first_upload(files))
-
-
-def _vulnerabilities(value: Any) -> list[Vulnerability]:
-    found = []
-    for item in value if isinstance(value, list) else []:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or item.get("withdrawn"):
-            continue
-        found.append(
-            Vulnerability(
-                id=item["id"],
-                aliases=[a for a in item.get("aliases") or [] if isinstance(a, str)],
-                summary=text(item.get("summary") or item.get("details"), 200),
-                fixed_in=[v for v in item.get("fixed_in") or [] if isinstance(v, str)],
-                link=item.get("link") if isinstance(item.get("link"), str) else None,
-            )
-        )
-    return found
-
-
-def _doc(info: dict[str, Any], files: Any, vulnerabilities: Any, version: str, base_url: str) -> VersionDoc:
-    requirements, dependency_notes = dependencies_of(info.get("requires_dist"))
-    file_list = files if isinstance(files, list) else []
-    artifacts = _artifacts(file_list, base_url)
-    notes = []
-    summaries = [_release_file(f) for f in file_list if isinstance(f, dict)]
-    yanked, reason = _yank(summaries)
-    if info.get("yanked") is True:
-        yanked, reason = True, text(info.get("yanked_reason"), 300) or reason
-    if not file_list:
-        notes.append("this release has no files")
-    python = text(info.get("requires_python"), 100)
-    return VersionDoc(
-        registry="pypi",
-        name=info["name"] if isinstance(info.get("name"), str) else "",
-        version=version,
-        released=_released(summaries),
-        summary=text(info.get("summary")),
-        license=license_of(info),
-        homepage=homepage_of(info),
-        repository=repository_of(info),
-        author=author_of(info),
-        yanked=yanked,
-        yanked_reason=reason,
-        engines={"python": python} if python else {},
-        artifacts=artifacts,
-        vulnerabilities=_vulnerabilities(vulnerabilities),
-        notes=notes,
-        dependency_notes=dependency_notes,
-        **requirements,
-    )
-
-
-def parse_release(data: Any, url: str) -> VersionDoc:
-    """The per-version JSON endpoint's body, fetched from `url`."""
-    if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
-        raise BadDocument("a PyPI JSON API body has an 'info' object")
-    info = data["info"]
-    return _doc(info, data.get("urls"), data.get("vulnerabilities"), str(info.get("version")), url)
-
-
-class _ReleaseFile(msgspec.Struct, gc=False):
-    """What the index reads of each file of each release (not digests, URLs or sizes)."""
-
-    upload_time_iso_8601: Any = None
-    upload_time: Any = None
-    yanked: Any = None
-    yanked_reason: Any = None
-
-
-class _Info(msgspec.Struct):
-    name: Any = None
-    version: Any = None
-    summary: Any = None
-    license: Any = None
-    license_expression: Any = None
-    classifiers: Any = None
-    home_page: Any = None
-    project_urls: Any = None
-    keywords: Any = None
-    author: Any = None
-    author_email: Any = None
-    maintainer: Any = None
-    maintainer_email: Any = None
-    requires_dist: Any = None
-    requires_python: Any = None
-    yanked: Any = None
-    yanked_reason: Any = None
-
-
-class _Project(msgspec.Struct):
-    """The project JSON read without the fields no answer uses: a README of hundreds of KB in `info`
-    is skipped by the decoder, and each of thousands of files keeps four fields."""
-
-    info: _Info | None = None
-    releases: dict[str, list[_ReleaseFile] | None] | None = None
-    urls: Any = None
-    vulnerabilities: Any = None
-    ownership: Any = None
-
-
-_PROJECT = msgspec.json.Decoder(_Project)
-
-
-_RELEASES = msgspec.json.Decoder(dict[str, list[_ReleaseFile] | None])
-
-
-def decode_project(data: Any) -> dict[str, Any]:
-    """The project JSON's bytes (or, from tests, its decoded JSON) as a dict of the fields answers use."""
-    raw = data if isinstance(data, bytes | bytearray | memoryview) else json.dumps(data).encode()
-    try:
-        return _fields(_PROJECT.decode(raw))
-    except msgspec.ValidationError as exc:
-        raise BadDocument(f"not a PyPI project document: {exc}") from None
-    except msgspec.DecodeError:
-        raise BadDocument(undecodable(raw)) from None
-
-
-def _fields(project: _Project) -> dict[str, Any]:
-    releases = None
-    if project.releases is not None:
-        releases = {version: files or [] for version, files in project.releases.items()}
-    return {
-        "info": msgspec.structs.asdict(project.info) if project.info is not None else None,
-        "releases": releases,
-        "urls": project.urls,
-        "vulnerabilities": project.vulnerabilities,
-        "ownership": project.ownership,
-    }
-
-
-class ProjectReader(SegmentedReader):
-    """Reads the project JSON while it downloads (see `streaming`): `info` from the head, `releases`
-    segment by segment (each version's sort key built as it arrives), the rest from the tail: the
-    project as the whole body would decode."""
-
-    member = b"releases"
-    opens, closes = b"[", b"]"
-
-    def __init__(self, segment: int = 256 * 1024) -> None:
-        super().__init__(segment)
-        self.top: _Project | None = None
-        self.releases: dict[str, list[_ReleaseFile] | None] = {}
-
-    def head(self, document: bytes) -> bool:
-        self.top = _PROJECT.decode(document)
-        return True
-
-    def take(self, entries: bytes) -> None:
-        self._take(_RELEASES.decode(entries))
-
-    def _take(self, releases: dict[str, list[_ReleaseFile] | None]) -> None:
-        self.releases.update(releases)
-        for version in releases:
-            precedence(version)
-
-    def tail(self, document: bytes) -> _Project | None:
-        rest = _PROJECT.decode(document)
-        self._take(rest.releases or {})
-        if self.top is None:
-            return None
-        fill_from(self.top, rest, "releases")
-        rest.releases = self.releases
-        return rest
-
-
-def parse_project(data: Any, url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:
-    """The project JSON endpoint's body from `url` (plus the Simple API's body and URL when it lacks `releases`)."""
-    return project_index(decode_project(data), url, simple)
-
-
-def project_index(data: dict[str, Any], url: str, simple: tuple[Any, str] | None = None) -> IndexBundle:
-    """The index from a decoded project document (see `decode_project`)."""
-    if not isinstance(data.get("info"), dict):
-        raise BadDocument("a PyPI JSON API body has an 'info' object")
-    info = data["info"]
-    latest = info.get("version") if isinstance(info.get("version"), str) else None
-    notes: list[str] = []
-    releases: dict[str, list[_ReleaseFile]] = {}
-    if isinstance(data.get("releases"), dict):
-        releases = data["releases"]
-    elif simple is not None and isinstance(simple[0], dict):
-        listing = simple[0]
-        releases = {str(v): [] for v in listing.get("versions") or []}
-        by_version = {_version(v): v for v in releases}
-        for file in listing.get("files") or []:
-            file_version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
-            if file_version is not None and file_version in by_version:
-                releases[by_version[file_version]].append(_release_file(file))
-    # Raw upload times: the index normalizes the few it shows (see PackageIndex.entries).
-    released = {v: stamp for v, fs in releases.items() if (stamp := _first_upload(fs))}
-    ordered = sort_versions(releases, released)
-    yanks = {}
-    for version in ordered:
-        yanked, reason = _yank(releases[version])
-        if yanked:
-            yanks[version] = reason
-    ownership = data.get("ownership") if isinstance(data.get("ownership"), dict) else None
-    roles = ownership.get("roles") if ownership else None
-    maintainers = [
-        Person(username=r["user"], role=r.get("role") if isinstance(r.get("role"), str) else None)
-        for r in (roles if isinstance(roles, list) else [])
-        if isinstance(r, dict) and isinstance(r.get("user"), str)
-    ]
-    if not isinstance(roles, list):
-        notes.append("this registry (or its mirror) lists no project owners")
-    declared = [
-        *address_people(info.get("maintainer"), info.get("maintainer_email"), role="maintainer"),
-        *address_people(info.get("author"), info.get("author_email"), role="author"),
-    ]
-    organization = ownership.get("organization") if ownership else None
-    latest_doc = _doc(info, data.get("urls"), data.get("vulnerabilities"), latest, url) if latest else None
-    index = PackageIndex(
-        registry="pypi",
-        name=info.get("name") if isinstance(info.get("name"), str) else "",
-        latest_version=latest,
-        summary=text(info.get("summary")),
-        license=license_of(info),
-        homepage=homepage_of(info),
-        repository=repository_of(info),
-        keywords=keywords(info.get("keywords")),
-        author=author_of(info),
-        maintainers=maintainers,
-        declared=declared,
-        organization=organization if isinstance(organization, str) else None,
-        created=iso_utc(min(released.values())) if released else None,
-        latest_release_date=iso_utc(released.get(latest)) if latest else None,
-        dist_tags={},
-        yanked=bool(latest_doc and latest_doc.yanked),
-        yanked_reason=latest_doc.yanked_reason if latest_doc else None,
-        engines=latest_doc.engines if latest_doc else {},
-        dependencies_count=len(latest_doc.runtime) if latest_doc else None,
-        version_order=ordered,
-        released=released,
-        prereleases=frozenset(filter(is_prerelease, ordered)),
-        yanks=yanks,
-        version_tags={latest: ["latest"]} if latest in releases else {},
-        notes=notes,
-    )
-    return IndexBundle(index=index, versions={latest: latest_doc} if latest and latest_doc else {})
-
-
-def _file_version(filename: str) -> Version | None:
-    try:
-        if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[1]
-        return parse_sdist_filename(filename)[1]
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        return None
-
-
-def release_files(simple: Any, version: str, url: str) -> list[dict[str, Any]]:
-    """The Simple API (PEP 691 JSON) files that belong to one release, with absolute URLs."""
-    if not isinstance(simple, dict) or not isinstance(simple.get("files"), list):
-        raise BadDocument("a Simple API JSON body has a 'files' list")
-    wanted = _version(version)
-    found = []
-    for file in simple["files"]:
-        if (
-            not isinstance(file, dict)
-            or not isinstance(file.get("filename"), str)
-            or not isinstance(file.get("url"), str)
-        ):
-            continue
-        parsed = _file_version(file["filename"])
-        if (parsed is not None and parsed == wanted) or (
-            wanted is None and f"-{version}" in file["filename"]
-        ):
-            found.append({**file, "url": _absolute(url, file["url"])})
-    return found
-
-
-def parse_release_from_files(
-    simple: Any,
-    version: str,
-    files: list[dict[str, Any]],
-    metadata: str | None,
-    *,
-    unavailable: str | None = None,
-) -> VersionDoc:
-    """A release read from its Simple API files and, when there is one, its PEP 658 core metadata.
-
-    `unavailable` says why `metadata` is None when the reason is not the usual "no such file".
-    """
-    info: dict[str, Any] = {"name": simple.get("name") if isinstance(simple, dict) else None}
-    notes = []
-    if metadata is not None:
-        raw, _ = parse_email(metadata)
-        info.update(
-            name=raw.get("name") or info["name"],
-            summary=raw.get("summary"),
-            license=raw.get("license"),
-            license_expression=raw.get("license_expression"),
-            classifiers=raw.get("classifiers") or [],
-            home_page=raw.get("home_page"),
-            project_urls=raw.get("project_urls") or {},
-            author=raw.get("author"),
-            author_email=raw.get("author_email"),
-            requires_dist=raw.get("requires_dist") or [],
-            requires_python=raw.get("requires_python"),
-        )
-    else:
-        why = unavailable or "no wheel with PEP 658 metadata"
-        notes.append(f"this release's own metadata is not available ({why})")
-        # The Simple API still states each file's Requires-Python (PEP 691 `requires-python`).
-        info["requires_python"] = next(
-            (f["requires-python"] for f in files if f.get("requires-python")), None
-        )
-    notes.append(
-        "vulnerability data for this release is unavailable: the per-version JSON endpoint is missing"
-    )
-    # `files` already carry absolute URLs.
-    doc = _doc(info, [{**f, "upload_time": f.get("upload-time")} for f in files], None, version, "")
-    if metadata is None:
-        doc = doc.model_copy(update={"dependency_notes": ["dependencies unknown: " + notes[0]]})
-    return doc.model_copy(update={"notes": doc.notes + notes})
 
 
 _RECENT = (("last_day", "last-day"), ("last_week", "last-week"), ("last_month", "last-month"))

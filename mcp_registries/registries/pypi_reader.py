@@ -1,0 +1,119 @@
+"""PyPI's project JSON read with msgspec, whole or while it downloads: only the fields answers use.
+
+`releases` (every version's files: botocore's body is 3.8 MB) is decoded in segments between chunks
+(see `streaming`), each version's sort key built as it arrives; README text and file digests are skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..fetching import BadDocument, undecodable
+from .streaming import SegmentedReader, fill_from
+from .versioning import pep440_key
+
+
+class ReleaseFile(msgspec.Struct, gc=False):
+    """What the index reads of each file of each release (not digests, URLs or sizes)."""
+
+    upload_time_iso_8601: Any = None
+    upload_time: Any = None
+    yanked: Any = None
+    yanked_reason: Any = None
+
+
+class _Info(msgspec.Struct):
+    name: Any = None
+    version: Any = None
+    summary: Any = None
+    license: Any = None
+    license_expression: Any = None
+    classifiers: Any = None
+    home_page: Any = None
+    project_urls: Any = None
+    keywords: Any = None
+    author: Any = None
+    author_email: Any = None
+    maintainer: Any = None
+    maintainer_email: Any = None
+    requires_dist: Any = None
+    requires_python: Any = None
+    yanked: Any = None
+    yanked_reason: Any = None
+
+
+class Project(msgspec.Struct):
+    """The project JSON read without the fields no answer uses: a README of hundreds of KB in `info`
+    is skipped by the decoder, and each of thousands of files keeps four fields."""
+
+    info: _Info | None = None
+    releases: dict[str, list[ReleaseFile] | None] | None = None
+    urls: Any = None
+    vulnerabilities: Any = None
+    ownership: Any = None
+
+
+_PROJECT = msgspec.json.Decoder(Project)
+
+
+_RELEASES = msgspec.json.Decoder(dict[str, list[ReleaseFile] | None])
+
+
+def decode_project(raw: bytes | bytearray) -> dict[str, Any]:
+    """The project JSON's bytes (when they could not be read as they streamed in) as the fields answers use."""
+    try:
+        return fields(_PROJECT.decode(raw))
+    except msgspec.ValidationError as exc:
+        raise BadDocument(f"not a PyPI project document: {exc}") from None
+    except msgspec.DecodeError:
+        raise BadDocument(undecodable(raw)) from None
+
+
+def fields(project: Project) -> dict[str, Any]:
+    releases = None
+    if project.releases is not None:
+        releases = {version: files or [] for version, files in project.releases.items()}
+    return {
+        "info": msgspec.structs.asdict(project.info) if project.info is not None else None,
+        "releases": releases,
+        "urls": project.urls,
+        "vulnerabilities": project.vulnerabilities,
+        "ownership": project.ownership,
+    }
+
+
+class ProjectReader(SegmentedReader):
+    """Reads the project JSON while it downloads (see `streaming`): `info` from the head, `releases`
+    segment by segment (each version's sort key built as it arrives), the rest from the tail: the
+    project as the whole body would decode."""
+
+    member = b"releases"
+    opens, closes = b"[", b"]"
+
+    def __init__(self, segment: int = 256 * 1024) -> None:
+        super().__init__(segment)
+        self.top: Project | None = None
+        self.releases: dict[str, list[ReleaseFile] | None] = {}
+
+    def head(self, document: bytes) -> bool:
+        self.top = _PROJECT.decode(document)
+        return True
+
+    def take(self, entries: bytes) -> None:
+        self._take(_RELEASES.decode(entries))
+
+    def _take(self, releases: dict[str, list[ReleaseFile] | None]) -> None:
+        self.releases.update(releases)
+        for version in releases:
+            pep440_key(version)
+
+    def tail(self, document: bytes) -> Project | None:
+        rest = _PROJECT.decode(document)
+        self._take(rest.releases or {})
+        if self.top is None:
+            return None
+        fill_from(self.top, rest, "releases")
+        rest.releases = self.releases
+        return rest
