@@ -28,6 +28,7 @@ import httpx
 import truststore
 
 from . import __version__
+from .clock import Clock
 from .errors import (
     InvalidResponse,
     RateLimited,
@@ -68,9 +69,11 @@ class HttpClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         backoff: float = 0.25,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.backoff = backoff
+        self.clock = clock or Clock()
         s = settings
         self._bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url, s.pypi_files_url)
         #: Where requests may go at all, whatever an upstream document or redirect says.
@@ -78,7 +81,7 @@ class HttpClient:
         #: Requests sent: /healthz's counter, and the benchmarks' proof of cache hits.
         self.request_count = 0
         #: Upstreams that failed recently, answered at once until their cool-down ends.
-        self.outages = Outages(settings.outage_cooldown)
+        self.outages = Outages(settings.outage_cooldown, self.clock.now)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
@@ -118,12 +121,12 @@ class HttpClient:
 
     async def _attempts(self, fetch: Fetch, validators: Validators | None, upstream: str) -> Fetched:
         conditional = validators.headers() if validators else {}
-        started = time.monotonic()
+        started = self.clock.now()
         bound = self.settings.total_timeout
         attempt = 0
         while True:
             try:
-                with anyio.fail_after(max(0.0, bound - (time.monotonic() - started))):
+                with anyio.fail_after(max(0.0, bound - (self.clock.now() - started))):
                     body, received = await self._get(fetch, conditional)
                 break
             except TimeoutError:
@@ -134,12 +137,12 @@ class HttpClient:
                 attempt += 1
                 delay = retry.delay if retry.delay is not None else self.backoff * 2 ** (attempt - 1)
                 delay += random.uniform(0, self.backoff)
-                remaining = bound - (time.monotonic() - started)
+                remaining = bound - (self.clock.now() - started)
                 if attempt > self.settings.retries or delay >= remaining:
                     self.outages.failed(upstream, retry.error)
                     raise retry.error from None
                 log.info("retrying %s in %.2f s: %s", fetch.url, delay, retry.error.what)
-                await anyio.sleep(delay)
+                await self.clock.sleep(delay)
         if fetch.body == "bytes":
             return Fetched(body, received)
         if fetch.body == "text":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import RateLimited, UpstreamError
@@ -29,8 +30,9 @@ class _Outage:
 
 
 class Outages:
-    def __init__(self, cooldown: float) -> None:
+    def __init__(self, cooldown: float, now: Callable[[], float] = time.monotonic) -> None:
         self.cooldown = cooldown
+        self._now = now
         self._down: dict[str, _Outage] = {}
 
     def admit(self, upstream: str) -> bool:
@@ -38,7 +40,7 @@ class Outages:
         outage = self._down.get(upstream)
         if outage is None:
             return False
-        now = time.monotonic()
+        now = self._now()
         if now < outage.until:
             raise _fail_fast(outage.error, f"it is tried again in {math.ceil(outage.until - now)} s")
         if outage.probing:
@@ -50,7 +52,7 @@ class Outages:
         cooldown = self.cooldown
         if isinstance(error, RateLimited) and error.retry_after is not None:
             cooldown = max(cooldown, min(error.retry_after, MAX_COOLDOWN))
-        self._down[upstream] = _Outage(error, time.monotonic() + cooldown)
+        self._down[upstream] = _Outage(error, self._now() + cooldown)
 
     def answered(self, upstream: str) -> None:
         self._down.pop(upstream, None)
@@ -62,7 +64,7 @@ class Outages:
             outage.probing = False
 
     def down(self) -> list[str]:
-        return [upstream for upstream, outage in self._down.items() if outage.until > time.monotonic()]
+        return [upstream for upstream, outage in self._down.items() if outage.until > self._now()]
 
 
 def _fail_fast(error: UpstreamError, when: str) -> UpstreamError:

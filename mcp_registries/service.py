@@ -20,6 +20,7 @@ import httpx
 
 from .budget import file_summary, fit_dependencies, fit_versions, pick_artifacts
 from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
+from .clock import Clock
 from .errors import (
     InternalError,
     InvalidArgument,
@@ -70,9 +71,10 @@ class Service:
         transport: httpx.AsyncBaseTransport | None = None,
         cache: Cache | None = None,
         backoff: float = 0.25,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
-        self.http = HttpClient(settings, transport=transport, backoff=backoff)
+        self.http = HttpClient(settings, transport=transport, backoff=backoff, clock=clock)
         self.cache = (
             cache
             if cache is not None
