@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
 from mcp_registries.cache import DiskCache, NullCache
+from mcp_registries.clock import Clock
 from mcp_registries.models import VersionEntry
 from mcp_registries.registries.base import IndexBundle, PackageIndex
 from mcp_registries.registries.npm import index_of
@@ -160,6 +163,26 @@ class MockUpstream:
     @property
     def total(self) -> int:
         return sum(self.hits.values())
+
+
+class FastForwardClock(Clock):
+    """The HTTP client's clock in tests: a sleep returns at once, recorded in `sleeps`, and moves `now()` on by
+    its length; `advance()` passes time the same way. Real time still counts (a read timeout is real)."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return time.monotonic() + self.skipped
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.skipped += seconds
+        await anyio.lowlevel.checkpoint()
+
+    def advance(self, seconds: float) -> None:
+        self.skipped += seconds
 
 
 def make_settings(tmp_path: Path | None = None, **overrides: object) -> Settings:

@@ -4,17 +4,21 @@ Every test builds the service the way the server does (a real httpx client, a di
 temporary directory) and points all four base URLs, path prefixes included, at `LoopbackUpstream`.
 Bounds follow from the settings below: a retried fault costs `retries` backoff sleeps; a silent
 server costs at most `total_timeout`. `MARGIN` absorbs scheduling on a loaded 2-core machine.
+
+The service runs on a `FastForwardClock`: backoff and Retry-After sleeps return at once and are
+recorded, and cool-downs are passed with `advance()`, so the tests prove what was waited without
+waiting it. Network timeouts and slow bodies are real (and kept short).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
-import itertools
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,7 +37,7 @@ from mcp_registries.server import build_server
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 
-from .conftest import data, recorded_routes, server_settings
+from .conftest import FastForwardClock, data, recorded_routes, server_settings
 from .upstream import (
     Exchange,
     LoopbackUpstream,
@@ -42,6 +46,7 @@ from .upstream import (
     drop,
     failing,
     hang,
+    held,
     oversized,
     refused_url,
     reply,
@@ -97,25 +102,45 @@ def server() -> Iterator[LoopbackUpstream]:
 
 
 @pytest.fixture
-async def service(server: LoopbackUpstream, tmp_path: Path) -> AsyncIterator[Service]:
-    svc = Service(settings_for(server, tmp_path), backoff=BACKOFF)
+def clock() -> FastForwardClock:
+    return FastForwardClock()
+
+
+@pytest.fixture
+async def service(
+    server: LoopbackUpstream, tmp_path: Path, clock: FastForwardClock
+) -> AsyncIterator[Service]:
+    svc = Service(settings_for(server, tmp_path), backoff=BACKOFF, clock=clock)
     yield svc
     await svc.aclose()
+
+
+def clock_of(service: Service) -> FastForwardClock:
+    assert isinstance(service.http.clock, FastForwardClock)
+    return service.http.clock
 
 
 async def failure(
     service: Service, name: str, operation: str = "package", registry: str = "npm"
 ) -> tuple[str, float]:
-    """The error sentence of one failing call, and how long it took."""
-    started = time.monotonic()
+    """The error sentence of one failing call, and how long it took on the service's clock (sleeps included)."""
+    clock = clock_of(service)
+    started = clock.now()
     with pytest.raises(RegistryError) as caught:
         await service.call(operation, {"registry": registry, "name": name})
-    return caught.value.message, time.monotonic() - started
+    return caught.value.message, clock.now() - started
+
+
+def assert_backoff(sleeps: list[float]) -> None:
+    """The sleeps between retries: BACKOFF * 2**n, plus up to BACKOFF of jitter, one per retry."""
+    assert len(sleeps) == RETRIES, sleeps
+    for n, slept in enumerate(sleeps):
+        assert BACKOFF * 2**n <= slept <= BACKOFF * 2**n + BACKOFF, sleeps
 
 
 async def assert_still_answers(service: Service) -> None:
     """After a fault's cool-down, the service answers again (here, from the healthy `ms` route)."""
-    await anyio.sleep(COOLDOWN)
+    clock_of(service).advance(COOLDOWN)
     result = await service.call("package", {"registry": "npm", "name": "ms"})
     assert isinstance(result, PackageResult)
     assert (result.name, result.latest_version) == ("ms", "2.1.3")
@@ -147,6 +172,7 @@ async def test_service_5xx_is_retried_then_reported(
     message, elapsed = await failure(service, "broken")
     assert message == f"The npm registry failed: it answered HTTP {status}{NO_CACHE}"
     assert server.hits["/npm/broken"] == 1 + RETRIES
+    assert_backoff(clock_of(service).sleeps)
     assert elapsed < RETRY_BOUND + MARGIN
     await assert_still_answers(service)
 
@@ -166,23 +192,34 @@ async def test_service_non_retryable_status_is_asked_once(
     message, elapsed = await failure(service, "absent")
     assert message == sentence
     assert server.hits["/npm/absent"] == 1
+    assert clock_of(service).sleeps == []
     assert elapsed < MARGIN
     await assert_still_answers(service)
 
 
-async def test_service_429_honours_retry_after_that_fits(server: LoopbackUpstream, service: Service) -> None:
-    """Retry-After: 1 is waited out between attempts (it fits the 3 s bound) before the 429 is reported."""
+async def test_service_429_honours_retry_after_that_fits(
+    server: LoopbackUpstream, service: Service, clock: FastForwardClock
+) -> None:
+    """Retry-After: 1 is waited out between attempts (it fits the 3 s bound) before the 429 is reported, and
+    the registry is not asked again for that second, although the configured cool-down is shorter."""
     server.route("/npm/limited", failing(429, MS, headers={"Retry-After": "1"}))
     message, elapsed = await failure(service, "limited")
     assert (
         message
         == f"The npm registry failed: it is rate limiting requests (HTTP 429); retry after 1 s{NO_CACHE}"
     )
-    times = server.times["/npm/limited"]
-    assert len(times) == 1 + RETRIES
-    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
+    assert server.hits["/npm/limited"] == 1 + RETRIES
+    # Each wait is the Retry-After asked for, plus the jitter: not the (shorter) exponential backoff.
+    assert len(clock.sleeps) == RETRIES and all(1.0 <= slept <= 1.0 + BACKOFF for slept in clock.sleeps)
     assert RETRIES * 1.0 <= elapsed < RETRIES * (1.0 + BACKOFF) + MARGIN
-    await anyio.sleep(1.0)  # the cool-down is the Retry-After asked for
+    clock.advance(COOLDOWN)
+    again, _ = await failure(service, "ms")
+    assert again == (
+        "The npm registry failed: it is rate limiting requests (HTTP 429); retry after 1 s; "
+        f"it is tried again in 1 s{NO_CACHE}"
+    )
+    assert server.hits["/npm/ms"] == 0
+    clock.advance(1.0 - COOLDOWN)
     await assert_still_answers(service)
 
 
@@ -200,11 +237,12 @@ async def test_service_429_retry_after_beyond_the_bound_is_not_waited(
     assert elapsed < MARGIN
     # It asked for ten seconds: the registry is not asked again before then, for any package.
     again, elapsed = await failure(service, "ms")
-    assert again.startswith(
-        "The npm registry failed: it is rate limiting requests (HTTP 429); retry after 10 s"
+    assert again == (
+        "The npm registry failed: it is rate limiting requests (HTTP 429); retry after 10 s; "
+        f"it is tried again in 10 s{NO_CACHE}"
     )
-    assert "; it is tried again in 10 s" in again or "; it is tried again in 9 s" in again
     assert elapsed < 0.1 and server.hits["/npm/ms"] == 0
+    assert clock_of(service).sleeps == []
 
 
 async def test_service_429_without_retry_after_backs_off(server: LoopbackUpstream, service: Service) -> None:
@@ -213,42 +251,57 @@ async def test_service_429_without_retry_after_backs_off(server: LoopbackUpstrea
     message, elapsed = await failure(service, "limited")
     assert message == f"The npm registry failed: it is rate limiting requests (HTTP 429){NO_CACHE}"
     assert server.hits["/npm/limited"] == 1 + RETRIES
+    assert_backoff(clock_of(service).sleeps)
     assert elapsed < RETRY_BOUND + MARGIN
     await assert_still_answers(service)
 
 
 async def test_service_silent_server_times_out_at_the_total_bound(
-    server: LoopbackUpstream, service: Service, record_property: Any
+    server: LoopbackUpstream, tmp_path: Path, clock: FastForwardClock, record_property: Any
 ) -> None:
     """A server that accepts and never answers costs read timeouts and retries, cut off at total_timeout."""
     server.route("/npm/silent", hang())
-    message, elapsed = await failure(service, "silent")
+    total, read = 2.0, 0.75
+    svc = Service(
+        settings_for(server, tmp_path, total_timeout=total, read_timeout=read), backoff=BACKOFF, clock=clock
+    )
+    message, elapsed = await failure(svc, "silent")
     record_property("seconds_to_timeout_error", round(elapsed, 2))
-    assert message == f"The npm registry failed: it did not answer within 3 s{NO_CACHE}"
-    # Two 1 s read timeouts, two short sleeps, then the third attempt is cut off by the 3 s bound.
-    assert server.hits["/npm/silent"] == 1 + RETRIES
-    assert TOTAL - 0.05 <= elapsed < TOTAL + MARGIN
-    await assert_still_answers(service)
-
-
-async def test_service_endless_trickle_times_out_at_the_total_bound(
-    server: LoopbackUpstream, tmp_path: Path
-) -> None:
-    """Bytes arriving every 0.4 s never trip the 1 s read timeout; the total bound still ends the call."""
-    server.route("/npm/trickle", trickle(MS, pieces=20, interval=0.4))
-    svc = Service(settings_for(server, tmp_path, total_timeout=2.0), backoff=BACKOFF)
-    message, elapsed = await failure(svc, "trickle")
     assert message == f"The npm registry failed: it did not answer within 2 s{NO_CACHE}"
-    assert server.hits["/npm/trickle"] == 1
-    assert 2.0 - 0.05 <= elapsed < 2.0 + MARGIN
+    # Two 0.75 s read timeouts, two backoff sleeps (0.15 to 0.25 s), then the third attempt is cut off by
+    # the 2 s bound at least 0.4 s before its own read timeout.
+    assert server.hits["/npm/silent"] == 1 + RETRIES
+    assert_backoff(clock.sleeps)
+    assert total - 0.05 <= elapsed < total + MARGIN
     await assert_still_answers(svc)
     await svc.aclose()
 
 
-async def test_service_short_trickle_is_read_whole(server: LoopbackUpstream, service: Service) -> None:
-    """A body trickling in over ~1 s, each gap below the read timeout, is an answer."""
-    server.route("/npm/ms-slowly", trickle(MS, pieces=4, interval=0.3))
+async def test_service_endless_trickle_times_out_at_the_total_bound(
+    server: LoopbackUpstream, tmp_path: Path, clock: FastForwardClock
+) -> None:
+    """Bytes arriving every 0.2 s (for 3.8 s) never trip the 0.5 s read timeout; the 1 s total bound still
+    ends the call."""
+    server.route("/npm/trickle", trickle(MS, pieces=20, interval=0.2))
+    settings = settings_for(server, tmp_path, total_timeout=1.0, read_timeout=0.5)
+    svc = Service(settings, backoff=BACKOFF, clock=clock)
+    message, elapsed = await failure(svc, "trickle")
+    assert message == f"The npm registry failed: it did not answer within 1 s{NO_CACHE}"
+    assert server.hits["/npm/trickle"] == 1
+    assert 1.0 - 0.05 <= elapsed < 1.0 + MARGIN
+    await assert_still_answers(svc)
+    await svc.aclose()
+
+
+async def test_service_short_trickle_is_read_whole(
+    server: LoopbackUpstream, tmp_path: Path, clock: FastForwardClock
+) -> None:
+    """A body trickling in for longer than the read timeout (0.6 s against 0.5 s), each gap below it, is an
+    answer: the read timeout bounds each wait for bytes, not the whole body."""
+    server.route("/npm/ms-slowly", trickle(MS, pieces=4, interval=0.2))
+    service = Service(settings_for(server, tmp_path, read_timeout=0.5), backoff=BACKOFF, clock=clock)
     result = await service.call("package", {"registry": "npm", "name": "ms-slowly"})
+    await service.aclose()
     assert isinstance(result, PackageResult) and result.latest_version == "2.1.3"
     assert server.hits["/npm/ms-slowly"] == 1
 
@@ -264,6 +317,7 @@ async def test_service_broken_connection_is_an_invalid_response(
         f"The npm registry failed: it sent an invalid response (the connection broke: RemoteProtocolError){NO_CACHE}"
     )
     assert server.hits["/npm/broken"] == 1 + RETRIES
+    assert_backoff(clock_of(service).sleeps)
     assert elapsed < RETRY_BOUND + MARGIN
     await assert_still_answers(service)
 
@@ -302,17 +356,19 @@ async def test_service_oversized_body_hits_the_size_limit(
 
 
 async def test_service_refused_connection_is_unreachable_quickly(
-    server: LoopbackUpstream, tmp_path: Path, record_property: Any
+    server: LoopbackUpstream, tmp_path: Path, clock: FastForwardClock, record_property: Any
 ) -> None:
     """A port with nothing listening: 'could not be reached' after the retries, in well under 2 s."""
     serve_recorded(server)
-    svc = Service(settings_for(server, tmp_path, npm_url=refused_url() + "npm/"), backoff=BACKOFF)
+    settings = settings_for(server, tmp_path, npm_url=refused_url() + "npm/")
+    svc = Service(settings, backoff=BACKOFF, clock=clock)
     message, elapsed = await failure(svc, "ms")
     record_property("seconds_to_refused_error", round(elapsed, 2))
     assert message == (
         "The npm registry failed: it could not be reached "
         f"(connection failed: All connection attempts failed){NO_CACHE}"
     )
+    assert_backoff(clock.sleeps)
     assert elapsed < 2.0
     # The same service still answers from an upstream that is up.
     result = await svc.call("package", {"registry": "pypi", "name": "requests"})
@@ -410,12 +466,13 @@ async def test_service_single_flight_survives_a_caller_giving_up(
 
 
 async def test_service_outage_answers_at_once_then_recovers(
-    server: LoopbackUpstream, tmp_path: Path, record_property: Any
+    server: LoopbackUpstream, tmp_path: Path, clock: FastForwardClock, record_property: Any
 ) -> None:
     """After one failed call, 20 calls answer in under 100 ms each (stale entry or sentence) without asking
-    the upstream; after the cool-down the first call fetches again and gets a fresh answer."""
+    the upstream or waiting; after the cool-down the first call fetches again and gets a fresh answer."""
     cooldown = 2.0
-    service = Service(settings_for(server, tmp_path, outage_cooldown=cooldown), backoff=BACKOFF)
+    settings = settings_for(server, tmp_path, outage_cooldown=cooldown)
+    service = Service(settings, backoff=BACKOFF, clock=clock)
     server.route("/npm/wobbly", reply(200, MS))
     fresh = await service.call("package", {"registry": "npm", "name": "wobbly"})
     backdate(tmp_path, 3600, service)
@@ -423,7 +480,7 @@ async def test_service_outage_answers_at_once_then_recovers(
     server.route("/npm/wobbly", failing(503, MS))
     first, _ = await failure(service, "gen-first")
     assert first == f"The npm registry failed: it answered HTTP 503{NO_CACHE}"
-    asked = server.total
+    asked, slept = server.total, len(clock.sleeps)
     timings = []
     for number in range(20):
         started = time.monotonic()
@@ -435,15 +492,19 @@ async def test_service_outage_answers_at_once_then_recovers(
             )
         else:
             message, _ = await failure(service, f"gen-{number}")
-            assert message.startswith("The npm registry failed: it answered HTTP 503; it is tried again in ")
-            assert message.endswith(NO_CACHE)
+            assert (
+                message
+                == f"The npm registry failed: it answered HTTP 503; it is tried again in 2 s{NO_CACHE}"
+            )
         timings.append(time.monotonic() - started)
     record_property("outage_call_ms", [round(t * 1000, 1) for t in timings])
     assert max(timings) < 0.1
-    assert server.total == asked
+    assert server.total == asked and len(clock.sleeps) == slept
     assert service.http.outages.down() == [server.url + "npm/"]
     server.route("/npm/wobbly", reply(200, MS))
-    await anyio.sleep(cooldown)
+    clock.advance(cooldown - 0.1)
+    assert service.http.outages.down() == [server.url + "npm/"]
+    clock.advance(0.1)
     recovered = await service.call("package", {"registry": "npm", "name": "wobbly"})
     await service.aclose()
     assert recovered == fresh
@@ -451,18 +512,24 @@ async def test_service_outage_answers_at_once_then_recovers(
     assert service.http.outages.down() == []
 
 
-async def test_service_outage_lets_one_probe_through(server: LoopbackUpstream, tmp_path: Path) -> None:
+async def test_service_outage_lets_one_probe_through(
+    server: LoopbackUpstream, tmp_path: Path, clock: FastForwardClock
+) -> None:
     """When the cool-down ends, one call probes; calls meanwhile fail at once, and the probe's answer ends it."""
-    service = Service(settings_for(server, tmp_path, outage_cooldown=COOLDOWN), backoff=BACKOFF)
+    service = Service(settings_for(server, tmp_path, outage_cooldown=COOLDOWN), backoff=BACKOFF, clock=clock)
     server.route("/npm/down", failing(503, MS))
     await failure(service, "down")
-    await anyio.sleep(COOLDOWN)
-    server.route("/npm/slow", delayed(0.5, reply(200, MS)))
+    clock.advance(COOLDOWN)
+    release = threading.Event()
+    server.route("/npm/slow", held(release, reply(200, MS)))
     messages: list[str] = []
 
     async def other() -> None:
-        await anyio.sleep(0.1)  # the probe is under way
+        with anyio.fail_after(TOTAL):
+            while not server.hits["/npm/slow"]:  # until the probe is under way
+                await anyio.sleep(0.01)
         messages.append((await failure(service, "ms"))[0])
+        release.set()
 
     async with anyio.create_task_group() as group:
         group.start_soon(other)
@@ -487,7 +554,7 @@ async def test_server_tool_error_carries_the_fault_sentence(
     server.route("/npm/broken", failing(503, MS))
     async with Client(build_server(service)) as client:
         failed = await client.call_tool("package", {"registry": "npm", "name": "broken"})
-        await anyio.sleep(COOLDOWN)
+        clock_of(service).advance(COOLDOWN)
         worked = await client.call_tool("package", {"registry": "npm", "name": "ms"})
     assert failed.is_error
     assert failed.content == [

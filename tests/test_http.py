@@ -10,6 +10,7 @@ from typing import ClassVar
 import httpx
 import pytest
 
+from mcp_registries.clock import Clock
 from mcp_registries.errors import (
     InvalidResponse,
     RateLimited,
@@ -22,7 +23,7 @@ from mcp_registries.fetching import BadDocument, Fetch, Missing
 from mcp_registries.http import USER_AGENT, HttpClient
 from mcp_registries.registries.base import segment, url_under
 
-from .conftest import FILES, NPM, make_settings
+from .conftest import FILES, NPM, FastForwardClock, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -30,8 +31,12 @@ URL = NPM + "thing"
 FETCH = Fetch(URL, "The test registry")
 
 
-def client_for(handler: Callable[[httpx.Request], httpx.Response], **settings: object) -> HttpClient:
-    return HttpClient(make_settings(**settings), transport=httpx.MockTransport(handler), backoff=0.0)
+def client_for(
+    handler: Callable[[httpx.Request], httpx.Response], clock: Clock | None = None, **settings: object
+) -> HttpClient:
+    return HttpClient(
+        make_settings(**settings), transport=httpx.MockTransport(handler), backoff=0.0, clock=clock
+    )
 
 
 def counting(
@@ -93,11 +98,11 @@ async def test_server_error_then_success_recovers() -> None:
 async def test_rate_limit_honours_retry_after_then_reports_it() -> None:
     """429 with Retry-After is retried after that delay; when it persists the sentence gives the retry time."""
     handler, seen = counting(httpx.Response(429, headers={"retry-after": "1"}))
-    started = time.monotonic()
+    clock = FastForwardClock()
     with pytest.raises(RateLimited) as caught:
-        await client_for(handler, retries=1).fetch(FETCH)
+        await client_for(handler, clock, retries=1).fetch(FETCH)
     assert len(seen) == 2
-    assert time.monotonic() - started >= 1.0
+    assert clock.sleeps == [1.0]  # the Retry-After, not the (zero) backoff
     assert caught.value.retry_after == 1.0
     assert "rate limiting requests (HTTP 429); retry after 1 s" in str(caught.value)
 
@@ -105,10 +110,11 @@ async def test_rate_limit_honours_retry_after_then_reports_it() -> None:
 async def test_rate_limit_past_the_time_bound_fails_at_once() -> None:
     """A Retry-After longer than the call's time bound is not waited for."""
     handler, seen = counting(httpx.Response(429, headers={"retry-after": "3600"}))
+    clock = FastForwardClock()
     started = time.monotonic()
     with pytest.raises(RateLimited, match="retry after 3600 s"):
-        await client_for(handler, retries=3, total_timeout=5.0).fetch(FETCH)
-    assert len(seen) == 1 and time.monotonic() - started < 1.0
+        await client_for(handler, clock, retries=3, total_timeout=5.0).fetch(FETCH)
+    assert len(seen) == 1 and clock.sleeps == [] and time.monotonic() - started < 1.0
 
 
 @pytest.mark.parametrize(
