@@ -60,6 +60,44 @@ PROFILE = settings.get_profile("mcp-registries")
 
 DATA = Path(__file__).parent / "data"
 
+#: Opts a developer's run into the `clients` tests (CI runs them anyway).
+CLIENT_TESTS = "MCP_REGISTRIES_CLIENT_TESTS"
+
+
+def under_ci() -> bool:
+    """CI sets CI (GitHub Actions, GitLab and most others: CI=true)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def client_tests_wanted(config: pytest.Config) -> bool:
+    """Whether this run includes the tests marked `clients` (the npm-installed MCP Inspector and conformance
+    suite): under CI, with MCP_REGISTRIES_CLIENT_TESTS=1, or when a -m expression names them."""
+    return (
+        under_ci()
+        or os.environ.get(CLIENT_TESTS, "").strip() not in ("", "0")
+        or "clients" in (config.option.markexpr or "")
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if client_tests_wanted(config):
+        return
+    deselected = [item for item in items if item.get_closest_marker("clients")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("clients")]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    clients = Path(__file__).parent / "test_clients.py"
+    chosen = [Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args]
+    if not client_tests_wanted(config) and any(p == clients or p in clients.parents for p in chosen):
+        terminalreporter.write_line(
+            "deselected the tests marked `clients` (MCP Inspector and conformance suite, installed with "
+            f"`npm ci`): CI=true or {CLIENT_TESTS}=1 runs them"
+        )
+
+
 NPM = "https://npm.test/api/npm/npm-remote/"
 NPM_DL = "https://npm-dl.test/mirror/"
 PYPI = "https://pypi.test/pypi-proxy/"

