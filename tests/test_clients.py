@@ -32,23 +32,21 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
-import httpx
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
 from .conftest import recorded_routes, under_ci
 from .upstream import LoopbackUpstream
+from .webserver import CliServer
 
 CLIENTS = Path(__file__).parent / "clients"
 NODE_MODULES = CLIENTS / "node_modules"
@@ -196,12 +194,6 @@ def server_env(loopback: LoopbackUpstream) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class HttpServer:
     base: str
@@ -214,43 +206,14 @@ class HttpServer:
 
 @contextlib.contextmanager
 def serve_http(loopback: LoopbackUpstream, home: Path, *flags: str) -> Iterator[HttpServer]:
-    """`mcp-registries --transport http` on a free port: healthy within 30 s, stopped by SIGTERM within 10 s."""
-    port = free_port()
-    log_path = home / f"server-{port}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(SCRIPT), "--transport", "http", "--port", str(port), *flags],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={"PATH": os.environ.get("PATH", ""), "HOME": str(home), **server_env(loopback)},
-        )
-    server = HttpServer(f"http://127.0.0.1:{port}", log_path)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"the HTTP server exited with status {process.returncode}:\n{tail(log_path.read_text())}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(server.base + "/healthz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the HTTP server did not answer /healthz within 30 s:\n{tail(log_path.read_text())}"
-                )
-            time.sleep(0.1)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-                pytest.fail(f"the HTTP server ignored SIGTERM for 10 s:\n{tail(log_path.read_text())}")
+    """`mcp-registries --transport http` on a port of its choosing: healthy within 30 s, stopped by SIGTERM
+    within 10 s."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), **server_env(loopback)}
+    # INFO: the port is read from uvicorn's startup line.
+    env["MCP_REGISTRIES_LOG_LEVEL"] = "INFO"
+    with CliServer(["--transport", "http", *flags], env, home / "server.log") as server:
+        yield HttpServer(server.wait_ready(timeout=30), server.log)
+        assert server.stop(signal.SIGTERM) == 0, tail(server.stderr)
 
 
 @pytest.fixture(scope="module")
