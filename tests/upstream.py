@@ -2,10 +2,10 @@
 
 Each path gets a behaviour: a function that answers one request through an `Exchange` (a recorded
 document, a status, a hang, a dropped or truncated body, a trickle, a delay, a body paced to a link
-speed, ...). The server counts requests per path, records their headers, arrival times and the
-statuses it sent, and counts the body bytes it offered and the connections it accepted, so tests can
-prove retries, single-flight, conditional requests and that nothing connected at all. Every wait is
-bounded (at most `HANG_LIMIT`) and ends early when the server shuts down.
+speed, ...). The server counts requests per path, records their headers and the statuses it sent,
+and counts the body bytes it offered and the connections it accepted, so tests can prove retries,
+single-flight, conditional requests and that nothing connected at all. Every wait is bounded (at most
+`HANG_LIMIT`) and ends early when the server shuts down.
 
 The tests (in process and through subprocesses) and the benchmarks (`benchmarks/bench.py`) use it;
 it needs nothing but the standard library, so a process that does not import `mcp_registries` can
@@ -247,7 +247,6 @@ class LoopbackUpstream:
         self.hits: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
         self.headers: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
-        self.times: defaultdict[str, list[float]] = defaultdict(list)
         self.statuses: defaultdict[str, list[int]] = defaultdict(list)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -311,7 +310,6 @@ class LoopbackUpstream:
                     outer.hits[path] += 1
                     number = outer.hits[path]
                     outer.headers[path].append(dict(self.headers.items()))
-                    outer.times[path].append(time.monotonic())
                 try:
                     outer._behaviour(path)(Exchange(self, outer, path, number))
                 except OSError:  # the client gave up mid-answer: what several faults are about
