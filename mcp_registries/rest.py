@@ -35,20 +35,19 @@ PREFIX = "/packages/v1/"
 MAX_BODY_BYTES = 16 * 1024
 
 
+#: Each error's HTTP status, the first matching class wins (RateLimited before UpstreamError).
+_STATUSES: tuple[tuple[type[RegistryError], int], ...] = (
+    (InternalError, 500),
+    (InvalidArgument, 400),
+    (NotFound, 404),
+    (UpstreamTimeout, 504),
+    (RateLimited, 503),
+    (UpstreamError, 502),
+)
+
+
 def status_of(exc: RegistryError) -> int:
-    if isinstance(exc, InternalError):
-        return 500
-    if isinstance(exc, InvalidArgument):
-        return 400
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, UpstreamTimeout):
-        return 504
-    if isinstance(exc, RateLimited):
-        return 503
-    if isinstance(exc, UpstreamError):
-        return 502
-    return 500
+    return next((status for kind, status in _STATUSES if isinstance(exc, kind)), 500)
 
 
 def error_response(
