@@ -8,6 +8,7 @@ to be large (`page_size`, `files`, `group`, `extra`) is left whole.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 
@@ -111,6 +112,30 @@ def pick_artifacts(artifacts: Sequence[Artifact], count: int = ARTIFACTS) -> lis
     return picked[:count]
 
 
+def fit_files(
+    artifacts: list[Artifact], *, all_files: bool, page: int, page_size: int
+) -> tuple[list[Artifact], list[str]]:
+    """The files a `version` answer lists: a few by default, a page of every one with files='all'."""
+    total = len(artifacts)
+    if all_files:
+        start = (page - 1) * page_size
+        shown = artifacts[start : start + page_size]
+        pages = math.ceil(total / page_size)
+        if pages <= 1 and page == 1:
+            return shown, []
+        more = f"; page={page + 1} for more" if start + page_size < total else ""
+        span = f"{start + 1}–{start + len(shown)}" if shown else "none"
+        return shown, [f"files {span} of {total} (page {page} of {pages}){more}"]
+    picked = pick_artifacts(artifacts)
+    if len(picked) == total:
+        return picked, []
+    note = (
+        f"{total} files; artifacts lists {len(picked)} (the sdist and the most general wheels); "
+        "files='all' lists every one"
+    )
+    return picked, [note]
+
+
 # -- versions ---------------------------------------------------------------------------------------
 
 
@@ -208,6 +233,7 @@ __all__ = [
     "LIMIT",
     "file_summary",
     "fit_dependencies",
+    "fit_files",
     "fit_versions",
     "pick_artifacts",
     "platform_label",

@@ -35,20 +35,19 @@ PREFIX = "/packages/v1/"
 MAX_BODY_BYTES = 16 * 1024
 
 
+#: Each error's HTTP status, the first matching class wins (RateLimited before UpstreamError).
+_STATUSES: tuple[tuple[type[RegistryError], int], ...] = (
+    (InternalError, 500),
+    (InvalidArgument, 400),
+    (NotFound, 404),
+    (UpstreamTimeout, 504),
+    (RateLimited, 503),
+    (UpstreamError, 502),
+)
+
+
 def status_of(exc: RegistryError) -> int:
-    if isinstance(exc, InternalError):
-        return 500
-    if isinstance(exc, InvalidArgument):
-        return 400
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, UpstreamTimeout):
-        return 504
-    if isinstance(exc, RateLimited):
-        return 503
-    if isinstance(exc, UpstreamError):
-        return 502
-    return 500
+    return next((status for kind, status in _STATUSES if isinstance(exc, kind)), 500)
 
 
 def error_response(
@@ -114,26 +113,27 @@ def routes(service: Service) -> list[Route]:
     ]
 
 
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
 def openapi_document(*, secured: bool = False) -> dict[str, Any]:
     """OpenAPI 3.1 for the REST API, from the same parameter table and result models as the tools.
 
     `secured`: the server wants a bearer token (MCP_REGISTRIES_AUTH_TOKEN), so the document says so.
     """
-    schemas: dict[str, Any] = {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                }
-            },
-        }
-    }
+    schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
     paths: dict[str, Any] = {}
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    errors = _error_responses(secured)
     for op, spec in OPERATIONS.items():
         model = RESULT_MODELS[op]
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -155,30 +155,7 @@ def openapi_document(*, secured: bool = False) -> dict[str, Any]:
                             "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
                         },
                     },
-                    "400": {"description": "Bad argument or malformed JSON.", "content": error},
-                    "404": {"description": "Package or version not found.", "content": error},
-                    "413": {"description": "Request body too large.", "content": error},
-                    "502": {"description": "The upstream registry failed.", "content": error},
-                    "500": {
-                        "description": "An internal error; the server logged the details.",
-                        "content": error,
-                    },
-                    "503": {
-                        "description": "The upstream registry is rate limiting.",
-                        "headers": {
-                            "Retry-After": {
-                                "description": "Seconds to wait, when the registry said.",
-                                "schema": {"type": "integer"},
-                            }
-                        },
-                        "content": error,
-                    },
-                    "504": {"description": "The upstream registry timed out.", "content": error},
-                    **(
-                        {"401": {"description": "Missing or wrong bearer token.", "content": error}}
-                        if secured
-                        else {}
-                    ),
+                    **errors,
                 },
             }
         }
@@ -196,3 +173,30 @@ def openapi_document(*, secured: bool = False) -> dict[str, Any]:
         document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         document["security"] = [{"bearer": []}]
     return document
+
+
+def _error_responses(secured: bool) -> dict[str, Any]:
+    """Every error status an operation answers, in the one error shape."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    retry_after = {
+        "Retry-After": {
+            "description": "Seconds to wait, when the registry said.",
+            "schema": {"type": "integer"},
+        }
+    }
+    responses: dict[str, Any] = {
+        "400": {"description": "Bad argument or malformed JSON.", "content": error},
+        "404": {"description": "Package or version not found.", "content": error},
+        "413": {"description": "Request body too large.", "content": error},
+        "502": {"description": "The upstream registry failed.", "content": error},
+        "500": {"description": "An internal error; the server logged the details.", "content": error},
+        "503": {
+            "description": "The upstream registry is rate limiting.",
+            "headers": retry_after,
+            "content": error,
+        },
+        "504": {"description": "The upstream registry timed out.", "content": error},
+    }
+    if secured:
+        responses["401"] = {"description": "Missing or wrong bearer token.", "content": error}
+    return responses

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from .budget import file_summary, fit_dependencies, fit_versions, pick_artifacts
+from .budget import file_summary, fit_dependencies, fit_files, fit_versions
 from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
 from .clock import Clock
 from .errors import (
@@ -32,7 +32,6 @@ from .errors import (
 from .fetching import Engine
 from .http import HttpClient
 from .models import (
-    Artifact,
     DependenciesResult,
     DownloadsResult,
     MaintainerResult,
@@ -254,7 +253,9 @@ class Service:
         index = bundle.index
         entry = index.entry(version)
         yanked = doc.yanked if doc.yanked is not None else entry.yanked
-        artifacts, file_notes = _files(doc.artifacts, query)
+        artifacts, file_notes = fit_files(
+            doc.artifacts, all_files=query.files == "all", page=query.page, page_size=query.page_size
+        )
         return VersionResult(
             registry=index.registry,
             name=index.name,
@@ -382,26 +383,6 @@ async def _together(*calls: Callable[[], Coroutine[Any, Any, None]]) -> None:
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
-
-
-def _files(artifacts: list[Artifact], query: Query) -> tuple[list[Artifact], list[str]]:
-    """The files a `version` answer lists: a few by default, a page of every one with files='all'."""
-    total = len(artifacts)
-    if query.files == "all":
-        start = (query.page - 1) * query.page_size
-        shown = artifacts[start : start + query.page_size]
-        pages = math.ceil(total / query.page_size)
-        if pages <= 1 and query.page == 1:
-            return shown, []
-        more = f"; page={query.page + 1} for more" if start + query.page_size < total else ""
-        span = f"{start + 1}–{start + len(shown)}" if shown else "none"
-        return shown, [f"files {span} of {total} (page {query.page} of {pages}){more}"]
-    picked = pick_artifacts(artifacts)
-    if len(picked) == total:
-        return picked, []
-    return picked, [
-        f"{total} files; artifacts lists {len(picked)} (the sdist and the most general wheels); files='all' lists every one"
-    ]
 
 
 def _unknown_extra(name: str, doc: VersionDoc, extra: str) -> InvalidArgument:

@@ -618,6 +618,26 @@ def test_dependencies_of_tangled_extra_markers_are_not_runtime() -> None:
     assert found["runtime"] == [Dependency(name="x", marker='extra != "x"')]
 
 
+@pytest.mark.parametrize(
+    ("line", "written"),
+    [
+        ('x; (python_version < "3.8" and extra == "a") or sys_platform == "win32"', "top-level or"),
+        ('x; (extra == "a" or python_version < "3.8") and sys_platform == "win32"', "clause in parentheses"),
+    ],
+)
+def test_dependencies_of_nested_extra_clause_keeps_the_marker_whole(line: str, written: str) -> None:
+    """An extra clause under 'or' or inside parentheses cannot be split off: the line keeps its marker."""
+    found, _ = dependencies_of([line])
+    [(extra, [kept])] = found["extras"].items()
+    assert extra == "a" and kept.startswith("x; ") and 'extra == "a"' in kept, written
+
+
+def test_dependencies_of_parentheses_in_quotes_do_not_nest() -> None:
+    """A parenthesis inside a quoted value is text: the clause after it still leaves the marker."""
+    found, _ = dependencies_of(['x; platform_release == "5.4 (lts" and extra == "a"'])
+    assert found["extras"] == {"a": ['x; platform_release == "5.4 (lts"']}
+
+
 def test_dependencies_of_null_and_markers_without_extras() -> None:
     """`requires_dist: null` is no dependencies; a marker without an extra stays whole on a runtime dependency."""
     assert dependencies_of(None) == ({"runtime": [], "extras": {}, "dev_extras": []}, [NOTE_DEV])

@@ -85,73 +85,51 @@ def author_of(info: dict[str, Any]) -> Person | None:
     return found[0] if found else None
 
 
-def _extra_clause(item: Any) -> str | None:
-    """The normalized extra (PEP 685) named by an `extra == "x"` marker clause, either way round, else None."""
-    if not (isinstance(item, tuple) and len(item) == 3) or getattr(item[1], "value", None) != "==":
-        return None
-    for variable, value in ((item[0], item[2]), (item[2], item[0])):
-        if (
-            type(variable).__name__ == "Variable"
-            and variable.value == "extra"
-            and type(value).__name__ == "Value"
-        ):
-            return canonicalize_name(str(value.value))
-    return None
+# An `extra` clause as packaging writes a marker back (`str(Marker)`): double quotes, single spaces, the
+# extra's name already normalized (PEP 685), either way round.
+_EXTRA_CLAUSE = re.compile(r'extra == "([^"]*)"|"([^"]*)" == extra')
 
 
-def _unwrap(item: Any) -> Any:
-    # '(extra == "x")' parses as a one-element group.
-    while isinstance(item, list) and len(item) == 1:
-        item = item[0]
-    return item
-
-
-def _extras_in(parts: list[Any]) -> list[str]:
-    found: list[str] = []
-    for item in parts:
-        if isinstance(item, list):
-            found += _extras_in(item)
-        elif (extra := _extra_clause(item)) is not None:
-            found.append(extra)
+def _top_level(marker: str) -> list[tuple[int, str]]:
+    """Each character of a marker with its parenthesis depth (parentheses inside quotes do not count)."""
+    found, depth, quote = [], 0, ""
+    for char in marker:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        found.append((depth, char))
     return found
 
 
 def _extra_of(requirement: Requirement) -> tuple[str | None, str | None]:
-    """Split `extra == "x"` from a marker: (the extra, the rest of the marker or None)."""
+    """Split `extra == "x"` from a marker: (the extra, the rest of the marker or None).
+
+    Only a clause joined by `and` at the top level leaves the marker; anything more tangled
+    (`extra == "test" or extra == "dev"`, a clause inside parentheses) is kept whole under the first extra.
+    """
     if requirement.marker is None:
         return None, None
-    parts = _unwrap(requirement.marker._markers)
-    parts = parts if isinstance(parts, list) else [parts]
-    found = _extras_in(parts)
-    if not found:
-        return None, str(requirement.marker)
-    top = [extra for item in parts if (extra := _extra_clause(_unwrap(item))) is not None]
-    if "or" in parts or not top:
-        # `extra == "test" or extra == "dev"` still needs an extra; too tangled to split, so kept whole.
-        return found[0], str(requirement.marker)
-    # A top-level `... and extra == "x" and ...`: drop the clause and the 'and' that joined it.
-    rest: list[Any] = []
-    for item in parts:
-        if _extra_clause(_unwrap(item)) is not None:
-            if rest and rest[-1] == "and":
-                rest.pop()
-            continue
-        if item == "and" and not rest:
-            continue
-        rest.append(item)
-    return top[0], _format_marker(rest) or None
-
-
-def _format_marker(parts: list[Any]) -> str:
-    out = []
-    for item in parts:
-        if isinstance(item, list):
-            out.append(f"({_format_marker(item)})")
-        elif isinstance(item, tuple):
-            out.append(" ".join(str(x.serialize()) for x in item))
-        else:
-            out.append(str(item))
-    return " ".join(out)
+    marker = str(requirement.marker)
+    clauses = list(_EXTRA_CLAUSE.finditer(marker))
+    if not clauses:
+        return None, marker
+    first = clauses[0]
+    extra = canonicalize_name(first.group(1) if first.group(1) is not None else first.group(2))
+    outside = "".join(char if depth == 0 else " " for depth, char in _top_level(marker))
+    nested = outside[first.start() : first.end()] != marker[first.start() : first.end()]
+    if len(clauses) > 1 or nested or " or " in outside:
+        return extra, marker
+    before, after = marker[: first.start()], marker[first.end() :]
+    if before.endswith(" and "):
+        before = before[: -len(" and ")]
+    elif after.startswith(" and "):
+        after = after[len(" and ") :]
+    return extra, (before + after).strip() or None
 
 
 #: A PEP 508 line's name and extras; what follows, up to the marker, is the requirement as written.
