@@ -30,7 +30,7 @@ from .base import (
     url_under,
 )
 from .pypi_json import parse_release, project_index
-from .pypi_reader import Project, ProjectReader, decode_project, fields
+from .pypi_reader import ProjectReader, decode_project
 from .pypi_simple import parse_release_from_files, release_files, simple_releases
 from .versioning import pep440
 
@@ -92,7 +92,8 @@ class PyPI:
             absent=PackageNotFound("pypi", name),
         )
         data = yield project
-        decoded = fields(data) if isinstance(data, Project) else decode_project(data)
+        # The reader's fields, or the body it gave back whole when it could not read it as it came.
+        decoded = data if isinstance(data, dict) else decode_project(data)
         if decoded["releases"] is None:
             # The JSON API's `releases` key is deprecated; without it the Simple API lists the versions.
             decoded["releases"] = simple_releases((yield self._simple(name)))

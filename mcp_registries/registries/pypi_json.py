@@ -15,7 +15,7 @@ from ..models import Artifact, Person, Vulnerability
 from .base import IndexBundle, PackageIndex, VersionDoc
 from .common import address_people, iso_utc, keywords, text
 from .pypi_metadata import author_of, dependencies_of, homepage_of, license_of, repository_of
-from .pypi_reader import ReleaseFile
+from .pypi_reader import Release, ReleaseFile, first_upload, yank
 from .versioning import pep440_prerelease, sort_pep440
 
 
@@ -67,30 +67,8 @@ def release_file(file: dict[str, Any]) -> ReleaseFile:
     )
 
 
-def _yank(files: list[ReleaseFile]) -> tuple[bool, str | None]:
-    """A release is yanked when all its files are (PEP 592); the Simple API puts the reason in `yanked`."""
-    if (
-        not files
-        or not files[0].yanked
-        or not all(f.yanked is True or isinstance(f.yanked, str) for f in files)
-    ):
-        return False, None
-    reasons = (f.yanked_reason or (f.yanked if isinstance(f.yanked, str) else None) for f in files)
-    return True, text(next((r for r in reasons if r), None), 300)
-
-
-def _first_upload(files: list[ReleaseFile]) -> str | None:
-    """The earliest upload time as PyPI wrote it: ISO 8601 UTC strings order as text to the second."""
-    earliest = None
-    for file in files:
-        stamp = file.upload_time_iso_8601 or file.upload_time
-        if isinstance(stamp, str) and stamp and (earliest is None or stamp < earliest):
-            earliest = stamp
-    return earliest
-
-
 def _released(files: list[ReleaseFile]) -> str | None:
-    return iso_utc(_first_upload(files))
+    return iso_utc(first_upload(files))
 
 
 def _vulnerabilities(value: Any) -> list[Vulnerability]:
@@ -118,7 +96,7 @@ def release_doc(
     artifacts = _artifacts(file_list, base_url)
     notes = []
     summaries = [release_file(f) for f in file_list if isinstance(f, dict)]
-    yanked, reason = _yank(summaries)
+    yanked, reason = yank(summaries)
     if info.get("yanked") is True:
         yanked, reason = True, text(info.get("yanked_reason"), 300) or reason
     if not file_list:
@@ -160,9 +138,7 @@ def project_index(data: dict[str, Any], url: str) -> IndexBundle:
         raise BadDocument("a PyPI JSON API body has an 'info' object")
     info = data["info"]
     latest = info.get("version") if isinstance(info.get("version"), str) else None
-    releases: dict[str, list[ReleaseFile]] = (
-        data["releases"] if isinstance(data.get("releases"), dict) else {}
-    )
+    releases: dict[str, Release] = data["releases"] if isinstance(data.get("releases"), dict) else {}
     columns = _release_columns(releases)
     maintainers, organization, notes = _owners(data.get("ownership"))
     latest_doc = (
@@ -209,15 +185,11 @@ class _Columns:
     yanks: dict[str, str | None]
 
 
-def _release_columns(releases: dict[str, list[ReleaseFile]]) -> _Columns:
+def _release_columns(releases: dict[str, Release]) -> _Columns:
     """The version list as the index keeps it: order, release dates and yanks."""
-    released = {v: stamp for v, files in releases.items() if (stamp := _first_upload(files))}
+    released = {v: release.first_upload for v, release in releases.items() if release.first_upload}
     ordered = sort_pep440(releases, released)
-    yanks = {}
-    for version in ordered:
-        yanked, reason = _yank(releases[version])
-        if yanked:
-            yanks[version] = reason
+    yanks = {v: releases[v].reason for v in ordered if releases[v].yanked}
     return _Columns(ordered, released, yanks)
 
 

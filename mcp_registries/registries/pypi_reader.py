@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from ..fetching import BadDocument, undecodable
+from .common import text
 from .streaming import SegmentedReader, fill_from
 from .versioning import pep440_key
 
@@ -22,6 +24,43 @@ class ReleaseFile(msgspec.Struct, gc=False):
     upload_time: Any = None
     yanked: Any = None
     yanked_reason: Any = None
+
+
+def yank(files: list[ReleaseFile]) -> tuple[bool, str | None]:
+    """A release is yanked when all its files are (PEP 592); the Simple API puts the reason in `yanked`."""
+    if (
+        not files
+        or not files[0].yanked
+        or not all(f.yanked is True or isinstance(f.yanked, str) for f in files)
+    ):
+        return False, None
+    reasons = (f.yanked_reason or (f.yanked if isinstance(f.yanked, str) else None) for f in files)
+    return True, text(next((r for r in reasons if r), None), 300)
+
+
+def first_upload(files: list[ReleaseFile]) -> str | None:
+    """The earliest upload time as PyPI wrote it: ISO 8601 UTC strings order as text to the second."""
+    earliest = None
+    for file in files:
+        stamp = file.upload_time_iso_8601 or file.upload_time
+        if isinstance(stamp, str) and stamp and (earliest is None or stamp < earliest):
+            earliest = stamp
+    return earliest
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """What the index keeps of a release: its first upload, and whether (and why) it is yanked."""
+
+    first_upload: str | None
+    yanked: bool = False
+    reason: str | None = None
+
+
+def release_of(files: list[ReleaseFile] | None) -> Release:
+    files = files or []
+    yanked, reason = yank(files)
+    return Release(first_upload(files), yanked, reason)
 
 
 class _Info(msgspec.Struct):
@@ -71,10 +110,10 @@ def decode_project(raw: bytes | bytearray) -> dict[str, Any]:
         raise BadDocument(undecodable(raw)) from None
 
 
-def fields(project: Project) -> dict[str, Any]:
-    releases = None
-    if project.releases is not None:
-        releases = {version: files or [] for version, files in project.releases.items()}
+def fields(project: Project, releases: dict[str, Release] | None = None) -> dict[str, Any]:
+    """The fields answers use; `releases` as summaries (given, or made from the project's file lists)."""
+    if releases is None and project.releases is not None:
+        releases = {version: release_of(files) for version, files in project.releases.items()}
     return {
         "info": msgspec.structs.asdict(project.info) if project.info is not None else None,
         "releases": releases,
@@ -86,8 +125,8 @@ def fields(project: Project) -> dict[str, Any]:
 
 class ProjectReader(SegmentedReader):
     """Reads the project JSON while it downloads (see `streaming`): `info` from the head, `releases`
-    segment by segment (each version's sort key built as it arrives), the rest from the tail: the
-    project as the whole body would decode."""
+    segment by segment (each version's sort key and summary built as it arrives, its files then
+    dropped), the rest from the tail: the fields `decode_project` gives for the whole body."""
 
     member = b"releases"
     opens, closes = b"[", b"]"
@@ -95,7 +134,7 @@ class ProjectReader(SegmentedReader):
     def __init__(self, segment: int = 256 * 1024) -> None:
         super().__init__(segment)
         self.top: Project | None = None
-        self.releases: dict[str, list[ReleaseFile] | None] = {}
+        self.releases: dict[str, Release] = {}
 
     def head(self, document: bytes) -> bool:
         self.top = _PROJECT.decode(document)
@@ -105,15 +144,14 @@ class ProjectReader(SegmentedReader):
         self._take(_RELEASES.decode(entries))
 
     def _take(self, releases: dict[str, list[ReleaseFile] | None]) -> None:
-        self.releases.update(releases)
-        for version in releases:
+        for version, files in releases.items():
             pep440_key(version)
+            self.releases[version] = release_of(files)
 
-    def tail(self, document: bytes) -> Project | None:
+    def tail(self, document: bytes) -> dict[str, Any] | None:
         rest = _PROJECT.decode(document)
         self._take(rest.releases or {})
         if self.top is None:
             return None
         fill_from(self.top, rest, "releases")
-        rest.releases = self.releases
-        return rest
+        return fields(rest, self.releases if rest.releases is not None or self.releases else None)

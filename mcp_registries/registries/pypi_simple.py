@@ -19,11 +19,11 @@ from packaging.version import InvalidVersion, Version
 from ..fetching import BadDocument
 from .base import VersionDoc
 from .pypi_json import absolute_url, release_doc, release_file
-from .pypi_reader import ReleaseFile
+from .pypi_reader import Release, ReleaseFile, release_of
 from .versioning import pep440
 
 
-def simple_releases(listing: Any) -> dict[str, list[ReleaseFile]]:
+def simple_releases(listing: Any) -> dict[str, Release]:
     """Every version a Simple API page (PEP 700 `versions`) lists, with its files."""
     if not isinstance(listing, dict):
         raise BadDocument("a Simple API JSON body is an object")
@@ -33,7 +33,7 @@ def simple_releases(listing: Any) -> dict[str, list[ReleaseFile]]:
         file_version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
         if file_version is not None and file_version in by_version:
             releases[by_version[file_version]].append(release_file(file))
-    return releases
+    return {version: release_of(files) for version, files in releases.items()}
 
 
 def _file_version(filename: str) -> Version | None:
