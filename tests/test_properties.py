@@ -22,7 +22,7 @@ from mcp_types import CallToolResult, TextContent
 
 from mcp_registries.fetching import BadDocument
 from mcp_registries.models import Operation
-from mcp_registries.operations import OPERATIONS
+from mcp_registries.operations import FILE_VIEWS, GROUPS, OPERATIONS
 from mcp_registries.registries.base import segment, url_under
 from mcp_registries.server import answer
 from mcp_registries.service import Service
@@ -105,7 +105,18 @@ def count_verdict(raw: Any, largest: int | None) -> str:
 
 
 def period_verdict(raw: Any) -> str:
-    return VALID if raw is None or (isinstance(raw, str) and raw.strip().lower() in PERIODS) else INVALID
+    return choice_verdict(raw, PERIODS)
+
+
+def choice_verdict(raw: Any, accepted: tuple[str, ...]) -> str:
+    return VALID if raw is None or (isinstance(raw, str) and raw.strip().lower() in accepted) else INVALID
+
+
+def extra_verdict(raw: Any) -> str:
+    """Any string names an extra; whether the release has it is known only once its document is read."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return VALID
+    return UNKNOWN if isinstance(raw, str) else INVALID
 
 
 def verdict(operation: Operation, arguments: dict[str, Any]) -> tuple[str, str | None]:
@@ -123,6 +134,12 @@ def verdict(operation: Operation, arguments: dict[str, Any]) -> tuple[str, str |
         verdicts.append(count_verdict(arguments.get("page_size"), None))
     if "period" in params:
         verdicts.append(period_verdict(arguments.get("period")))
+    if "files" in params:
+        verdicts.append(choice_verdict(arguments.get("files"), FILE_VIEWS))
+    if "group" in params:
+        verdicts.append(choice_verdict(arguments.get("group"), GROUPS))
+    if "extra" in params:
+        verdicts.append(extra_verdict(arguments.get("extra")))
     worst = INVALID if INVALID in verdicts else UNKNOWN if UNKNOWN in verdicts else VALID
     return worst, registry
 
@@ -320,6 +337,9 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "page": st.integers(1, 5),
     "page_size": st.integers(1, 300),
     "period": periods,
+    "files": spelled(FILE_VIEWS),
+    "group": spelled(GROUPS),
+    "extra": st.sampled_from(["socks", "use-chardet-on-py3", "argon2", "bcrypt", "all", "dev"]),
 }
 HOSTILE: dict[str, st.SearchStrategy[Any]] = {
     "registry": st.one_of(spelled(tuple(SPELLINGS)), texts, json_values),
@@ -328,6 +348,9 @@ HOSTILE: dict[str, st.SearchStrategy[Any]] = {
     "page": st.one_of(counts, counts, texts, json_values),
     "page_size": st.one_of(counts, counts, texts, json_values),
     "period": st.one_of(periods, texts, json_values),
+    "files": st.one_of(spelled(FILE_VIEWS), texts, json_values),
+    "group": st.one_of(spelled(GROUPS), texts, json_values),
+    "extra": st.one_of(texts, json_values),
 }
 extra_keys = st.dictionaries(
     st.text(max_size=12).filter(lambda k: k not in PLAUSIBLE), json_values, max_size=3
@@ -583,6 +606,12 @@ async def test_answer_after_hostile_calls_still_answers_correctly(
         (Operation.PACKAGE, {"registry": "npm", "name": "x", "page": "no"}, (VALID, "npm")),
         (Operation.DOWNLOADS, {"registry": "pypi", "name": "x.", "period": "LAST-DAY"}, (INVALID, "pypi")),
         (Operation.MAINTAINER, {"registry": "cargo", "name": "x"}, (INVALID, None)),
+        (Operation.VERSION, {"registry": "npm", "name": "x", "version": "1.0.0", "files": " ALL"}, (VALID, "npm")),
+        (Operation.VERSION, {"registry": "npm", "name": "x", "version": "1.0.0", "files": "some"}, (INVALID, "npm")),
+        (Operation.DEPENDENCIES, {"registry": "pypi", "name": "x", "group": "Dev "}, (VALID, "pypi")),
+        (Operation.DEPENDENCIES, {"registry": "pypi", "name": "x", "extra": 3}, (INVALID, "pypi")),
+        (Operation.DEPENDENCIES, {"registry": "pypi", "name": "x", "extra": "socks"}, (UNKNOWN, "pypi")),
+        (Operation.PACKAGE, {"registry": "pypi", "name": "x", "extra": 3}, (VALID, "pypi")),
     ],
 )  # fmt: skip
 def test_oracle_verdicts_follow_the_argument_table(
