@@ -18,10 +18,8 @@ from mcp_registries.registries.npm import (
     NOTE_NO_DEPRECATIONS,
     READER,
     Npm,
-    dependencies_of,
-    license_of,
-    parse_manifest,
 )
+from mcp_registries.registries.npm_manifest import dependencies_of, license_of, parse_manifest
 from mcp_registries.registries.packument import Packument
 from mcp_registries.registries.versioning import semver_key, semver_prerelease
 
