@@ -111,13 +111,11 @@ class HttpClient:
         probe = self.outages.admit(upstream)
         try:
             return await self._attempts(fetch, validators, upstream)
-        except (UpstreamError, Missing, NotModified):
-            # An answer, or an outage that `_attempts` recorded: either way the probe is over.
-            raise
-        except BaseException:
+        finally:
             if probe:
+                # However the probe ended (an answer, a new cool-down, a cancellation, a URL refused
+                # before sending), it no longer holds the probe: the next request may try.
                 self.outages.gave_up(upstream)
-            raise
 
     async def _attempts(self, fetch: Fetch, validators: Validators | None, upstream: str) -> Fetched:
         conditional = validators.headers() if validators else {}

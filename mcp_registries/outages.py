@@ -58,7 +58,8 @@ class Outages:
         self._down.pop(upstream, None)
 
     def gave_up(self, upstream: str) -> None:
-        """The probe was cancelled before an answer: the next request probes instead."""
+        """The probe is over: a no-op when its answer ended the outage or started a new one (neither is
+        probing); after a cancellation or a refusal before sending, the next request probes instead."""
         outage = self._down.get(upstream)
         if outage is not None:
             outage.probing = False

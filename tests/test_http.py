@@ -349,3 +349,18 @@ def test_url_under_keeps_the_base_path_prefix() -> None:
     base = "https://mirror.test/api/npm/npm-remote/"
     assert url_under(base, "@scope/pkg", "1.0.0") == base + "@scope%2Fpkg/1.0.0"
     assert url_under(base, "simple", "django", "") == base + "simple/django/"
+
+
+async def test_probe_refused_before_sending_lets_the_next_request_probe() -> None:
+    """A probe that ends without an answer (its URL refused before sending) does not hold the probe: the
+    next request to that upstream is let through, not failed as 'being tried again now'."""
+    handler, seen = counting(httpx.Response(503), httpx.Response(200, json={"ok": 1}))
+    clock = FastForwardClock()
+    client = client_for(handler, clock, retries=0, outage_cooldown=30.0)
+    with pytest.raises(UpstreamStatus):
+        await client.fetch(FETCH)
+    clock.advance(31.0)
+    with pytest.raises(InvalidResponse, match="malformed URL"):
+        await client.fetch(Fetch(NPM + "bad\x7fname", "The test registry"))
+    assert await client.fetch(FETCH) == {"ok": 1}
+    assert len(seen) == 2
