@@ -86,10 +86,10 @@ def parser() -> argparse.ArgumentParser:
     )
     query.add_argument("operation", choices=[op.value for op in OPERATIONS])
     query.add_argument("registry", help=f"one of {', '.join(REGISTRY_SYNONYMS)}")
-    query.add_argument("name", help="exact package name")
+    query.add_argument("name", help="exact package name (search: the words or guessed name to look for)")
     query.add_argument("--version", dest="pkg_version", metavar="V", help="version (version, dependencies)")
-    query.add_argument("--page", type=int, metavar="N", help="page number (versions)")
-    query.add_argument("--page-size", type=int, metavar="N", help="page size, at most 250 (versions)")
+    query.add_argument("--page", type=int, metavar="N", help="page number (versions, search)")
+    query.add_argument("--page-size", type=int, metavar="N", help="page size, at most 250 (versions, search)")
     query.add_argument("--period", metavar="P", help=f"one of {', '.join(PERIODS)} (downloads)")
     query.add_argument("--files", metavar="F", help="'all' lists every file of a release (version)")
     query.add_argument("--group", metavar="G", help=f"one of {', '.join(GROUPS)}, in full (dependencies)")
@@ -110,7 +110,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 async def _query(settings: Settings, args: argparse.Namespace) -> int:
     from .service import Service
 
-    arguments: dict[str, Any] = {"registry": args.registry, "name": args.name}
+    subject = "query" if args.operation == "search" else "name"
+    arguments: dict[str, Any] = {"registry": args.registry, subject: args.name}
     for key, value in (
         ("version", args.pkg_version),
         ("page", args.page),

@@ -3,8 +3,9 @@
     RegistryError
     ├── InternalError            a bug: the one sentence for it (the server logs the details)
     ├── InvalidArgument          a tool argument was wrong (what, and what is accepted)
+    ├── SearchUnavailable        the registry (or its mirror) has no search endpoint
     ├── NotFound
-    │   ├── PackageNotFound      the registry has no such package
+    │   ├── PackageNotFound      the registry has no such package (with close names that exist)
     │   ├── NoPublishedVersions  the package exists but has no version (unpublished or removed)
     │   └── VersionNotFound      the package exists, the version does not
     └── UpstreamError            a registry service failed to give an answer
@@ -98,13 +99,25 @@ class NotFound(RegistryError):
 
 
 class PackageNotFound(NotFound):
-    def __init__(self, registry: str, name: str, *, detail: str | None = None) -> None:
+    def __init__(
+        self, registry: str, name: str, *, detail: str | None = None, suggestions: Sequence[str] = ()
+    ) -> None:
         message = f"{registry} package {shown(name, 80)} not found"
         if detail:
             message += f" ({detail})"
+        if suggestions:
+            quoted = [shown(s, 80) for s in suggestions]
+            names = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+            message += f". Did you mean {names}?"
         super().__init__(message)
         self.registry = registry
         self.name = name
+        self.detail = detail
+        self.suggestions = list(suggestions)
+
+    def suggesting(self, names: Sequence[str]) -> PackageNotFound:
+        """The same answer, ending with close names that exist."""
+        return PackageNotFound(self.registry, self.name, detail=self.detail, suggestions=names)
 
 
 class NoPublishedVersions(NotFound):
@@ -197,6 +210,20 @@ class ResponseTooLarge(UpstreamError):
         size = f"{limit / 1048576:g} MB" if limit >= 1048576 else f"{limit / 1024:g} KB"
         super().__init__(service, url, f"its response passed the {size} size limit")
         self.limit = limit
+
+
+class SearchUnavailable(RegistryError):
+    """The registry, or the mirror in front of it, has no search endpoint (404, 405 or 501)."""
+
+    code = "search_unavailable"
+
+    def __init__(self, service: str, status: int, endpoint: str) -> None:
+        super().__init__(
+            f"This {service} (or the mirror configured for it) offers no search: its {endpoint} answered "
+            f"HTTP {status}. Look packages up by their exact name instead."
+        )
+        self.service = service
+        self.status = status
 
 
 class InvalidResponse(UpstreamError):

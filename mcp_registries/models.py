@@ -22,6 +22,7 @@ class Operation(StrEnum):
     DEPENDENCIES = "dependencies"
     DOWNLOADS = "downloads"
     MAINTAINER = "maintainer"
+    SEARCH = "search"
 
 
 class _Model(BaseModel):
@@ -176,22 +177,52 @@ class MaintainerResult(_Result):
     source: str = Field(description="registry accounts, or declared in package metadata.")
 
 
+class SearchHit(_Model):
+    name: str
+    latest_version: str | None = None
+    summary: str | None = None
+    released: str | None = Field(
+        default=None, description="Release date of the latest version (ISO 8601, UTC)."
+    )
+    match: Literal["exact", "prefix", "contains", "similar", "text"] = Field(
+        description="How the name matched the query (PyPI); text: the registry's own full-text ranking (npm)."
+    )
+
+
+class SearchResult(_Model):
+    registry: RegistryName
+    query: str
+    total: int | None = Field(default=None, description="Matches in all, when the registry says.")
+    page: int
+    page_size: int
+    has_more: bool
+    results: list[SearchHit] = Field(description="Best match first.")
+    notes: list[str] = Field(default=[], description="Caveats that matter to the reader.")
+
+
 Result = (
-    PackageResult | VersionsResult | VersionResult | DependenciesResult | DownloadsResult | MaintainerResult
+    PackageResult
+    | VersionsResult
+    | VersionResult
+    | DependenciesResult
+    | DownloadsResult
+    | MaintainerResult
+    | SearchResult
 )
 
-RESULT_MODELS: dict[Operation, type[_Result]] = {
+RESULT_MODELS: dict[Operation, type[_Model]] = {
     Operation.PACKAGE: PackageResult,
     Operation.VERSIONS: VersionsResult,
     Operation.VERSION: VersionResult,
     Operation.DEPENDENCIES: DependenciesResult,
     Operation.DOWNLOADS: DownloadsResult,
     Operation.MAINTAINER: MaintainerResult,
+    Operation.SEARCH: SearchResult,
 }
 
 
 #: Lists that are the answer itself: an empty one says "none", so the text keeps it.
-_ALWAYS = frozenset({"versions", "runtime", "counts"})
+_ALWAYS = frozenset({"versions", "runtime", "counts", "results"})
 
 
 def _prune(value: Any, *, top: bool) -> Any:

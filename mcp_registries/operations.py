@@ -29,6 +29,8 @@ GROUPS = ("runtime", "dev", "peer", "optional")
 DEFAULT_PERIOD: Period = "last-month"
 MAX_PAGE_SIZE = 250
 DEFAULT_PAGE_SIZE = 50
+SEARCH_PAGE_SIZE = 10
+MAX_QUERY_LENGTH = 200
 #: The largest whole number every JSON reader keeps exact (JavaScript's Number.MAX_SAFE_INTEGER);
 #: a larger page could not be echoed in the answer faithfully.
 MAX_PAGE = 2**53 - 1
@@ -45,13 +47,16 @@ class Param:
     enum: tuple[str, ...] | None = None
     default: Any = None
     minimum: int | None = None
-    #: Lower bound of a string's length (names and versions are never empty).
+    #: Bounds of a string's length (names and versions are never empty).
     min_length: int | None = None
+    max_length: int | None = None
 
     def schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": self.type, "description": self.description}
         if self.min_length is not None:
             schema["minLength"] = self.min_length
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
         if self.enum:
             schema["enum"] = list(self.enum)
         if self.default is not None:
@@ -85,6 +90,23 @@ PAGE_SIZE = Param(
     f"Results per page (1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}). Larger values are clamped.",
     default=DEFAULT_PAGE_SIZE,
     minimum=1,
+)
+SEARCH_PAGE_SIZE_PARAM = Param(
+    "page_size",
+    "integer",
+    f"Results per page (1-{MAX_PAGE_SIZE}, default {SEARCH_PAGE_SIZE}). Larger values are clamped.",
+    default=SEARCH_PAGE_SIZE,
+    minimum=1,
+)
+QUERY = Param(
+    "query",
+    "string",
+    "What to look for: words ('http client', 'django rest framework') or a name you are unsure of "
+    "(e.g. 'reqeusts'). PyPI matches package names (separators and case ignored); npm uses the registry's "
+    "own full-text search.",
+    required=True,
+    min_length=1,
+    max_length=MAX_QUERY_LENGTH,
 )
 VERSION_REQUIRED = Param(
     "version",
@@ -202,6 +224,15 @@ OPERATIONS: dict[Operation, OperationSpec] = {
             "the author, the latest publisher (npm) and the owning organization (PyPI).",
             (REGISTRY, NAME),
         ),
+        OperationSpec(
+            Operation.SEARCH,
+            "Search packages",
+            "find packages by words or by a guessed name",
+            "Find packages by words or by a name you are not sure of: use it before guessing a package name. "
+            "Each result gives the name, how it matched (exact, prefix, contains, similar; npm: text), and "
+            "for the first ten the latest version, summary and release date. Paginated.",
+            (REGISTRY, QUERY, PAGE, SEARCH_PAGE_SIZE_PARAM),
+        ),
     )
 }
 
@@ -212,7 +243,10 @@ class Query:
 
     operation: Operation
     registry: RegistryName
+    #: The package name ('' for search, which takes `text` instead).
     name: str
+    #: search: the words or guessed name to look for.
+    text: str | None = None
     version: str | None = None
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
@@ -277,17 +311,19 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
             "operation", f"Unknown operation {shown(operation)}: use one of {names}."
         ) from None
     registry = registry_of(arguments.get("registry"))
-    name = _string(arguments, NAME) or ""
+    params = {p.name: p for p in spec.params}
+    name = _string(arguments, NAME) or "" if "name" in params else ""
     values: dict[str, Any] = {}
     notes: list[str] = []
-    params = {p.name for p in spec.params}
+    if "query" in params:
+        values["text"] = _search_text(arguments)
     if "version" in params:
         values["version"] = _string(
             arguments, VERSION_REQUIRED if spec.operation is Operation.VERSION else VERSION_OPTIONAL
         )
     if "page" in params:
         values["page"] = _integer(arguments, PAGE, MAX_PAGE)
-        size = _integer(arguments, PAGE_SIZE)
+        size = _integer(arguments, params["page_size"])
         if size > MAX_PAGE_SIZE:
             asked = f" {size}" if size.bit_length() <= 64 else ""
             notes.append(f"page_size{asked} was clamped to {MAX_PAGE_SIZE}")
@@ -311,6 +347,17 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
     return Query(
         operation=spec.operation, registry=registry, name=name, given=given, notes=tuple(notes), **values
     )
+
+
+def _search_text(arguments: dict[str, Any]) -> str:
+    text = _string(arguments, QUERY) or ""
+    if not text.strip():
+        raise InvalidArgument("query", "The 'query' argument must have some words or a package name in it.")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise InvalidArgument(
+            "query", f"The query must be at most {MAX_QUERY_LENGTH} characters; got {len(text)}."
+        )
+    return " ".join(text.split())
 
 
 def _choice(arguments: dict[str, Any], param: Param) -> str | None:

@@ -22,6 +22,7 @@ from .errors import (
     NotFound,
     RateLimited,
     RegistryError,
+    SearchUnavailable,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -40,6 +41,7 @@ _STATUSES: tuple[tuple[type[RegistryError], int], ...] = (
     (InternalError, 500),
     (InvalidArgument, 400),
     (NotFound, 404),
+    (SearchUnavailable, 501),
     (UpstreamTimeout, 504),
     (RateLimited, 503),
     (UpstreamError, 502),
@@ -190,6 +192,7 @@ def _error_responses(secured: bool) -> dict[str, Any]:
         "413": {"description": "Request body too large.", "content": error},
         "502": {"description": "The upstream registry failed.", "content": error},
         "500": {"description": "An internal error; the server logged the details.", "content": error},
+        "501": {"description": "The registry (or its mirror) offers no search.", "content": error},
         "503": {
             "description": "The upstream registry is rate limiting.",
             "headers": retry_after,

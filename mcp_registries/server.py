@@ -38,7 +38,8 @@ CACHE_HINTS: dict[CacheableMethod, CacheHint] = {
 INSTRUCTIONS = (
     "Answers questions about npm (Node.js) and PyPI (Python) packages from the registries themselves: "
     "latest version, version lists, one version's metadata, dependencies, download counts, maintainers. "
-    "Every tool takes registry ('npm' or 'pypi') and the exact package name. Answers are compact JSON; "
+    "Every tool takes registry ('npm' or 'pypi') and the exact package name; when unsure of a name, use "
+    "search first (a name not found comes back with close names that exist). Answers are compact JSON; "
     "absent data is left out, and `notes` explain caveats."
 )
 

@@ -25,6 +25,7 @@ from .errors import (
     InternalError,
     InvalidArgument,
     NoPublishedVersions,
+    PackageNotFound,
     RegistryError,
     VersionNotFound,
     shown,
@@ -51,6 +52,7 @@ from .registries.base import (
 )
 from .registries.npm import Npm
 from .registries.pypi import PyPI
+from .search import Searcher
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,12 +83,11 @@ class Service:
                 settings.cache_dir, enabled=settings.cache_enabled, size_limit=settings.cache_size_limit
             )
         )
-        adapters: tuple[Registry, ...] = (
-            Npm(settings.npm_url, settings.npm_downloads_url),
-            PyPI(settings.pypi_url, settings.pypistats_url),
-        )
-        self.registries: dict[str, Registry] = {adapter.name: adapter for adapter in adapters}
+        npm = Npm(settings.npm_url, settings.npm_downloads_url)
+        pypi = PyPI(settings.pypi_url, settings.pypistats_url)
+        self.registries: dict[str, Registry] = {npm.name: npm, pypi.name: pypi}
         self.engine = Engine(self.http, self.cache, cache_enabled=settings.cache_enabled)
+        self.searcher = Searcher(self.engine, self.cache, npm, pypi, self._details)
         #: Plans run (each an upstream fetch and parse): the benchmarks' and tests' proof of warm hits.
         self.stats = self.engine.stats
         #: Calls being answered now: a graceful stop lets them finish first.
@@ -98,9 +99,11 @@ class Service:
             Operation.DEPENDENCIES: self._dependencies,
             Operation.DOWNLOADS: self._downloads,
             Operation.MAINTAINER: self._maintainer,
+            Operation.SEARCH: lambda registry, _, query: self.searcher.search(registry, query),
         }
 
     async def aclose(self) -> None:
+        await self.searcher.aclose()
         await self.http.aclose()
         self.cache.close()
 
@@ -121,10 +124,16 @@ class Service:
     async def _call(self, operation: Operation | str, arguments: dict[str, Any]) -> Result:
         query = parse_arguments(operation, arguments)
         registry = self.registries[query.registry]
-        name = registry.check_name(query.name)
+        name = registry.check_name(query.name) if query.text is None else ""
         if query.version is not None:
             query = Query(**{**_fields(query), "version": registry.check_version(query.version)})
-        result = await self._handlers[query.operation](registry, name, query)
+        try:
+            result = await self._handlers[query.operation](registry, name, query)
+        except PackageNotFound as missing:
+            close = await self.searcher.suggest(registry, query.name)
+            if close:
+                raise missing.suggesting(close) from None
+            raise
         if query.notes:
             result = result.model_copy(update={"notes": [*result.notes, *query.notes]})
         return result
@@ -136,6 +145,10 @@ class Service:
         return await self.engine.cached(
             self._key("index", registry, name), TTL_INDEX, lambda: registry.index(name)
         )
+
+    async def _details(self, registry: Registry, name: str) -> PackageIndex:
+        """A package's index, for the details of search results (cached like any other)."""
+        return (await self._index(registry, name))[0].index
 
     async def _version_doc(self, registry: Registry, name: str, version: str) -> tuple[VersionDoc, list[str]]:
         return await self.engine.cached(

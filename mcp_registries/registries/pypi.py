@@ -15,7 +15,7 @@ from packaging.utils import (
     canonicalize_name,
 )
 
-from ..errors import InvalidArgument, NotFound, PackageNotFound, UpstreamError, shown
+from ..errors import InvalidArgument, NotFound, PackageNotFound, SearchUnavailable, UpstreamError, shown
 from ..fetching import BadDocument, Fetch, Missing, Plan
 from ..models import (
     DownloadCount,
@@ -30,6 +30,7 @@ from .base import (
     url_under,
 )
 from .pypi_json import parse_release, project_index
+from .pypi_names import NamesReader
 from .pypi_reader import ProjectReader, decode_project
 from .pypi_simple import parse_release_from_files, release_files, simple_releases
 from .versioning import pep440
@@ -98,6 +99,24 @@ class PyPI:
             # The JSON API's `releases` key is deprecated; without it the Simple API lists the versions.
             decoded["releases"] = simple_releases((yield self._simple(name)))
         return project_index(decoded, project.url)
+
+    def project_names(self) -> Plan[NamesReader]:
+        """Every project's name, from the Simple API's project index (PEP 691 JSON where served, else HTML),
+        read as it streams in; the caller builds the searchable form off the event loop."""
+        listing = Fetch(
+            url_under(self.pypi_url, "simple", ""),
+            "PyPI's project index",
+            body="bytes",
+            accept=f"{SIMPLE_JSON}, text/html;q=0.1",
+            reader=NamesReader,
+        )
+        try:
+            reader: NamesReader = yield listing
+        except Missing as missing:
+            raise SearchUnavailable("PyPI mirror", missing.status, "project index (/simple/)") from None
+        if not reader.count:
+            raise BadDocument("a project index that names no project")
+        return reader
 
     def version_doc(self, name: str, version: str) -> Plan[VersionDoc]:
         release = Fetch(url_under(self.pypi_url, "pypi", name, version, "json"), SERVICE)
