@@ -50,6 +50,12 @@ _CARRY = 4096
 _ROOTS = tuple(
     re.compile(rb"^([a-z0-9]+" + rb"(?:-[a-z0-9]+)" * extra + rb")-", re.MULTILINE) for extra in range(3)
 )
+#: A name at least this many others build on (`flask-*`) is popular: its typos rank early.
+POPULAR = 10
+#: How much closer a popular name counts than its typo cost says.
+FAVOUR = 0.5
+#: At most this many popular close names go before the prefix matches (when nothing matched exactly).
+LIKELY = 3
 #: Families this small say nothing about popularity and are not kept.
 _MIN_FAMILY = 3
 
@@ -288,7 +294,7 @@ class Names:
 
     def similar(self, key: bytes) -> list[tuple[float, int]]:
         """(typo cost, line) of keys one edit from `key` (two from eight letters) that do not contain it,
-        cheapest first, then most popular.
+        cheapest first (a popular name's cost lowered by `FAVOUR`), then most popular.
 
         Candidates keep the query's first or last part intact (both cut points tried, so that a swap
         across one of them is still found), found by binary search: no scan of the index.
@@ -318,7 +324,9 @@ class Names:
                 continue
             cost = typo_cost(typed, other.decode(), limit)
             if cost is not None:
-                scored.append((cost, -self.family(line), line))
+                family = self.family(line)
+                # A popular name is the likelier meaning of a typo than an obscure one as close.
+                scored.append((cost - (FAVOUR if family >= POPULAR else 0.0), -family, line))
         scored.sort()
         return [(cost, line) for cost, _, line in scored]
 
@@ -330,7 +338,8 @@ class Names:
         wanted = _SEPARATORS.sub(b"-", text.lower().encode("ascii", "ignore").replace(b" ", b"-"))
         # Several spellings can share a key: the one most names build on first, then the one typed.
         exact = sorted(
-            self.exact(key), key=lambda line: (-self.family(line), self.names_normalized(line) != wanted, line)
+            self.exact(key),
+            key=lambda line: (-self.family(line), self.names_normalized(line) != wanted, line),
         )
         prefix_total = sum(len(block) for block in self.prefixed(key))
         # A single letter is inside most names: those matches would say nothing.
@@ -360,13 +369,22 @@ class Names:
             for block in self.prefixed(key):
                 yield from block
 
+        # A typo of a popular name is what the query most likely meant: it comes right after the exact
+        # matches, before names that merely contain the typo (`pyteot` finds pytest before `pyteota`).
+        # A popular name is one `POPULAR` others build on (`pytest-*`).
+        # When the query names a package itself, only a typo of a more popular one goes before the rest.
+        bar = max([POPULAR, *(self.family(line) + 1 for line in exact)])
+        likely = [line for _, line in similar if self.family(line) >= bar][:LIKELY]
         if take(exact, "exact", len(exact)):
+            return found
+        if take(likely, "similar", len(likely)):
             return found
         if take(prefixed(), "prefix", prefix_total):
             return found
         if inside and take(self.containing(key), "contains", contains_total):
             return found
-        take([line for _, line in similar], "similar", len(similar))
+        rest = [line for _, line in similar if line not in likely]
+        take(rest, "similar", len(rest))
         return found
 
     def names_normalized(self, line: int) -> bytes:
