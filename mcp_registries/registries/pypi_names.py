@@ -140,11 +140,7 @@ class NamesReader:
             line += len(displays)
         key_starts.append(key_at)
         name_starts.append(name_at)
-        families: dict[bytes, int] = {}
-        for root, size in self._roots.items():
-            if size >= _MIN_FAMILY:
-                key = root.replace(b"-", b"")
-                families[key] = max(size, families.get(key, 0))
+        families = {root: size for root, size in self._roots.items() if size >= _MIN_FAMILY}
         return Names(
             keys=b"\n".join(key_parts) + b"\n",
             names=b"\n".join(name_parts) + b"\n",
@@ -185,7 +181,7 @@ class Names:
     suffix_order: memoryview
     #: Key length → its lines [first, end).
     blocks: dict[int, tuple[int, int]]
-    #: Key → how many names start with the name and a separator (only families of 3 or more).
+    #: PEP 503 name → how many names start with it and a separator (only families of 3 or more).
     families: dict[bytes, int]
 
     @classmethod
@@ -224,7 +220,7 @@ class Names:
         return self.names[self.name_starts[line] : self.name_starts[line + 1] - 1].decode("ascii", "replace")
 
     def family(self, line: int) -> int:
-        return self.families.get(self.key(line), 0)
+        return self.families.get(self.names_normalized(line), 0)
 
     # -- lookups ---------------------------------------------------------------------------
 
