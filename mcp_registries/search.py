@@ -9,6 +9,7 @@ a PyPI index still loading keeps loading for the next call.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -123,16 +124,28 @@ class ProjectNames:
         names = await anyio.to_thread.run_sync(reader.build)
         log.info("PyPI project index: %d names indexed in %.2f s", len(names), time.perf_counter() - started)
         self._keep(names, [], TTL_NAMES)
+        del reader
         # After keeping it: searches need not wait for ~40 MB to reach the disk.
         await self.cache.set(self.key, names.blobs(), TTL_NAMES, validators)
+        _give_back_free_memory()
 
     def _keep(self, names: Names, notes: list[str], seconds: float) -> None:
         self._names, self._notes = names, notes
         self._expires = time.monotonic() + max(seconds, 1.0)
 
 
+def _give_back_free_memory() -> None:
+    """Return the heap the build freed to the system (glibc keeps it otherwise: ~25 MB of RSS for good)."""
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
+
+
 def _from_cache(value: object) -> Names | None:
-    if not isinstance(value, tuple) or not all(isinstance(part, bytes) for part in value):
+    if not isinstance(value, tuple):
         return None
     try:
         return Names.from_blobs(value)

@@ -107,3 +107,29 @@ def test_open_cache_puts_memory_in_front_of_disk(tmp_path: Path) -> None:
     """The production cache is a memory front over diskcache."""
     cache = open_cache(tmp_path, enabled=True, size_limit=10**7)
     assert isinstance(cache, MemoryFront) and isinstance(cache.inner, DiskCache)
+
+
+async def test_large_values_are_pickled_straight_into_their_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value past the file threshold reaches the disk without a whole-value copy in memory first (the
+    stock Disk built one with pickle.dumps and wrote it line by line); small ones stay in the database."""
+    whole_copies: list[int] = []
+    dumps = pickle.dumps
+
+    def counting_dumps(value: object, *args: object, **kwargs: object) -> bytes:
+        data = dumps(value, *args, **kwargs)  # type: ignore[arg-type]
+        whole_copies.append(len(data))
+        return data
+
+    monkeypatch.setattr(pickle, "dumps", counting_dumps)
+    large = (bytearray(b"name\n" * 400_000), b"x" * 100)
+    cache = DiskCache(tmp_path, 10**8)
+    await cache.set("large", large, 60.0)
+    await cache.set("small", {"a": 1}, 60.0)
+    assert not [size for size in whole_copies if size > 100_000]
+    files = [path for path in tmp_path.rglob("*.val")]
+    assert len(files) == 1 and files[0].stat().st_size > 2_000_000
+    again = DiskCache(tmp_path, 10**8)
+    big, small = await again.get("large"), await again.get("small")
+    assert big is not None and big.value == large and small is not None and small.value == {"a": 1}

@@ -28,7 +28,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Literal
+from typing import Any, Literal
 
 from ..similarity import max_distance, typo_cost
 
@@ -46,10 +46,8 @@ _NORMALIZE = bytes.maketrans(bytes(range(65, 91)) + b"_.", bytes(range(97, 123))
 _SEPARATORS = re.compile(rb"[-_.]+")
 #: Bytes kept between chunks when no name ended in them (a name is at most a few hundred bytes).
 _CARRY = 4096
-#: A family's root: the first one, two or three parts of a normalized name followed by a separator.
-_ROOTS = tuple(
-    re.compile(rb"^([a-z0-9]+" + rb"(?:-[a-z0-9]+)" * extra + rb")-", re.MULTILINE) for extra in range(3)
-)
+#: A family's root: a normalized name's first part, when a separator follows it (`flask` of `flask-login`).
+_ROOT = re.compile(rb"^([a-z0-9]+)-", re.MULTILINE)
 #: A name at least this many others build on (`flask-*`) is popular: its typos rank early.
 POPULAR = 10
 #: How much closer a popular name counts than its typo cost says.
@@ -73,7 +71,9 @@ class NamesReader:
         self._pending = b""
         #: Per key length: "key\tdisplay\n" lines, in arrival order.
         self._buckets: defaultdict[int, bytearray] = defaultdict(bytearray)
-        self._roots: Counter[bytes] = Counter()
+        #: Every root met, one a line, by its first byte: counted at the end one part at a time (the index
+        #: is not reliably sorted, and a counter of all ~110,000 roots at once would cost ~20 MB).
+        self._roots: defaultdict[int, bytearray] = defaultdict(bytearray)
         self.count = 0
 
     def feed(self, chunk: bytes) -> None:
@@ -96,8 +96,9 @@ class NamesReader:
         joined = b"\n".join(displays)
         keys = joined.translate(_LOWER, _NOT_KEY_BYTES).split(b"\n")
         normalized = b"\n" + joined.translate(_NORMALIZE)
-        for pattern in _ROOTS:
-            self._roots.update(pattern.findall(normalized))
+        roots = self._roots
+        for root in _ROOT.findall(normalized):
+            roots[root[0]] += root + b"\n"
         buckets = self._buckets
         for key, display in zip(keys, displays, strict=True):
             if key:
@@ -112,41 +113,53 @@ class NamesReader:
         return self
 
     def build(self) -> Names:
-        key_parts: list[bytes] = [b""]
-        name_parts: list[bytes] = []
+        """The searchable index, appended block by block to two growing buffers as the buckets are used up
+        (no join of the whole, no copy at the end: the peak stays near the index's own size)."""
+        keys = bytearray(b"\n")
+        names = bytearray()
         key_starts = array("I")
         name_starts = array("I")
         suffix_order = array("I")
         blocks: dict[int, tuple[int, int]] = {}
         key_at, name_at, line = 1, 0, 0
         for length in sorted(self._buckets):
-            lines = bytes(self._buckets.pop(length)).split(b"\n")
-            lines.pop()
-            lines.sort()
-            displays = [row[length + 1 :] for row in lines]
-            keys = [row[:length] for row in lines]
-            del lines
-            key_parts.append(b"\n".join(keys))
-            name_parts.append(b"\n".join(displays))
-            reversed_keys = [key[::-1] for key in keys]
-            suffix_order.extend(map(line.__add__, sorted(range(len(keys)), key=reversed_keys.__getitem__)))
-            del keys, reversed_keys
+            rows = self._buckets.pop(length).split(b"\n")
+            rows.pop()
+            rows.sort()
+            count = len(rows)
+            block_keys = [bytes(row[:length]) for row in rows]
+            displays = [bytes(row[length + 1 :]) for row in rows]
+            del rows
+            end = key_at + count * (length + 1)
+            keys += b"\n".join(block_keys)
+            keys += b"\n"
             # Every key of a block has the same length: its starts are evenly spaced.
-            key_starts.extend(range(key_at, key_at + len(displays) * (length + 1), length + 1))
-            key_at += len(displays) * (length + 1)
+            key_starts.extend(range(key_at, end, length + 1))
+            key_at = end
             name_starts.extend(accumulate(map((1).__add__, map(len, displays[:-1])), initial=name_at))
-            name_at += sum(map(len, displays)) + len(displays)
-            blocks[length] = (line, line + len(displays))
-            line += len(displays)
+            names += b"\n".join(displays)
+            names += b"\n"
+            name_at = len(names)
+            del displays
+            reversed_keys = [key[::-1] for key in block_keys]
+            suffix_order.extend(map(line.__add__, sorted(range(count), key=reversed_keys.__getitem__)))
+            del block_keys, reversed_keys
+            blocks[length] = (line, line + count)
+            line += count
         key_starts.append(key_at)
         name_starts.append(name_at)
-        families = {root: size for root, size in self._roots.items() if size >= _MIN_FAMILY}
+        families: dict[bytes, int] = {}
+        while self._roots:
+            _, part = self._roots.popitem()
+            counted = Counter(bytes(part).split(b"\n"))
+            del part
+            families.update((root, size) for root, size in counted.items() if size >= _MIN_FAMILY)
         return Names(
-            keys=b"\n".join(key_parts) + b"\n",
-            names=b"\n".join(name_parts) + b"\n",
-            key_starts=_column(key_starts.tobytes()),
-            name_starts=_column(name_starts.tobytes()),
-            suffix_order=_column(suffix_order.tobytes()),
+            keys=keys,
+            names=names,
+            key_starts=memoryview(key_starts),
+            name_starts=memoryview(name_starts),
+            suffix_order=memoryview(suffix_order),
             blocks=blocks,
             families=families,
         )
@@ -170,9 +183,9 @@ class Found:
 @dataclass(eq=False, slots=True)
 class Names:
     #: b"\n" + keys joined by b"\n" + b"\n", by length, then key.
-    keys: bytes
+    keys: bytes | bytearray
     #: Display names joined by b"\n", line for line with `keys`, ending in b"\n".
-    names: bytes
+    names: bytes | bytearray
     #: Where each line starts in `keys` and in `names`, plus one past the last line (unsigned 32-bit
     #: views of bytes: the cache keeps the same bytes, so nothing is held twice).
     key_starts: memoryview
@@ -181,13 +194,17 @@ class Names:
     suffix_order: memoryview
     #: Key length → its lines [first, end).
     blocks: dict[int, tuple[int, int]]
-    #: PEP 503 name → how many names start with it and a separator (only families of 3 or more).
+    #: PEP 503 name without separators → how many names start with it and a separator (3 or more only).
     families: dict[bytes, int]
 
     @classmethod
-    def from_blobs(cls, blobs: tuple[bytes, ...]) -> Names:
+    def from_blobs(cls, blobs: tuple[Any, ...]) -> Names:
         """Rebuild from `blobs()` (what the cache keeps); ValueError when they do not fit together."""
+        if len(blobs) != 7 or not all(isinstance(part, bytes | bytearray | array) for part in blobs):
+            raise ValueError("the names index's parts are not seven buffers")
         keys, names, key_starts, name_starts, suffix_order, blocks, families = blobs
+        if isinstance(keys, array) or isinstance(names, array) or isinstance(blocks, array):
+            raise ValueError("the names index's text parts are not bytes")  # noqa: TRY004 - a bad cache entry
         starts = tuple(_column(raw) for raw in (key_starts, name_starts, suffix_order))
         table = {}
         for row in blocks.split():
@@ -203,18 +220,19 @@ class Names:
             raise ValueError("the names index's parts do not line up")
         return made
 
-    def blobs(self) -> tuple[bytes, ...]:
-        """The compact form the cache keeps: six byte strings, no objects per name."""
+    def blobs(self) -> tuple[Any, ...]:
+        """The compact form the cache keeps: seven buffers, no object per name. The same buffers this index
+        searches (a cache that keeps values in memory holds nothing twice)."""
         blocks = b" ".join(b"%d:%d-%d" % (length, *span) for length, span in self.blocks.items())
         families = b"\n".join(b"%s %d" % item for item in sorted(self.families.items()))
         columns = (self.key_starts, self.name_starts, self.suffix_order)
-        return (self.keys, self.names, *(bytes(column.obj) for column in columns), blocks, families)
+        return (self.keys, self.names, *(column.obj for column in columns), blocks, families)
 
     def __len__(self) -> int:
         return len(self.key_starts) - 1
 
     def key(self, line: int) -> bytes:
-        return self.keys[self.key_starts[line] : self.key_starts[line + 1] - 1]
+        return bytes(self.keys[self.key_starts[line] : self.key_starts[line + 1] - 1])
 
     def name(self, line: int) -> str:
         return self.names[self.name_starts[line] : self.name_starts[line + 1] - 1].decode("ascii", "replace")
@@ -233,7 +251,7 @@ class Names:
         keys, starts = self.keys, self.key_starts
 
         def head(line: int) -> bytes:
-            return keys[starts[line] : starts[line] + size]
+            return bytes(keys[starts[line] : starts[line] + size])
 
         lo = bisect.bisect_left(range(first, end), prefix, key=head) + first
         hi = bisect.bisect_right(range(lo, end), prefix, key=head) + lo
@@ -256,8 +274,11 @@ class Names:
         if not longer:
             return 0
         begin = self.key_starts[self.blocks[min(longer)][0]]
-        # The match runs to the end of its line, so a line counts once; shorter lines are not scanned.
-        return re.compile(re.escape(key) + rb"[^\n]*").subn(b"", memoryview(self.keys)[begin:])[1]
+        # Occurrences (counted in C, nothing allocated), less the second and later ones in a line: the
+        # lines holding two are few, and one match spans all of a line's.
+        twice = re.compile(re.escape(key) + rb"[^\n]*" + re.escape(key))
+        extra = sum(match.group().count(key) - 1 for match in twice.finditer(self.keys, begin))
+        return self.keys.count(key, begin) - extra
 
     def containing(self, key: bytes) -> Iterator[int]:
         """Lines whose key contains `key` but does not start with it, shortest first."""
@@ -282,7 +303,7 @@ class Names:
 
         def tail(position: int) -> bytes:
             at = starts[order[position]] + length
-            return keys[at - size : at][::-1]
+            return bytes(keys[at - size : at][::-1])
 
         lo = bisect.bisect_left(range(first, end), wanted, key=tail) + first
         hi = bisect.bisect_right(range(lo, end), wanted, key=tail) + lo
@@ -402,7 +423,9 @@ class Names:
         return names[:limit]
 
 
-def _finditer(needle: bytes, haystack: bytes, start: int, end: int | None = None) -> Iterator[int]:
+def _finditer(
+    needle: bytes, haystack: bytes | bytearray, start: int, end: int | None = None
+) -> Iterator[int]:
     """Positions of `needle` in `haystack[start:end]`, by bytes.find (C speed, no match objects)."""
     stop = len(haystack) if end is None else end
     at = haystack.find(needle, start, stop)
@@ -411,16 +434,20 @@ def _finditer(needle: bytes, haystack: bytes, start: int, end: int | None = None
         at = haystack.find(needle, at + len(needle), stop)
 
 
-def _column(raw: bytes) -> memoryview:
+def _column(raw: bytes | bytearray | array[int]) -> memoryview:
+    if isinstance(raw, array):
+        if raw.typecode != "I":
+            raise ValueError("a names index column that is not whole 32-bit numbers")
+        return memoryview(raw)
     if len(raw) % 4:
         raise ValueError("a names index column that is not whole 32-bit numbers")
     return memoryview(raw).cast("I")
 
 
-def _families(blob: bytes) -> dict[bytes, int]:
+def _families(blob: bytes | bytearray) -> dict[bytes, int]:
     families = {}
-    for row in blob.split(b"\n"):
-        key, _, size = row.rpartition(b" ")
-        if key:
-            families[key] = int(size)
+    for row in bytes(blob).split(b"\n"):
+        root, _, size = row.rpartition(b" ")
+        if root:
+            families[root] = int(size)
     return families
