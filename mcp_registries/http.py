@@ -1,15 +1,15 @@
 """One shared httpx.AsyncClient. The only place httpx's exceptions and HTTP statuses become ours.
 
-Policy: a 404/410 is an answer (`Missing`), never retried. Connection errors, timeouts, 5xx and
-429 are retried with exponential backoff and jitter; a 429's `Retry-After` is honoured when it
-fits the call's time bound. Bodies are streamed and aborted past a size cap. Redirects are
-followed only within the configured base URL the request was made under (PyPI redirects to
-normalized names). URLs that upstream documents give (file and PEP 658 metadata URLs) are asked
-only at the origins of the configured bases and of PyPI's file host; one under no base may only
-redirect within its own origin. A URL elsewhere (another host or port, `file:`, a cloud metadata
-address) or a malformed one is that upstream's invalid response, and nothing is sent. Validators
-(`ETag`, `Last-Modified`) come back with each body, and a conditional request answered 304
-raises `NotModified`.
+Policy: a 404/410 is an answer (`Missing`), never retried; so is a 501 (not implemented there).
+Connection errors, timeouts, other 5xx and 429 are retried with exponential backoff and jitter; a
+429's `Retry-After` is honoured when it fits the call's time bound. Bodies are streamed and aborted
+past a size cap. Redirects are followed only within the configured base URL the request was made
+under (PyPI redirects to normalized names). URLs that upstream documents give (file and PEP 658
+metadata URLs) are asked only at the origins of the configured bases and of PyPI's file host; one
+under no base may only redirect within its own origin. A URL elsewhere (another host or port,
+`file:`, a cloud metadata address) or a malformed one is that upstream's invalid response, and
+nothing is sent. Validators (`ETag`, `Last-Modified`) come back with each body, and a conditional
+request answered 304 raises `NotModified`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"mcp-registries/{__version__} (+https://github.com/mcp-registries/mcp-registries)"
 _MAX_REDIRECTS = 3
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: 501: the server does not support what was asked (RFC 9110 §15.6.2), as a mirror without npm's search
+#: endpoint answers. An answer, like a 404: asking again cannot help, and the upstream is not down.
+_NOT_IMPLEMENTED = 501
 
 
 class _Retry(Exception):
@@ -182,7 +185,7 @@ class HttpClient:
                 headers = {"Accept": fetch.accept, **conditional}
                 async with self._client.stream("GET", target, headers=headers) as response:
                     status = response.status_code
-                    if status < 500 and status != 429:
+                    if (status < 500 or status == _NOT_IMPLEMENTED) and status != 429:
                         # It answered (even a 404, or a body unusable below): it is up.
                         self.outages.answered(scope)
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
@@ -196,7 +199,7 @@ class HttpClient:
                     if status == 429:
                         retry_after = _retry_after(response.headers.get("retry-after"))
                         raise _Retry(RateLimited(fetch.service, url, retry_after), retry_after)
-                    if status >= 500:
+                    if status >= 500 and status != _NOT_IMPLEMENTED:
                         raise _Retry(UpstreamStatus(fetch.service, url, status))
                     if not 200 <= status < 300:
                         raise UpstreamStatus(fetch.service, url, status)
