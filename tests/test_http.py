@@ -88,6 +88,17 @@ async def test_server_errors_are_retried_then_reported(status: int) -> None:
     assert str(caught.value) == f"The test registry failed: it answered HTTP {status}."
 
 
+async def test_not_implemented_is_reported_at_once_and_the_upstream_stays_up() -> None:
+    """501 (a mirror without an endpoint) is an answer: one request, its status, and no outage of the base."""
+    handler, seen = counting(httpx.Response(501))
+    client = client_for(handler, retries=2)
+    with pytest.raises(UpstreamStatus) as caught:
+        await client.fetch(FETCH)
+    assert len(seen) == 1
+    assert caught.value.status == 501
+    assert client.outages.down() == []
+
+
 async def test_server_error_then_success_recovers() -> None:
     """A 503 followed by a 200 gives the answer."""
     handler, seen = counting(httpx.Response(503), httpx.Response(200, json=[1]))
