@@ -110,7 +110,7 @@ class HttpClient:
 
         An upstream that is down (see `outages`) is not asked: its error is raised at once.
         """
-        upstream = self._scope(fetch.url)
+        upstream = fetch.outage_scope or self._scope(fetch.url)
         probe = self.outages.admit(upstream)
         try:
             return await self._attempts(fetch, validators, upstream)
@@ -128,7 +128,7 @@ class HttpClient:
         while True:
             try:
                 with anyio.fail_after(max(0.0, bound - (self.clock.now() - started))):
-                    body, received = await self._get(fetch, conditional)
+                    body, received = await self._get(fetch, conditional, upstream)
                 break
             except TimeoutError:
                 timeout = UpstreamTimeout(fetch.service, fetch.url, f"it did not answer within {bound:.0f} s")
@@ -175,7 +175,9 @@ class HttpClient:
             )
         return target
 
-    async def _get(self, fetch: Fetch, conditional: dict[str, str]) -> tuple[Any, Validators | None]:
+    async def _get(
+        self, fetch: Fetch, conditional: dict[str, str], upstream: str
+    ) -> tuple[Any, Validators | None]:
         url = fetch.url
         target = self._target(fetch, url, "the document gave")
         scope = self._scope(url)
@@ -187,7 +189,7 @@ class HttpClient:
                     status = response.status_code
                     if (status < 500 or status == _NOT_IMPLEMENTED) and status != 429:
                         # It answered (even a 404, or a body unusable below): it is up.
-                        self.outages.answered(scope)
+                        self.outages.answered(upstream)
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                         url = _redirect(fetch, url, response.headers["location"], scope, status)
                         target = self._target(fetch, url, "it redirected to")

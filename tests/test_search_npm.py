@@ -356,6 +356,26 @@ async def test_not_found_npm_without_search_is_plain_and_not_asked_again(
     assert searched(server) == 2
 
 
+async def test_not_found_npm_with_a_failing_search_leaves_npm_up(
+    service: Service, server: LoopbackUpstream
+) -> None:
+    """A search endpoint answering 503 costs the did-you-mean only: the search is down for its cool-down,
+    packuments are still asked and answered."""
+    server.prefixes[SEARCH] = reply(503)
+    error = await failure(service, "package", name="reactt")
+    assert error.message == "npm package 'reactt' not found"
+    assert service.http.outages.down() == [server.url + "npm/-/v1/search"]
+    package = await service.call("package", {"registry": "npm", "name": "react"})
+    assert isinstance(package, PackageResult) and package.latest_version == "19.3.1"
+    again = await failure(service, "search", query="react")
+    assert again.message.startswith(
+        "The npm registry's search failed: it answered HTTP 503; it is tried again in "
+    )
+    assert (
+        searched(server) == 2
+    )  # the did-you-mean's request and its one retry; the search tool asked nothing
+
+
 async def test_not_found_npm_does_not_wait_for_a_hanging_search(
     server: LoopbackUpstream, tmp_path: Path
 ) -> None:
