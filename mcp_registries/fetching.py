@@ -42,6 +42,9 @@ class Fetch:
     #: What a 404 for this document means, when the plan lets it pass: the not-found answer to give.
     #: None: a document the registry itself pointed to, whose 404 is the upstream's fault, not an answer.
     absent: NotFound | None = field(default=None, compare=False)
+    #: Whose health the answer tells (see outages.py), when not the configured base the URL lies under: a
+    #: separate service behind the same base, as npm's search is, must not take the base down with it.
+    outage_scope: str | None = None
 
 
 class BodyReader(Protocol):

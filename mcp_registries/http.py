@@ -1,15 +1,15 @@
 """One shared httpx.AsyncClient. The only place httpx's exceptions and HTTP statuses become ours.
 
-Policy: a 404/410 is an answer (`Missing`), never retried. Connection errors, timeouts, 5xx and
-429 are retried with exponential backoff and jitter; a 429's `Retry-After` is honoured when it
-fits the call's time bound. Bodies are streamed and aborted past a size cap. Redirects are
-followed only within the configured base URL the request was made under (PyPI redirects to
-normalized names). URLs that upstream documents give (file and PEP 658 metadata URLs) are asked
-only at the origins of the configured bases and of PyPI's file host; one under no base may only
-redirect within its own origin. A URL elsewhere (another host or port, `file:`, a cloud metadata
-address) or a malformed one is that upstream's invalid response, and nothing is sent. Validators
-(`ETag`, `Last-Modified`) come back with each body, and a conditional request answered 304
-raises `NotModified`.
+Policy: a 404/410 is an answer (`Missing`), never retried; so is a 501 (not implemented there).
+Connection errors, timeouts, other 5xx and 429 are retried with exponential backoff and jitter; a
+429's `Retry-After` is honoured when it fits the call's time bound. Bodies are streamed and aborted
+past a size cap. Redirects are followed only within the configured base URL the request was made
+under (PyPI redirects to normalized names). URLs that upstream documents give (file and PEP 658
+metadata URLs) are asked only at the origins of the configured bases and of PyPI's file host; one
+under no base may only redirect within its own origin. A URL elsewhere (another host or port,
+`file:`, a cloud metadata address) or a malformed one is that upstream's invalid response, and
+nothing is sent. Validators (`ETag`, `Last-Modified`) come back with each body, and a conditional
+request answered 304 raises `NotModified`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"mcp-registries/{__version__} (+https://github.com/mcp-registries/mcp-registries)"
 _MAX_REDIRECTS = 3
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: 501: the server does not support what was asked (RFC 9110 §15.6.2), as a mirror without npm's search
+#: endpoint answers. An answer, like a 404: asking again cannot help, and the upstream is not down.
+_NOT_IMPLEMENTED = 501
 
 
 class _Retry(Exception):
@@ -107,7 +110,7 @@ class HttpClient:
 
         An upstream that is down (see `outages`) is not asked: its error is raised at once.
         """
-        upstream = self._scope(fetch.url)
+        upstream = fetch.outage_scope or self._scope(fetch.url)
         probe = self.outages.admit(upstream)
         try:
             return await self._attempts(fetch, validators, upstream)
@@ -125,7 +128,7 @@ class HttpClient:
         while True:
             try:
                 with anyio.fail_after(max(0.0, bound - (self.clock.now() - started))):
-                    body, received = await self._get(fetch, conditional)
+                    body, received = await self._get(fetch, conditional, upstream)
                 break
             except TimeoutError:
                 timeout = UpstreamTimeout(fetch.service, fetch.url, f"it did not answer within {bound:.0f} s")
@@ -172,7 +175,9 @@ class HttpClient:
             )
         return target
 
-    async def _get(self, fetch: Fetch, conditional: dict[str, str]) -> tuple[Any, Validators | None]:
+    async def _get(
+        self, fetch: Fetch, conditional: dict[str, str], upstream: str
+    ) -> tuple[Any, Validators | None]:
         url = fetch.url
         target = self._target(fetch, url, "the document gave")
         scope = self._scope(url)
@@ -182,9 +187,9 @@ class HttpClient:
                 headers = {"Accept": fetch.accept, **conditional}
                 async with self._client.stream("GET", target, headers=headers) as response:
                     status = response.status_code
-                    if status < 500 and status != 429:
+                    if (status < 500 or status == _NOT_IMPLEMENTED) and status != 429:
                         # It answered (even a 404, or a body unusable below): it is up.
-                        self.outages.answered(scope)
+                        self.outages.answered(upstream)
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                         url = _redirect(fetch, url, response.headers["location"], scope, status)
                         target = self._target(fetch, url, "it redirected to")
@@ -196,7 +201,7 @@ class HttpClient:
                     if status == 429:
                         retry_after = _retry_after(response.headers.get("retry-after"))
                         raise _Retry(RateLimited(fetch.service, url, retry_after), retry_after)
-                    if status >= 500:
+                    if status >= 500 and status != _NOT_IMPLEMENTED:
                         raise _Retry(UpstreamStatus(fetch.service, url, status))
                     if not 200 <= status < 300:
                         raise UpstreamStatus(fetch.service, url, status)

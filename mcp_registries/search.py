@@ -189,7 +189,7 @@ class Searcher:
             if total is not None
             else len(page.hits) == query.page_size,
             results=page.hits,
-            notes=[*notes, *query.notes],
+            notes=notes,
         )
 
     async def _npm_page(self, words: str, start: int, size: int) -> tuple[SearchPage, list[str]]:
@@ -216,7 +216,7 @@ class Searcher:
             page_size=query.page_size,
             has_more=start + query.page_size < found.total,
             results=hits,
-            notes=[*found.notes, *detail_notes, *notes, *query.notes],
+            notes=[*found.notes, *detail_notes, *notes],
         )
 
     async def _detailed(self, hits: list[SearchHit]) -> tuple[list[SearchHit], list[str]]:

@@ -88,6 +88,17 @@ async def test_server_errors_are_retried_then_reported(status: int) -> None:
     assert str(caught.value) == f"The test registry failed: it answered HTTP {status}."
 
 
+async def test_not_implemented_is_reported_at_once_and_the_upstream_stays_up() -> None:
+    """501 (a mirror without an endpoint) is an answer: one request, its status, and no outage of the base."""
+    handler, seen = counting(httpx.Response(501))
+    client = client_for(handler, retries=2)
+    with pytest.raises(UpstreamStatus) as caught:
+        await client.fetch(FETCH)
+    assert len(seen) == 1
+    assert caught.value.status == 501
+    assert client.outages.down() == []
+
+
 async def test_server_error_then_success_recovers() -> None:
     """A 503 followed by a 200 gives the answer."""
     handler, seen = counting(httpx.Response(503), httpx.Response(200, json=[1]))
@@ -364,3 +375,20 @@ async def test_probe_refused_before_sending_lets_the_next_request_probe() -> Non
         await client.fetch(Fetch(NPM + "bad\x7fname", "The test registry"))
     assert await client.fetch(FETCH) == {"ok": 1}
     assert len(seen) == 2
+
+
+async def test_outage_scope_keeps_a_failing_service_from_taking_its_base_down() -> None:
+    """A Fetch with its own outage scope (npm's search) that keeps failing is down alone: documents under
+    the same base are still asked, and an answer from that service ends only its own outage."""
+    scope = NPM + "-/v1/search"
+    search = Fetch(NPM + "-/v1/search?text=x", "The test search", outage_scope=scope)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503 if request.url.path.endswith("/search") else 200, json={"ok": 1})
+
+    client = client_for(handler, retries=0, outage_cooldown=30.0)
+    with pytest.raises(UpstreamStatus):
+        await client.fetch(search)
+    assert client.outages.down() == [scope]
+    assert await client.fetch(FETCH) == {"ok": 1}
+    assert client.outages.down() == [scope]

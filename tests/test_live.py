@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
 from mcp_registries.cache import NullCache
-from mcp_registries.errors import UpstreamUnreachable
+from mcp_registries.errors import PackageNotFound, SearchUnavailable, UpstreamUnreachable
 from mcp_registries.models import (
     DependenciesResult,
     DownloadsResult,
     MaintainerResult,
     PackageResult,
+    SearchResult,
     VersionResult,
     VersionsResult,
 )
@@ -70,3 +72,44 @@ async def test_live_downloads(live: Service) -> None:
     except UpstreamUnreachable as exc:
         pytest.skip(f"download-counts API unreachable here: {exc}")
     assert isinstance(result, DownloadsResult) and result.counts[0].downloads > 0
+
+
+async def test_live_npm_search_answers_or_says_there_is_no_search(live: Service) -> None:
+    """npm search: results led by react where the registry searches; the mirror here answers 404 on
+    /-/v1/search, which is the one sentence saying this registry offers no search."""
+    try:
+        result = await live.call("search", {"registry": "npm", "query": "react"})
+    except SearchUnavailable as exc:
+        assert exc.status in (404, 405, 501)
+        assert exc.message == (
+            "This npm registry (or the mirror configured for it) offers no search: its search endpoint "
+            f"(/-/v1/search) answered HTTP {exc.status}. Look packages up by their exact name instead."
+        )
+    else:
+        assert isinstance(result, SearchResult) and result.total and result.has_more
+        assert "react" in [hit.name for hit in result.results[:3]]
+
+
+async def test_live_npm_search_not_found_package_answers_promptly(live: Service) -> None:
+    """A missing npm package is a not-found sentence within 3 s (did-you-mean included); where the registry
+    has no search, a second one does not ask it again, and npm still answers afterwards."""
+    try:
+        await live.call("search", {"registry": "npm", "query": "left-pad"})
+        searches = True
+    except SearchUnavailable:
+        searches = False
+    requests = []
+    for name in ("this-package-does-not-exist-xyz123", "this-package-does-not-exist-xyz124"):
+        before, started = live.http.request_count, time.monotonic()
+        with pytest.raises(PackageNotFound) as caught:
+            await live.call("package", {"registry": "npm", "name": name})
+        assert time.monotonic() - started < 3.0
+        assert caught.value.message.startswith(f"npm package '{name}' not found")
+        requests.append(live.http.request_count - before)
+    if not searches:
+        # The first asks the packument and the search endpoint; the second only the packument.
+        assert requests == [2, 1]
+        assert caught.value.suggestions == []
+    package = await live.call("package", {"registry": "npm", "name": "ms"})
+    assert isinstance(package, PackageResult) and package.name == "ms"
+    assert live.http.outages.down() == []

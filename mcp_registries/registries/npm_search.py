@@ -19,6 +19,7 @@ SERVICE = "npm registry"
 MAX_SIZE = 250
 #: Statuses that mean "no such endpoint here", not "the endpoint failed".
 NO_SEARCH = frozenset({404, 405, 501})
+SEARCH_PATH = "-/v1/search"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +31,16 @@ class SearchPage:
 def search_url(registry_url: str, words: str, offset: int, size: int) -> str:
     # The words travel only as one form-encoded query value: '&', '#', '/' and '..' stay inert.
     query = urlencode({"text": words, "size": min(size, MAX_SIZE), "from": offset})
-    return f"{registry_url}-/v1/search?{query}"
+    return f"{registry_url}{SEARCH_PATH}?{query}"
 
 
 def search(registry_url: str, words: str, offset: int, size: int) -> Plan[SearchPage]:
-    fetch = Fetch(search_url(registry_url, words, offset, size), "The npm registry's search")
+    # A service of its own behind the registry's host: its failures must not cut off packuments.
+    fetch = Fetch(
+        search_url(registry_url, words, offset, size),
+        "The npm registry's search",
+        outage_scope=f"{registry_url}{SEARCH_PATH}",
+    )
     try:
         data = yield fetch
     except Missing as missing:
