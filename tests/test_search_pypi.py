@@ -22,7 +22,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from mcp_registries.cache import DiskCache
-from mcp_registries.errors import InvalidResponse, PackageNotFound, SearchUnavailable
+from mcp_registries.errors import InvalidResponse, PackageNotFound, SearchUnavailable, UpstreamStatus
 from mcp_registries.models import SearchResult
 from mcp_registries.registries.pypi_names import LIKELY, POPULAR, Names, NamesReader
 from mcp_registries.service import Service

@@ -109,11 +109,13 @@ class PyPI:
             body="bytes",
             accept=f"{SIMPLE_JSON}, text/html;q=0.1",
             reader=NamesReader,
+            # A failing index must not make PyPI's other documents count as down.
+            outage_scope=url_under(self.pypi_url, "simple", ""),
         )
         try:
             reader: NamesReader = yield listing
         except Missing as missing:
-            raise SearchUnavailable("PyPI mirror", missing.status, "project index (/simple/)") from None
+            raise SearchUnavailable("PyPI index", missing.status, "project index (/simple/)") from None
         if not reader.count:
             raise BadDocument("a project index that names no project")
         return reader
