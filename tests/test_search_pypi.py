@@ -314,10 +314,21 @@ async def test_a_mirror_without_the_index_says_it_offers_no_search(
     fake: LoopbackUpstream, served: Service
 ) -> None:
     fake.route(INDEX_PATH, reply(404))
-    with pytest.raises(
-        SearchUnavailable, match=r"offers no search: its project index \(/simple/\) answered HTTP 404"
-    ):
+    with pytest.raises(SearchUnavailable) as caught:
         await served.call("search", {"registry": "pypi", "query": "numpy"})
+    assert caught.value.message == (
+        "This PyPI index (or the mirror configured for it) offers no search: its project index (/simple/) "
+        "answered HTTP 404. Look packages up by their exact name instead."
+    )
+
+
+async def test_a_failing_index_leaves_the_rest_of_pypi_up(fake: LoopbackUpstream, served: Service) -> None:
+    fake.route(INDEX_PATH, reply(503))
+    with pytest.raises(UpstreamStatus, match="503"):
+        await served.call("search", {"registry": "pypi", "query": "numpy"})
+    # The index has its own cool-down: the project documents are still asked for.
+    result = await served.call("package", {"registry": "pypi", "name": "requests"})
+    assert result.name == "requests"
 
 
 async def test_an_index_that_names_nothing_is_an_invalid_response(
