@@ -702,7 +702,7 @@ def main() -> int:
         "--quick", action="store_true", help="CI smoke: loopback, a small generated index, no targets judged"
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="cold rounds (each a new server) and restarts (default 3)"
+        "--rounds", type=int, default=5, help="cold rounds (each a new server) and restarts (default 5)"
     )
     parser.add_argument(
         "--warm-rounds", type=int, default=5, help="timed rounds over the query mix (default 5)"
