@@ -30,3 +30,23 @@ def test_benchmark_quick_mode_holds_single_flight_and_warm_hits() -> None:
     assert results["warm_http"]["upstream_requests_during_run"] == 0
     assert results["warm_http"]["disk_reads_during_run"] == 0
     assert results["warm_http"]["calls"] > 0 and results["warm_stdio"]["calls"] > 0
+
+
+def test_search_benchmark_quick_mode_finds_names_and_stays_warm() -> None:
+    """search.py --quick exits 0: searches find what they must, warm calls and a restart go upstream for nothing."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "search.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((ROOT / "benchmarks" / "results" / "search-quick.json").read_text())
+    # CI stays free of timing thresholds: the quick mode judges no clock.
+    assert "targets" not in results
+    assert results["warm"]["calls"] > 0 and results["warm"]["upstream_requests_during_timed_calls"] == 0
+    assert results["restart"]["index_downloads_during_restarts"] == 0
+    assert results["npm"]["upstream_requests_by_calls"] == results["npm"]["calls"]
+    assert results["memory"]["peak_rss_mb"] >= results["memory"]["before_index_peak_rss_mb"] > 0
