@@ -45,6 +45,9 @@ class Fetch:
     #: Whose health the answer tells (see outages.py), when not the configured base the URL lies under: a
     #: separate service behind the same base, as npm's search is, must not take the base down with it.
     outage_scope: str | None = None
+    #: Seconds this document may take in all, retries included, when not the configured total timeout:
+    #: a whole index (40 MB) read in the background, not a document a caller waits for.
+    time_limit: float | None = None
 
 
 class BodyReader(Protocol):

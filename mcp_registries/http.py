@@ -123,7 +123,7 @@ class HttpClient:
     async def _attempts(self, fetch: Fetch, validators: Validators | None, upstream: str) -> Fetched:
         conditional = validators.headers() if validators else {}
         started = self.clock.now()
-        bound = self.settings.total_timeout
+        bound = fetch.time_limit or self.settings.total_timeout
         attempt = 0
         while True:
             try:

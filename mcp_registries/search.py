@@ -62,6 +62,8 @@ class ProjectNames:
         self._notes: list[str] = []
         self._expires = 0.0
         self._task: asyncio.Task[None] | None = None
+        #: Set once a load has an index to search (before it is written to the cache).
+        self._ready = asyncio.Event()
 
     @property
     def loading(self) -> bool:
@@ -77,14 +79,22 @@ class ProjectNames:
         task = self._task
         if task is None or task.done():
             # Not tied to the caller: a did-you-mean that stops waiting leaves it loading for the next call.
+            self._ready = asyncio.Event()
             task = self._task = asyncio.get_running_loop().create_task(self._load())
-        done, _ = await asyncio.wait({task}, timeout=wait)
-        if not done:
+        if self._names is not None:
+            # A day old: searched while the new copy loads (stale while revalidating).
+            return self._names, list(self._notes)
+        ready = asyncio.ensure_future(self._ready.wait())
+        try:
+            await asyncio.wait({task, ready}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if self._names is not None:
+            return self._names, list(self._notes)
+        if not task.done():
             return None
         error = task.exception()
-        if self._names is None:
-            raise error if error is not None else RuntimeError("the project index did not load")
-        return self._names, list(self._notes)
+        raise error if error is not None else RuntimeError("the project index did not load")
 
     async def aclose(self) -> None:
         if self._task is not None and not self._task.done():
@@ -125,13 +135,14 @@ class ProjectNames:
         log.info("PyPI project index: %d names indexed in %.2f s", len(names), time.perf_counter() - started)
         self._keep(names, [], TTL_NAMES)
         del reader
-        # After keeping it: searches need not wait for ~40 MB to reach the disk.
+        # Searches need not wait for ~40 MB to reach the disk: `_keep` told them the index is ready.
         await self.cache.set(self.key, names.blobs(), TTL_NAMES, validators)
         _give_back_free_memory()
 
     def _keep(self, names: Names, notes: list[str], seconds: float) -> None:
         self._names, self._notes = names, notes
         self._expires = time.monotonic() + max(seconds, 1.0)
+        self._ready.set()
 
 
 def _give_back_free_memory() -> None:

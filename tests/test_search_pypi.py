@@ -400,3 +400,30 @@ async def test_live_search_and_did_you_mean_over_the_real_index(live: Service) -
     assert exact.results[0].latest_version and exact.results[0].released
     with pytest.raises(PackageNotFound, match="Did you mean 'requests'"):
         await live.call("package", {"registry": "pypi", "name": "reqeusts"})
+
+
+async def test_the_first_search_does_not_wait_for_the_cache_write(
+    fake: LoopbackUpstream, tmp_path: Path
+) -> None:
+    """The index is searchable once built; writing its ~40 MB to the cache happens after."""
+    released = anyio.Event()
+
+    class SlowWrites(DiskCache):
+        async def set(self, key: str, value: object, ttl: float, validators: object = None) -> None:
+            if key.startswith("names|"):
+                await released.wait()
+            await super().set(key, value, ttl, validators)
+
+    service = Service(server_settings(fake, tmp_path), cache=SlowWrites(tmp_path, 10**9), backoff=0.0)
+    try:
+        with anyio.fail_after(10):
+            result = await service.call("search", {"registry": "pypi", "query": "django", "page_size": 1})
+        assert isinstance(result, SearchResult) and result.results[0].name == "Django"
+        assert service.searcher.project_names.loading
+        released.set()
+        with anyio.fail_after(10):
+            while service.searcher.project_names.loading:
+                await anyio.sleep(0.01)
+    finally:
+        await service.aclose()
+    assert await DiskCache(tmp_path, 10**9).get(service.searcher.project_names.key) is not None

@@ -38,6 +38,8 @@ from .versioning import pep440
 SERVICE = "PyPI"
 STATS_SERVICE = "pypistats"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+#: Seconds the project index may take to download (read timeouts between chunks still apply).
+INDEX_TIME_LIMIT = 600.0
 
 # PEP 508 names: ASCII letters and digits, with '.', '_' and '-' inside.
 # re.ASCII: with IGNORECASE alone, [A-Z] also matches 'K' (KELVIN SIGN) and 'ſ' (LONG S).
@@ -111,6 +113,8 @@ class PyPI:
             reader=NamesReader,
             # A failing index must not make PyPI's other documents count as down.
             outage_scope=url_under(self.pypi_url, "simple", ""),
+            # 40 MB: at 1 MB/s, 40 s. It loads in the background; nobody waits for it past a second.
+            time_limit=INDEX_TIME_LIMIT,
         )
         try:
             reader: NamesReader = yield listing
