@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -213,7 +214,26 @@ def _serve_http(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+#: glibc's mallopt parameter for the size from which allocations get their own mapping.
+_M_MMAP_THRESHOLD = -3
+
+
+def _return_big_blocks() -> None:
+    """Have large blocks (128 KB and up) mapped on their own, so that freeing one gives it back.
+
+    glibc raises that threshold each time such a block is freed, up to 32 MB, after which big buffers come
+    from the heap and stay in RSS once freed: building PyPI's names index (buffers of MBs, freed as the next
+    ones grow) peaked 19 MB higher and kept ~25 MB it no longer used. A fixed threshold ends that.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _return_big_blocks()
     args = parser().parse_args(argv)
     try:
         settings = settings_from(args)

@@ -123,27 +123,25 @@ class NamesReader:
         blocks: dict[int, tuple[int, int]] = {}
         key_at, name_at, line = 1, 0, 0
         for length in sorted(self._buckets):
-            rows = self._buckets.pop(length).split(b"\n")
+            rows = bytes(self._buckets.pop(length)).split(b"\n")
             rows.pop()
             rows.sort()
             count = len(rows)
-            block_keys = [bytes(row[:length]) for row in rows]
-            displays = [bytes(row[length + 1 :]) for row in rows]
-            del rows
             end = key_at + count * (length + 1)
-            keys += b"\n".join(block_keys)
+            keys += b"\n".join(row[:length] for row in rows)
             keys += b"\n"
             # Every key of a block has the same length: its starts are evenly spaced.
             key_starts.extend(range(key_at, end, length + 1))
             key_at = end
-            name_starts.extend(accumulate(map((1).__add__, map(len, displays[:-1])), initial=name_at))
-            names += b"\n".join(displays)
+            # A row is "key\tdisplay": its display name and newline take len(row) - length bytes.
+            name_starts.extend(accumulate((len(row) - length for row in rows[:-1]), initial=name_at))
+            names += b"\n".join(row[length + 1 :] for row in rows)
             names += b"\n"
             name_at = len(names)
-            del displays
-            reversed_keys = [key[::-1] for key in block_keys]
+            reversed_keys = [row[length - 1 :: -1] for row in rows]
+            del rows
             suffix_order.extend(map(line.__add__, sorted(range(count), key=reversed_keys.__getitem__)))
-            del block_keys, reversed_keys
+            del reversed_keys
             blocks[length] = (line, line + count)
             line += count
         key_starts.append(key_at)
