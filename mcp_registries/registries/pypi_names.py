@@ -330,7 +330,8 @@ class Names:
         wanted = _SEPARATORS.sub(b"-", text.lower().encode("ascii", "ignore").replace(b" ", b"-"))
         # Several spellings can share a key: the one most names build on first, then the one typed.
         exact = sorted(
-            self.exact(key), key=lambda line: (-self.family(line), self.names_normalized(line) != wanted, line)
+            self.exact(key),
+            key=lambda line: (-self.family(line), self.names_normalized(line) != wanted, line),
         )
         prefix_total = sum(len(block) for block in self.prefixed(key))
         # A single letter is inside most names: those matches would say nothing.
