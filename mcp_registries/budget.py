@@ -20,6 +20,7 @@ from .models import (
     DependenciesResult,
     Dependency,
     FileSummary,
+    SearchResult,
     VersionsResult,
     compact_json,
     structured,
@@ -29,6 +30,8 @@ from .models import (
 LIMIT = 3800
 #: Files a `version` answer lists by default.
 ARTIFACTS = 5
+#: Characters of a search result's summary when the default page would pass the limit.
+SEARCH_SUMMARY = 100
 
 _ARCHES = (
     "x86_64", "aarch64", "arm64", "amd64", "i686", "ppc64le", "ppc64", "s390x", "armv7l", "universal2",
@@ -38,7 +41,7 @@ _ARCHES = (
 _COMMON = ("manylinux x86_64", "macosx arm64", "win amd64", "manylinux aarch64", "musllinux x86_64")
 
 
-def size(result: DependenciesResult | VersionsResult) -> int:
+def size(result: DependenciesResult | VersionsResult | SearchResult) -> int:
     return len(compact_json(structured(result)).encode())
 
 
@@ -167,6 +170,38 @@ def fit_versions(result: VersionsResult, *, asked: bool) -> VersionsResult:
                     ),
                 ],
             }
+        )
+    return fitted
+
+
+# -- search ---------------------------------------------------------------------------------------
+
+
+def fit_search(result: SearchResult, *, asked: bool) -> SearchResult:
+    """A default page past the limit shortens its results' summaries (the package tool gives them whole),
+    then lists fewer results."""
+    if asked or size(result) <= LIMIT:
+        return result
+    cut = [
+        hit.model_copy(update={"summary": hit.summary[: SEARCH_SUMMARY - 1].rstrip() + "…"})
+        if hit.summary and len(hit.summary) > SEARCH_SUMMARY
+        else hit
+        for hit in result.results
+    ]
+    note = (
+        f"summaries cut to {SEARCH_SUMMARY} characters to stay under 4 KB; a page_size given keeps them "
+        "whole, and the package tool gives each one"
+    )
+    fitted = result.model_copy(update={"results": cut, "notes": [*result.notes, note]})
+    shown = len(cut)
+    while shown > 1 and size(fitted) > LIMIT:
+        shown -= 1
+        fewer = (
+            f"this page lists {shown} of its {len(cut)} results to stay under 4 KB; "
+            f"page_size={shown} pages through every one"
+        )
+        fitted = fitted.model_copy(
+            update={"results": cut[:shown], "has_more": True, "notes": [*result.notes, note, fewer]}
         )
     return fitted
 

@@ -98,6 +98,10 @@ class NotFound(RegistryError):
     code = "not_found"
 
 
+#: The longest not-found sentence that close names are added to.
+SUGGESTING_LIMIT = 300
+
+
 class PackageNotFound(NotFound):
     def __init__(
         self, registry: str, name: str, *, detail: str | None = None, suggestions: Sequence[str] = ()
@@ -105,19 +109,27 @@ class PackageNotFound(NotFound):
         message = f"{registry} package {shown(name, 80)} not found"
         if detail:
             message += f" ({detail})"
-        if suggestions:
-            quoted = [shown(s, 80) for s in suggestions]
-            names = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
-            message += f". Did you mean {names}?"
-        super().__init__(message)
+        # Close names are quoted whole (a name cut short names nothing), as many as keep the sentence short.
+        fitting: list[str] = []
+        for suggestion in suggestions:
+            if len(message + _did_you_mean([*fitting, suggestion])) > SUGGESTING_LIMIT:
+                break
+            fitting.append(suggestion)
+        super().__init__(message + _did_you_mean(fitting) if fitting else message)
         self.registry = registry
         self.name = name
         self.detail = detail
-        self.suggestions = list(suggestions)
+        self.suggestions = fitting
 
     def suggesting(self, names: Sequence[str]) -> PackageNotFound:
         """The same answer, ending with close names that exist."""
         return PackageNotFound(self.registry, self.name, detail=self.detail, suggestions=names)
+
+
+def _did_you_mean(names: Sequence[str]) -> str:
+    quoted = [shown(name, 10 * len(name)) for name in names]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f". Did you mean {listed}?"
 
 
 class NoPublishedVersions(NotFound):

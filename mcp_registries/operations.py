@@ -357,6 +357,13 @@ def _search_text(arguments: dict[str, Any]) -> str:
         raise InvalidArgument(
             "query", f"The query must be at most {MAX_QUERY_LENGTH} characters; got {len(text)}."
         )
+    try:
+        # JSON can carry a lone surrogate ("\ud800"), which no URL and no registry can.
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(
+            "query", "The query has a lone surrogate character, which is not text: drop it."
+        ) from None
     return " ".join(text.split())
 
 

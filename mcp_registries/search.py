@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
+from .budget import fit_search
 from .cache import Cache
 from .errors import NotFound, RegistryError, SearchUnavailable, UpstreamError
 from .fetching import Engine, NotModified, _age
@@ -183,8 +184,10 @@ class Searcher:
         assert query.text is not None
         start = (query.page - 1) * query.page_size
         if registry is self.npm:
-            return await self._npm(query, start)
-        return await self._pypi(query, start)
+            result = await self._npm(query, start)
+        else:
+            result = await self._pypi(query, start)
+        return fit_search(result, asked="page_size" in query.given)
 
     async def _npm(self, query: Query, start: int) -> SearchResult:
         assert query.text is not None

@@ -130,7 +130,7 @@ class Service:
         try:
             result = await self._handlers[query.operation](registry, name, query)
         except PackageNotFound as missing:
-            close = await self.searcher.suggest(registry, query.name)
+            close = await self.searcher.suggest(registry, name)
             if close:
                 raise missing.suggesting(close) from None
             raise

@@ -176,6 +176,15 @@ def _recorded() -> dict[str, Response]:
     }
 
 
+def search_routes() -> dict[str, Response]:
+    """npm's search answer for 'http client' and PyPI's project index (documented shapes). Not among the
+    recorded routes: elsewhere search answers 404 and not-found answers carry no did-you-mean, as on the mirror."""
+    return {
+        NPM + "-/v1/search?text=http+client&size=10&from=0": (200, data("documented/npm-search.json")),
+        PYPI + "simple/": (200, data("documented/pypi-simple-index.json")),
+    }
+
+
 @dataclass
 class MockUpstream:
     """An httpx.MockTransport router, in process: full URLs to recorded bodies; anything unrouted is a 404
@@ -269,11 +278,13 @@ def anyio_backend() -> str:
 BASES = {"npm": NPM, "npm_downloads": NPM_DL, "pypi": PYPI, "pypistats": STATS}
 
 
-def recorded_routes() -> dict[str, Behaviour]:
-    """The recorded documents of the four configured upstreams, by path under a loopback upstream's prefixes."""
+def recorded_routes(*, searchable: bool = False) -> dict[str, Behaviour]:
+    """The recorded documents of the four configured upstreams, by path under a loopback upstream's prefixes;
+    `searchable` adds `search_routes()`."""
+    routes = {**_recorded(), **(search_routes() if searchable else {})}
     return {
         "/" + PREFIXES[name] + url[len(base) :]: reply(*route)
-        for url, route in _recorded().items()
+        for url, route in routes.items()
         if isinstance(route, tuple)
         for name, base in BASES.items()
         if url.startswith(base)

@@ -19,7 +19,7 @@ from mcp_registries.models import Artifact
 from mcp_registries.server import build_server
 from mcp_registries.service import Service
 
-from .conftest import NPM, MockUpstream, data, make_settings
+from .conftest import NPM, MockUpstream, data, make_settings, search_routes
 
 pytestmark = pytest.mark.anyio
 
@@ -59,14 +59,21 @@ DEFAULT_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("versions", {"registry": "npm", "name": "express"}),
     ("versions", {"registry": "pypi", "name": "botocore"}),
     ("maintainer", {"registry": "pypi", "name": "zope.interface"}),
+    ("search", {"registry": "npm", "query": "http client"}),
+    ("search", {"registry": "pypi", "query": "r"}),
 ]
 
 
 @pytest.mark.parametrize(
-    ("tool", "arguments"), DEFAULT_CALLS, ids=[f"{t}-{a['name']}" for t, a in DEFAULT_CALLS]
+    ("tool", "arguments"),
+    DEFAULT_CALLS,
+    ids=[f"{t}-{a['registry']}-{a.get('name', a.get('query'))}" for t, a in DEFAULT_CALLS],
 )
-async def test_default_answer_is_under_4kb(client: Client, tool: str, arguments: dict[str, Any]) -> None:
+async def test_default_answer_is_under_4kb(
+    client: Client, upstream: MockUpstream, tool: str, arguments: dict[str, Any]
+) -> None:
     """The text block of a default answer stays under 4 KB, whatever the size of the document behind it."""
+    upstream.routes.update(search_routes())
     text, _ = await ask(client, tool, **arguments)
     assert len(text.encode()) < KB4, len(text.encode())
 
@@ -301,3 +308,45 @@ async def test_package_and_maintainer_name_the_same_people(
     assert maintainer["source"] == source
     assert maintainer["maintainers"], "every one of these recorded packages names someone"
     assert package["maintainers"] == maintainer["maintainers"][:5]
+
+
+# -- search: ten results with their summaries ----------------------------------------------------
+
+
+def _long_search_answer(count: int) -> bytes:
+    """npm's search answer with `count` long-named results whose descriptions are paragraphs."""
+    objects = [
+        {
+            "package": {
+                "name": f"@some-organisation/a-rather-long-package-name-for-result-{n}",
+                "version": f"{n}.0.0-beta.{n}",
+                "description": f"Result {n}: " + "a description that goes on and on about what it does " * 8,
+                "date": "2026-11-01T10:00:00.000Z",
+            },
+            "score": {"final": 0.5, "detail": {"quality": 0.5, "popularity": 0.5, "maintenance": 0.5}},
+            "searchScore": 1.0,
+        }
+        for n in range(count)
+    ]
+    return json.dumps({"objects": objects, "total": 900, "time": "2026-11-29T12:00:00.000Z"}).encode()
+
+
+async def test_search_default_page_shortens_summaries_past_the_limit(
+    client: Client, upstream: MockUpstream
+) -> None:
+    """Ten results with long names and paragraph-long summaries pass 4 KB: the default page shortens the
+    summaries and says so, keeping every result; a page_size the caller gives keeps them whole."""
+    search = NPM + "-/v1/search?text=long&size=10&from=0"
+    upstream.routes[search] = (200, _long_search_answer(10))
+    text, answer = await ask(client, "search", registry="npm", query="long")
+    assert len(text.encode()) < KB4, len(text.encode())
+    assert [hit["name"] for hit in answer["results"]] == [
+        f"@some-organisation/a-rather-long-package-name-for-result-{n}" for n in range(10)
+    ]
+    assert all(hit["summary"].startswith(f"Result {n}: ") for n, hit in enumerate(answer["results"]))
+    assert any("summaries" in note and "4 KB" in note for note in answer["notes"]), answer["notes"]
+    _, asked = await ask(client, "search", registry="npm", query="long", page_size=10)
+    # Whole, as the registry adapters keep any summary: at most 300 characters.
+    assert all(290 < len(hit["summary"]) <= 300 for hit in asked["results"])
+    assert all(len(hit["summary"]) <= 100 for hit in answer["results"])
+    assert upstream.hits[search] == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,33 +32,70 @@ def test_registry_unknown_lists_accepted_values(raw: object) -> None:
         parse_arguments("package", {"registry": raw, "name": "x"})
 
 
-def test_versions_defaults() -> None:
-    """page defaults to 1 and page_size to 50."""
-    query = parse_arguments("versions", {"registry": "npm", "name": "x"})
-    assert (query.page, query.page_size, query.notes) == (1, 50, ())
+#: The paginated operations, each with the arguments it needs besides the page.
+PAGINATED = [("versions", {"registry": "npm", "name": "x"}), ("search", {"registry": "npm", "query": "x"})]
 
 
+@pytest.mark.parametrize(("operation", "size"), [("versions", 50), ("search", 10)])
+def test_page_defaults(operation: str, size: int) -> None:
+    """page defaults to 1, and page_size to 50 (search: 10)."""
+    query = parse_arguments(operation, dict(PAGINATED)[operation])
+    assert (query.page, query.page_size, query.notes) == (1, size, ())
+
+
+@pytest.mark.parametrize(("operation", "arguments"), PAGINATED)
 @pytest.mark.parametrize(
     ("given", "size", "noted"), [(250, 250, False), (251, 250, True), (10_000, 250, True), (1, 1, False)]
 )
-def test_page_size_clamped_above_250(given: int, size: int, noted: bool) -> None:
+def test_page_size_clamped_above_250(
+    operation: str, arguments: dict[str, object], given: int, size: int, noted: bool
+) -> None:
     """page_size above 250 is clamped with a note, not refused."""
-    query = parse_arguments("versions", {"registry": "npm", "name": "x", "page_size": given})
+    query = parse_arguments(operation, {**arguments, "page_size": given})
     assert query.page_size == size
     assert bool(query.notes) is noted
 
 
+@pytest.mark.parametrize(("operation", "arguments"), PAGINATED)
 @pytest.mark.parametrize("argument", ["page", "page_size"])
 @pytest.mark.parametrize("value", [0, -1, "zero", 1.5, True, [], "1e3"])
-def test_page_numbers_below_one_or_not_whole_are_errors(argument: str, value: object) -> None:
+def test_page_numbers_below_one_or_not_whole_are_errors(
+    operation: str, arguments: dict[str, object], argument: str, value: object
+) -> None:
     """page and page_size below 1, or not whole numbers, are errors naming the argument."""
     with pytest.raises(InvalidArgument, match=rf"^{argument} must be a whole number of 1 or more"):
-        parse_arguments("versions", {"registry": "npm", "name": "x", argument: value})
+        parse_arguments(operation, {**arguments, argument: value})
 
 
-def test_page_accepts_numeric_strings() -> None:
+@pytest.mark.parametrize(("operation", "arguments"), PAGINATED)
+def test_page_accepts_numeric_strings(operation: str, arguments: dict[str, object]) -> None:
     """A page given as a numeric string (as some clients send) is accepted."""
-    assert parse_arguments("versions", {"registry": "npm", "name": "x", "page": "3"}).page == 3
+    assert parse_arguments(operation, {**arguments, "page": "3"}).page == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [("react", "react"), (" http \t\u3000client\n", "http client"), ("x" * 200, "x" * 200), ("é", "é"),
+     ("a&b=c #d", "a&b=c #d")],
+)  # fmt: skip
+def test_search_query_is_its_words_with_whitespace_collapsed(raw: str, text: str) -> None:
+    """search takes `query` (no `name`): its words, whitespace runs made one space, none around."""
+    query = parse_arguments("search", {"registry": "pypi", "query": raw})
+    assert (query.text, query.name) == (text, "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [(None, "The 'query' argument is required."), ("", "must have some words"), (" \t\n", "must have some words"),
+     ("\u3000\u2028\x85", "must have some words"), ("x" * 201, "at most 200 characters; got 201"),
+     (" " + "x" * 200, "at most 200 characters; got 201"), (3, "must be a string"), (["react"], "must be a string"),
+     ("react\ud800", "lone surrogate")],
+)  # fmt: skip
+def test_search_query_without_words_too_long_or_not_text_is_error(raw: object, message: str) -> None:
+    """A query missing, without words, past 200 characters, or not text is an error sentence about `query`."""
+    with pytest.raises(InvalidArgument, match=re.escape(message)) as raised:
+        parse_arguments("search", {"registry": "npm", "query": raw, "name": "react"})
+    assert raised.value.argument == "query"
 
 
 @pytest.mark.parametrize("period", ["last-day", "last-week", "last-month", "last-year", " Last-Week "])
@@ -85,25 +123,40 @@ def test_version_required_for_version_optional_for_dependencies() -> None:
 
 
 def test_input_schemas_follow_the_seed_table() -> None:
-    """Every operation's schema requires registry and name; the other parameters are the seed's, plus the
-    arguments that show what a default answer leaves out (files, group, extra)."""
+    """Every seed operation's schema requires registry and name, search's registry and query; the other
+    parameters are the seed's, plus the arguments that show what a default answer leaves out (files, group,
+    extra)."""
     expected = {
-        Operation.PACKAGE: [],
-        Operation.VERSIONS: ["page", "page_size"],
-        Operation.VERSION: ["version", "files", "page", "page_size"],
-        Operation.DEPENDENCIES: ["version", "group", "extra"],
-        Operation.DOWNLOADS: ["period"],
-        Operation.MAINTAINER: [],
+        Operation.PACKAGE: ["name"],
+        Operation.VERSIONS: ["name", "page", "page_size"],
+        Operation.VERSION: ["name", "version", "files", "page", "page_size"],
+        Operation.DEPENDENCIES: ["name", "version", "group", "extra"],
+        Operation.DOWNLOADS: ["name", "period"],
+        Operation.MAINTAINER: ["name"],
+        Operation.SEARCH: ["query", "page", "page_size"],
     }
-    for operation, extra in expected.items():
+    assert set(expected) == set(Operation) == set(OPERATIONS)
+    for operation, params in expected.items():
         schema = OPERATIONS[operation].input_schema()
-        assert list(schema["properties"]) == ["registry", "name", *extra]
+        assert list(schema["properties"]) == ["registry", *params]
         assert schema["required"] == [
             "registry",
-            "name",
+            params[0],
             *(["version"] if operation is Operation.VERSION else []),
         ]
         assert all(prop["description"] for prop in schema["properties"].values())
+        if "page_size" in params:
+            page_size = schema["properties"]["page_size"]
+            # Larger sizes are clamped, not refused: the schema must not forbid them.
+            assert "maximum" not in page_size and page_size["minimum"] == 1
+            assert page_size["default"] == (10 if operation is Operation.SEARCH else 50)
+
+
+def test_search_query_schema_is_one_to_200_characters() -> None:
+    """search's `query` is a string of 1 to 200 characters, described for the model that fills it in."""
+    query = OPERATIONS[Operation.SEARCH].input_schema()["properties"]["query"]
+    assert (query["type"], query["minLength"], query["maxLength"]) == ("string", 1, 200)
+    assert "words" in query["description"]
 
 
 def test_settings_from_environment(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from packaging.requirements import Requirement
 
 import mcp_registries
+from mcp_registries.models import Operation
 from mcp_registries.settings import ENV_VARS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +133,7 @@ def test_readme_client_snippets_run_the_checkout() -> None:
 
 @pytest.mark.anyio
 async def test_readme_first_client_snippet_serves_the_tools() -> None:
-    """The README's first client configuration, pointed at this checkout, starts a server that lists the tools."""
+    """The README's first client configuration, pointed at this checkout, starts a server that lists every tool."""
     from mcp import Client, StdioServerParameters
 
     entry = _readme_client_entries()[0]
@@ -144,7 +145,7 @@ async def test_readme_first_client_snippet_serves_the_tools() -> None:
     )
     async with Client(params) as client:
         tools = (await client.list_tools()).tools
-    assert {tool.name for tool in tools} >= {"package", "versions", "version"}
+    assert {tool.name for tool in tools} == {op.value for op in Operation}
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:

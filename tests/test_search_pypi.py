@@ -70,7 +70,7 @@ def test_reader_gives_the_same_index_whatever_the_chunking(chunk: int) -> None:
 
 
 def test_reader_reads_the_pep691_json_index() -> None:
-    body = data("documented/pypi-simple-index.json")
+    body = data("documented/pypi-simple-index-small.json")
     names = read(body, 50)
     assert sorted(every_name(names)) == sorted(re.findall(r'"name":"([^"]+)"', body.decode()))
     assert [hit.name for hit in names.search("Flask", 0, 2).hits] == ["Flask", "flask-login"]

@@ -1,4 +1,5 @@
-"""The MCP surface through an in-process SDK client, under both handshakes: six tools, schemas, every error path."""
+"""The MCP surface through an in-process SDK client, under both handshakes: seven tools, schemas, every error
+path."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mcp_registries.operations import OPERATIONS
 from mcp_registries.server import build_server
 from mcp_registries.service import Service
 
-from .conftest import NPM, MockUpstream, make_settings
+from .conftest import NPM, MockUpstream, make_settings, search_routes
 
 pytestmark = pytest.mark.anyio
 
@@ -27,16 +28,26 @@ async def client(request: pytest.FixtureRequest, service: Service) -> AsyncItera
         yield connected
 
 
+@pytest.fixture
+def searchable(upstream: MockUpstream) -> MockUpstream:
+    """The mock upstream (the one behind `client`) also serving npm's search and PyPI's project index."""
+    upstream.routes.update(search_routes())
+    return upstream
+
+
 async def call(client: Client, tool: str, **arguments: Any) -> tuple[bool, str, dict[str, Any] | None]:
     result = await client.call_tool(tool, arguments)
     assert len(result.content) == 1
     return bool(result.is_error), result.content[0].text, result.structured_content
 
 
-async def test_tools_list_six_tools_with_schemas_and_annotations(client: Client) -> None:
-    """tools/list shows the six seed operations, each read-only, idempotent, open-world, with both schemas."""
+async def test_tools_list_seven_tools_with_schemas_and_annotations(client: Client) -> None:
+    """tools/list shows the six seed operations and search, each read-only, idempotent, open-world, with both
+    schemas."""
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == {op.value for op in Operation}
+    assert set(tools) == {op.value for op in Operation} == {
+        "package", "versions", "version", "dependencies", "downloads", "maintainer", "search"
+    }  # fmt: skip
     for name, tool in tools.items():
         spec = OPERATIONS[Operation(name)]
         assert tool.input_schema["properties"]["registry"]["enum"] == [
@@ -59,10 +70,34 @@ async def test_tools_list_six_tools_with_schemas_and_annotations(client: Client)
             True,
         )
         assert tool.annotations.destructive_hint is False
-        assert tool.output_schema is not None and {"registry", "name"} <= set(
+        subject = "query" if name == "search" else "name"
+        assert tool.input_schema["required"][:2] == ["registry", subject]
+        assert tool.output_schema is not None and {"registry", subject} <= set(
             tool.output_schema["properties"]
         )
         assert len(tool.description or "") > 80
+
+
+async def test_tools_search_schema_takes_a_query_and_pages_of_ten(client: Client) -> None:
+    """search takes registry and a 1-200 character query (no name), pages of 10 by default, and answers
+    results that say how each name matched."""
+    tool = next(tool for tool in (await client.list_tools()).tools if tool.name == "search")
+    props = tool.input_schema["properties"]
+    assert list(props) == ["registry", "query", "page", "page_size"]
+    assert tool.input_schema["required"] == ["registry", "query"]
+    assert (props["query"]["type"], props["query"]["minLength"], props["query"]["maxLength"]) == (
+        "string",
+        1,
+        200,
+    )
+    assert props["page_size"]["default"] == 10 and props["page_size"]["minimum"] == 1
+    assert "maximum" not in props["page_size"]
+    assert props["page"] == {**props["page"], "minimum": 1, "default": 1}
+    assert tool.output_schema is not None
+    output = tool.output_schema["properties"]
+    assert {"registry", "query", "total", "page", "page_size", "has_more", "results"} <= set(output)
+    assert "name" not in output
+    assert "search" in (tool.description or "").lower() or "find" in (tool.description or "").lower()
 
 
 async def test_tools_list_carries_public_cache_hints(service: Service) -> None:
@@ -77,9 +112,10 @@ async def test_tools_list_carries_public_cache_hints(service: Service) -> None:
 async def test_tools_schema_page_size_not_capped(client: Client) -> None:
     """page_size has a minimum but no maximum, because values above 250 are clamped, not refused."""
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    props = tools["versions"].input_schema["properties"]
-    assert props["page_size"]["minimum"] == 1 and "maximum" not in props["page_size"]
-    assert props["page"] == {**props["page"], "minimum": 1, "default": 1}
+    for paginated in ("versions", "version", "search"):
+        props = tools[paginated].input_schema["properties"]
+        assert props["page_size"]["minimum"] == 1 and "maximum" not in props["page_size"]
+        assert props["page"] == {**props["page"], "minimum": 1, "default": 1}
     assert tools["downloads"].input_schema["properties"]["period"]["enum"] == [
         "last-day",
         "last-week",
@@ -150,12 +186,22 @@ async def test_structured_rows_leave_out_empty_fields(
         ("downloads", {"registry": "pypi", "name": "requests"}, {"name": "requests"}),
         ("maintainer", {"registry": "pypi", "name": "requests"}, {"source": "registry accounts"}),
         ("maintainer", {"registry": "node", "name": "react"}, {"source": "declared in package metadata"}),
+        (
+            "search",
+            {"registry": "nodejs", "query": " http\tclient "},
+            {"query": "http client", "total": 1748, "page_size": 10, "has_more": True},
+        ),
+        (
+            "search",
+            {"registry": "python", "query": "Requests", "page_size": 3},
+            {"query": "Requests", "total": 4, "page_size": 3, "has_more": True},
+        ),
     ],
 )
 async def test_every_tool_answers_for_both_registries(
-    client: Client, tool: str, arguments: dict[str, Any], expected: dict[str, Any]
+    client: Client, searchable: MockUpstream, tool: str, arguments: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    """Each of the six tools answers for npm and PyPI with the registry normalized from its synonym."""
+    """Each of the seven tools answers for npm and PyPI with the registry normalized from its synonym."""
     is_error, text, structured = await call(client, tool, **arguments)
     assert not is_error, text
     assert structured is not None
@@ -220,6 +266,29 @@ async def test_every_tool_answers_for_both_registries(
             {"registry": "npm", "name": "getcookies"},
             "npm package 'getcookies' has no published versions (unpublished or removed)",
         ),
+        ("search", {"registry": "npm"}, "The 'query' argument is required."),
+        ("search", {"registry": "npm", "name": "react"}, "The 'query' argument is required."),
+        ("search", {"registry": "pypi", "query": " \t "}, "The 'query' argument must have some words"),
+        (
+            "search",
+            {"registry": "pypi", "query": "x" * 201},
+            "The query must be at most 200 characters; got 201.",
+        ),
+        (
+            "search",
+            {"registry": "npm", "query": "react", "page": 0},
+            "page must be a whole number of 1 or more",
+        ),
+        (
+            "search",
+            {"registry": "npm", "query": "http client"},
+            "offers no search: its search endpoint (/-/v1/search) answered HTTP 404",
+        ),
+        (
+            "search",
+            {"registry": "pypi", "query": "requests"},
+            "offers no search: its project index (/simple/) answered HTTP 404",
+        ),
     ],
 )
 async def test_errors_are_one_sentence_tool_results(
@@ -231,6 +300,62 @@ async def test_errors_are_one_sentence_tool_results(
     assert sentence in text
     assert "Traceback" not in text and "Error executing tool" not in text and "validation error" not in text
     assert structured is None
+
+
+@pytest.mark.parametrize(
+    ("registry", "name", "sentence"),
+    [
+        ("npm", "axois", "npm package 'axois' not found. Did you mean 'axios'?"),
+        ("pypi", "reqeusts", "pypi package 'reqeusts' not found. Did you mean 'requests' or 'requests3'?"),
+        ("pypi", "Djang0", "pypi package 'djang0' not found. Did you mean 'Django'?"),
+        ("npm", "nope-nope", "npm package 'nope-nope' not found"),
+    ],
+)
+async def test_not_found_names_close_names_that_exist(
+    client: Client, searchable: MockUpstream, registry: str, name: str, sentence: str
+) -> None:
+    """A package not found ends with close names that exist (npm's search, PyPI's project index), or none."""
+    searchable.routes[NPM + "-/v1/search?text=axois&size=20&from=0"] = searchable.routes[
+        NPM + "-/v1/search?text=http+client&size=10&from=0"
+    ]
+    is_error, text, structured = await call(client, "package", registry=registry, name=name)
+    assert is_error and structured is None
+    assert text == sentence
+
+
+async def test_search_results_say_how_each_name_matched(client: Client, searchable: MockUpstream) -> None:
+    """npm's results come from its own ranking (match `text`); PyPI's from its project index, exact first, the
+    first ones with their latest version, summary and release date."""
+    is_error, text, npm = await call(client, "search", registry="npm", query="http client")
+    assert not is_error and npm is not None, text
+    assert [hit["name"] for hit in npm["results"]] == ["axios", "got", "@tiny/http-client"]
+    assert npm["results"][0] == {
+        "name": "axios",
+        "latest_version": "1.7.9",
+        "summary": "Promise based HTTP client for the browser and node.js",
+        "released": "2024-12-04T07:38:16Z",
+        "match": "text",
+    }
+    # Rows leave out what the registry did not give (no description here).
+    assert npm["results"][2] == {
+        "name": "@tiny/http-client",
+        "latest_version": "0.3.0-beta.2",
+        "released": "2025-02-11T09:00:00Z",
+        "match": "text",
+    }
+    is_error, text, pypi = await call(client, "search", registry="pypi", query="requests")
+    assert not is_error and pypi is not None, text
+    assert [(hit["name"], hit["match"]) for hit in pypi["results"]] == [
+        ("requests", "exact"),
+        ("requests3", "prefix"),
+        ("requests-oauthlib", "prefix"),
+        ("requests-toolbelt", "prefix"),
+    ]
+    assert pypi["results"][0]["latest_version"] == "2.34.2" and pypi["results"][0]["summary"]
+    # The others have no recorded document: their names only, and a note that says so.
+    assert all(set(hit) == {"name", "match"} for hit in pypi["results"][1:])
+    assert any("3 of the first 4 results" in note for note in pypi["notes"]), pypi["notes"]
+    assert json.loads(text)["results"][0]["name"] == "requests"
 
 
 @pytest.mark.parametrize("name", ["null", "true", "false", "123", '["react"]'])
@@ -296,7 +421,9 @@ async def test_internal_bug_is_a_sentence_not_a_crash(
         assert not is_error
 
 
-async def test_output_schemas_are_flat_and_accept_real_answers(client: Client) -> None:
+async def test_output_schemas_are_flat_and_accept_real_answers(
+    client: Client, searchable: MockUpstream
+) -> None:
     """outputSchema has no $ref or titles (cheap for clients to read) and accepts every tool's real answer."""
     import jsonschema
 
@@ -308,7 +435,9 @@ async def test_output_schemas_are_flat_and_accept_real_answers(client: Client) -
         "dependencies": {"registry": "pypi", "name": "django", "version": "4.2"},
         "downloads": {"registry": "pypi", "name": "requests"},
         "maintainer": {"registry": "npm", "name": "react"},
+        "search": {"registry": "pypi", "query": "requests"},
     }
+    assert set(arguments) == set(tools)
     for name, tool in tools.items():
         text = json.dumps(tool.output_schema)
         assert "$ref" not in text and '"title"' not in text and '"type": ["' not in text

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
+from .conftest import recorded_routes
 from .upstream import LoopbackUpstream
 
 SCRIPT = Path(sys.executable).parent / "mcp-registries"
@@ -85,7 +86,9 @@ def test_stdio_stdout_carries_only_json_rpc(local_upstream: LoopbackUpstream, tm
     assert all(message.get("jsonrpc") == "2.0" for message in parsed)
     by_id = {message.get("id"): message for message in parsed}
     assert {1, 2, 3, 4} <= set(by_id)
-    assert len(by_id[2]["result"]["tools"]) == 6
+    assert [tool["name"] for tool in by_id[2]["result"]["tools"]] == [
+        "package", "versions", "version", "dependencies", "downloads", "maintainer", "search"
+    ]  # fmt: skip
     assert by_id[3]["result"]["structuredContent"]["latest_version"] == "19.3.1"
     assert by_id[4]["result"]["isError"] is True
     assert by_id[4]["result"]["content"][0]["text"] == "npm package 'nope-nope' not found"
@@ -204,3 +207,17 @@ def test_query_error_goes_to_stderr_with_status_1(local_upstream: LoopbackUpstre
     assert done.stderr.strip().startswith(
         "npm package 'react' has no version '99.0.0'; the latest version is 19.3.1"
     )
+
+
+def test_query_search_takes_the_words_in_place_of_a_name(tmp_path: Path) -> None:
+    """`query search <registry> "<words>"` searches for the words (PyPI: its project index), with --page-size."""
+    with LoopbackUpstream(recorded_routes(searchable=True)) as upstream:
+        answer = answer_of(run_query(upstream, tmp_path, "search", "pypi", " Requests  toolbelt "))
+        paged = answer_of(run_query(upstream, tmp_path, "search", "npm", "http client", "--page-size", "10"))
+        done = run_query(upstream, tmp_path, "search", "npm", "   ")
+    assert answer["query"] == "Requests toolbelt"
+    assert answer["results"][0] == {"name": "requests-toolbelt", "match": "exact"}
+    assert [hit["name"] for hit in paged["results"]] == ["axios", "got", "@tiny/http-client"]
+    assert upstream.hits["/npm/-/v1/search?text=http+client&size=10&from=0"] == 1
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == "The 'query' argument must have some words or a package name in it."

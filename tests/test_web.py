@@ -37,7 +37,7 @@ from mcp_registries.rest import MAX_BODY_BYTES
 from mcp_registries.service import Service
 from mcp_registries.web import Guard, build_app, is_loopback
 
-from .conftest import NPM, MockUpstream, make_settings
+from .conftest import NPM, MockUpstream, make_settings, search_routes
 from .upstream import LoopbackUpstream, held
 from .webserver import CliServer, ThreadedServer, cli_env
 
@@ -77,8 +77,11 @@ def web(upstream: MockUpstream, tmp_path: Path) -> Iterator[Web]:
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    """One server for the tests that neither change the upstream's routes nor count its requests from zero."""
-    with serve(MockUpstream(), tmp_path_factory.mktemp("shared")) as served:
+    """One server for the tests that neither change the upstream's routes nor count its requests from zero;
+    its upstream also serves npm's search (for 'http client') and PyPI's project index."""
+    upstream = MockUpstream()
+    upstream.routes.update(search_routes())
+    with serve(upstream, tmp_path_factory.mktemp("shared")) as served:
         yield served
 
 
@@ -119,7 +122,7 @@ def error_of(response: httpx.Response) -> tuple[str, str]:
 
 
 async def exercise(client: Client) -> None:
-    """List the six tools, answer one call and turn a missing package into one isError sentence."""
+    """List the seven tools, answer one call and turn a missing package into one isError sentence."""
     assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
     found = await client.call_tool("package", REACT)
     assert not found.is_error
@@ -135,7 +138,7 @@ async def exercise(client: Client) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_streamable_http_answers_under_both_handshakes(shared: Web, mode: str) -> None:
-    """An SDK client at /mcp lists six tools, calls one, and gets an isError sentence for a missing package."""
+    """An SDK client at /mcp lists seven tools, calls one, and gets an isError sentence for a missing package."""
     with anyio.fail_after(WAIT):
         async with Client(f"{shared.url}/mcp", mode=mode) as client:
             await exercise(client)
@@ -153,7 +156,7 @@ async def test_streamable_http_stateless_answers(stateless_web: Web, mode: str) 
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_sse_answers_under_both_handshakes(shared: Web, mode: str) -> None:
-    """An SDK client over /sse + /messages/ lists six tools, calls one, and gets an isError sentence."""
+    """An SDK client over /sse + /messages/ lists seven tools, calls one, and gets an isError sentence."""
     with anyio.fail_after(WAIT):
         async with Client(
             sse_client(f"{shared.url}/sse", timeout=10, sse_read_timeout=30), mode=mode
@@ -198,10 +201,14 @@ ANSWERABLE: list[tuple[str, dict[str, Any]]] = [
     ("dependencies", {"registry": "npm", "name": "express", "version": "4.18.2"}),
     ("downloads", {"registry": "npm", "name": "express", "period": "last-week"}),
     ("maintainer", {"registry": "pypi", "name": "requests"}),
+    ("search", {"registry": "npm", "query": "http client"}),
+    ("search", {"registry": "pip", "query": "Requests", "page": 1, "page_size": 2}),
 ]
 
 
-@pytest.mark.parametrize(("operation", "arguments"), ANSWERABLE, ids=[op for op, _ in ANSWERABLE])
+@pytest.mark.parametrize(
+    ("operation", "arguments"), ANSWERABLE, ids=[f"{op}-{args['registry']}" for op, args in ANSWERABLE]
+)
 def test_rest_answers_with_the_tools_structured_content(
     shared: Web, operation: str, arguments: dict[str, Any]
 ) -> None:
@@ -235,6 +242,15 @@ BAD_REQUESTS = [
         "bad-period",
         "downloads",
         {"registry": "npm", "name": "react", "period": "fortnight"},
+        "invalid_argument",
+    ),
+    ("no-query", "search", {"registry": "npm", "name": "react"}, "invalid_argument"),
+    ("blank-query", "search", {"registry": "npm", "query": " \t"}, "invalid_argument"),
+    ("long-query", "search", {"registry": "pypi", "query": "x" * 201}, "invalid_argument"),
+    (
+        "search-page-size-zero",
+        "search",
+        {"registry": "pypi", "query": "x", "page_size": 0},
         "invalid_argument",
     ),
 ]
@@ -275,9 +291,20 @@ def test_rest_missing_version_is_404_naming_the_latest(shared: Web) -> None:
     assert "the latest version is 19.3.1" in message
 
 
+def test_rest_search_without_a_search_endpoint_is_501(web: Web) -> None:
+    """A registry (or mirror) without a search endpoint answers 501 with the tool's sentence."""
+    arguments = {"registry": "npm", "query": "http client"}
+    response = web.post("search", arguments)
+    assert response.status_code == 501
+    code, message = error_of(response)
+    assert code == "search_unavailable"
+    assert message == expected(web.upstream, "search", arguments)
+    assert "offers no search" in message
+
+
 def test_rest_unknown_operation_is_404(shared: Web) -> None:
-    """An operation that does not exist answers 404 listing the six, without reading the body."""
-    response = shared.post("search", REACT)
+    """An operation that does not exist answers 404 listing the seven, without reading the body."""
+    response = shared.post("publish", REACT)
     assert response.status_code == 404
     code, message = error_of(response)
     assert code == "unknown_operation"
@@ -377,13 +404,18 @@ def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return document["components"]["schemas"][ref.rsplit("/", 1)[1]]  # type: ignore[no-any-return]
 
 
-def test_openapi_describes_the_six_operations(shared: Web) -> None:
+def test_openapi_describes_the_seven_operations(shared: Web) -> None:
     """/openapi.json is OpenAPI 3.1: one POST per tool, the tool's input schema, the result model's schema."""
     response = httpx.get(f"{shared.url}/openapi.json", timeout=10)
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {f"/packages/v1/{op}" for op in TOOLS}
+    assert "/packages/v1/search" in document["paths"] and len(TOOLS) == 7
+    search = document["paths"]["/packages/v1/search"]["post"]
+    query = search["requestBody"]["content"]["application/json"]["schema"]["properties"]["query"]
+    assert (query["minLength"], query["maxLength"]) == (1, 200)
+    assert "501" in search["responses"]
     for op, spec in OPERATIONS.items():
         post = document["paths"][f"/packages/v1/{op.value}"]["post"]
         assert post["requestBody"]["content"]["application/json"]["schema"] == spec.input_schema()
