@@ -55,7 +55,7 @@ BASELINE = CLIENTS / "conformance-baseline.txt"
 SCRIPT = Path(sys.executable).parent / "mcp-registries"
 NPM_CI_TIMEOUT = 240.0
 MIN_NODE = (22, 19)  # the Inspector's `engines`; the conformance suite wants >= 22
-TOOLS = {"package", "versions", "version", "dependencies", "downloads", "maintainer"}
+TOOLS = {"package", "versions", "version", "dependencies", "downloads", "maintainer", "search"}
 ERAS = ("legacy", "modern")
 TOOL_ERROR_STATUS = 5  # the Inspector CLI's exit status when a tool result has isError: true
 
@@ -327,10 +327,10 @@ def output_schemas(
 
 @pytest.mark.clients
 @pytest.mark.parametrize("era", ERAS)
-def test_inspector_lists_the_six_tools(
+def test_inspector_lists_the_seven_tools(
     node_tools: NodeTools, target: list[str], era: str, tmp_path: Path
 ) -> None:
-    """tools/list through the Inspector: six read-only tools, and `--strict` finds no schema portability problem."""
+    """tools/list through the Inspector: seven read-only tools, and `--strict` finds no schema portability problem."""
     run = inspector(
         node_tools, target, "--protocol-era", era, "--method", "tools/list", "--strict", home=tmp_path
     )
@@ -341,7 +341,10 @@ def test_inspector_lists_the_six_tools(
     for tool in tools:
         assert tool["description"] and tool["title"], tool["name"]
         assert tool["inputSchema"]["type"] == "object"
-        assert set(tool["inputSchema"]["required"]) >= {"registry", "name"}, tool["name"]
+        subject = "query" if tool["name"] == "search" else "name"
+        assert set(tool["inputSchema"]["required"]) == {"registry", subject} | (
+            {"version"} if tool["name"] == "version" else set()
+        ), tool["name"]
         assert tool["outputSchema"]["type"] == "object", tool["name"]
         assert tool["annotations"]["readOnlyHint"] is True, tool["name"]
         jsonschema.Draft202012Validator.check_schema(tool["outputSchema"])
@@ -774,6 +777,9 @@ KNOWN_BODIES = [
     ("downloads", {"registry": "pypi", "name": "requests"}, 200),
     ("maintainer", {"registry": "npm", "name": "express"}, 200),
     ("maintainer", {"registry": "pypi", "name": "requests"}, 200),
+    ("search", {"registry": "npm", "query": "react", "page_size": 3}, 200),
+    ("search", {"registry": "pypi", "query": "django rest framework"}, 200),
+    ("search", {"registry": "pypi", "query": ""}, 400),
 ]
 
 
