@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from .budget import fit_search
-from .cache import Cache
+from .cache import Cache, MemoryFront, NullCache
 from .errors import NotFound, RegistryError, SearchUnavailable, UpstreamError
 from .fetching import Engine, NotModified, _age
 from .models import SearchHit, SearchResult
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 #: The project index changes by a few hundred names a day.
 TTL_NAMES = 24 * 3600.0
 TTL_SEARCH = 600.0
+#: npm search pages kept in memory (each a few KB).
+SEARCH_PAGES = 256
 #: How long a not-found answer may wait for its suggestions.
 SUGGEST_SECONDS = 1.0
 #: Results of a page that carry latest version, summary and release date (fetched concurrently).
@@ -175,6 +177,11 @@ class Searcher:
         self.pypi = pypi
         self.details = details
         self.project_names = ProjectNames(engine, cache, pypi)
+        #: npm's search pages live ten minutes in this process's memory only: a disk round trip (two worker
+        #: thread hops, ~0.7 ms) cost more than the page is worth keeping past a restart.
+        caching = engine.cache_enabled and not isinstance(cache, NullCache)
+        pages: Cache = MemoryFront(NullCache(), SEARCH_PAGES) if caching else NullCache()
+        self.pages = Engine(engine.client, pages, cache_enabled=caching)
         self._no_search_until = 0.0
 
     async def aclose(self) -> None:
@@ -207,7 +214,7 @@ class Searcher:
         )
 
     async def _npm_page(self, words: str, start: int, size: int) -> tuple[SearchPage, list[str]]:
-        return await self.engine.cached(
+        return await self.pages.cached(
             f"search|npm|{self.npm.origin}|{start}|{size}|{words}",
             TTL_SEARCH,
             lambda: npm_search(self.npm.registry_url, words, start, size),
