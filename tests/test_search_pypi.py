@@ -88,18 +88,19 @@ def test_compact_form_round_trips_and_refuses_parts_that_do_not_fit() -> None:
     names = read(TRIMMED)
     again = Names.from_blobs(names.blobs())
     assert again.search("request", 0, 250) == names.search("request", 0, 250)
-    keys, display, key_starts, *rest = names.blobs()
-    # As the disk cache gives them back, and cut short.
-    columns = key_starts.tobytes()
-    assert Names.from_blobs((bytes(keys), bytes(display), columns, *rest)).search(
-        "flask", 0, 9
-    ) == names.search("flask", 0, 9)
+    keys, display, name_starts, suffix_order, *rest = names.blobs()
+    # As the disk cache gives them back: bytes.
+    columns = name_starts.tobytes(), suffix_order.tobytes()
+    again = Names.from_blobs((bytes(keys), bytes(display), *columns, *rest))
+    assert again.search("flask", 0, 9) == names.search("flask", 0, 9)
     with pytest.raises(ValueError, match="line up"):
-        Names.from_blobs((keys, display, columns[:-4], *rest))
+        Names.from_blobs((keys, display, columns[0][:-4], columns[1], *rest))
+    with pytest.raises(ValueError, match="line up"):
+        Names.from_blobs((keys[:-2], display, *columns, *rest))
     with pytest.raises(ValueError, match="32-bit"):
-        Names.from_blobs((keys, display, columns[:-1], *rest))
-    with pytest.raises(ValueError, match="seven"):
-        Names.from_blobs((keys, display, columns))
+        Names.from_blobs((keys, display, columns[0][:-1], columns[1], *rest))
+    with pytest.raises(ValueError, match="six"):
+        Names.from_blobs((keys, display, *columns))
 
 
 # -- ranking, against a brute-force oracle over the real index ---------------------------------

@@ -27,7 +27,8 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import sub
 from typing import Any, Literal
 
 from ..similarity import max_distance, typo_cost
@@ -117,50 +118,51 @@ class NamesReader:
         (no join of the whole, no copy at the end: the peak stays near the index's own size)."""
         keys = bytearray(b"\n")
         names = bytearray()
-        key_starts = array("I")
         name_starts = array("I")
         suffix_order = array("I")
-        blocks: dict[int, tuple[int, int]] = {}
-        key_at, name_at, line = 1, 0, 0
+        blocks: dict[int, Block] = {}
+        line = 0
         for length in sorted(self._buckets):
             rows = bytes(self._buckets.pop(length)).split(b"\n")
             rows.pop()
             rows.sort()
             count = len(rows)
-            end = key_at + count * (length + 1)
-            keys += b"\n".join(row[:length] for row in rows)
+            blocks[length] = Block(length, line, line + count, len(keys))
+            keys += b"\n".join([row[:length] for row in rows])
             keys += b"\n"
-            # Every key of a block has the same length: its starts are evenly spaced.
-            key_starts.extend(range(key_at, end, length + 1))
-            key_at = end
             # A row is "key\tdisplay": its display name and newline take len(row) - length bytes.
-            name_starts.extend(accumulate((len(row) - length for row in rows[:-1]), initial=name_at))
-            names += b"\n".join(row[length + 1 :] for row in rows)
+            sizes = map(sub, map(len, rows[:-1]), repeat(length))
+            name_starts.fromlist(list(accumulate(sizes, initial=len(names))))
+            names += b"\n".join([row[length + 1 :] for row in rows])
             names += b"\n"
-            name_at = len(names)
             reversed_keys = [row[length - 1 :: -1] for row in rows]
             del rows
-            suffix_order.extend(map(line.__add__, sorted(range(count), key=reversed_keys.__getitem__)))
+            suffix_order.fromlist(sorted(range(count), key=reversed_keys.__getitem__))
             del reversed_keys
-            blocks[length] = (line, line + count)
             line += count
-        key_starts.append(key_at)
-        name_starts.append(name_at)
+        name_starts.append(len(names))
         families: dict[bytes, int] = {}
         while self._roots:
             _, part = self._roots.popitem()
             counted = Counter(bytes(part).split(b"\n"))
             del part
             families.update((root, size) for root, size in counted.items() if size >= _MIN_FAMILY)
-        return Names(
-            keys=keys,
-            names=names,
-            key_starts=memoryview(key_starts),
-            name_starts=memoryview(name_starts),
-            suffix_order=memoryview(suffix_order),
-            blocks=blocks,
-            families=families,
-        )
+        return Names(keys, names, memoryview(name_starts), memoryview(suffix_order), blocks, families)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """The lines whose keys are `length` long: [first, end), their keys from `offset` in the keys buffer,
+    each `length + 1` bytes apart."""
+
+    length: int
+    first: int
+    end: int
+    offset: int
+
+    def start(self, line: int) -> int:
+        """Where `line`'s key starts in the keys buffer."""
+        return self.offset + (line - self.first) * (self.length + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,53 +186,64 @@ class Names:
     keys: bytes | bytearray
     #: Display names joined by b"\n", line for line with `keys`, ending in b"\n".
     names: bytes | bytearray
-    #: Where each line starts in `keys` and in `names`, plus one past the last line (unsigned 32-bit
-    #: views of bytes: the cache keeps the same bytes, so nothing is held twice).
-    key_starts: memoryview
+    #: Where each line starts in `names`, plus one past the last line (an unsigned 32-bit view of bytes:
+    #: the cache keeps the same bytes, so nothing is held twice). Keys need none: a block's are evenly spaced.
     name_starts: memoryview
-    #: Each block's lines again, ordered by their keys read backwards: a suffix is a binary search too.
+    #: Each block's lines again (numbered from the block's first), ordered by their keys read backwards: a
+    #: suffix is a binary search too.
     suffix_order: memoryview
-    #: Key length → its lines [first, end).
-    blocks: dict[int, tuple[int, int]]
+    #: Key length → its block of lines.
+    blocks: dict[int, Block]
     #: PEP 503 name without separators → how many names start with it and a separator (3 or more only).
     families: dict[bytes, int]
+    #: The blocks' first lines and key offsets, ascending, to find a line's or an offset's block.
+    _firsts: list[int] = field(init=False)
+    _offsets: list[int] = field(init=False)
+    _order: list[Block] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._order = sorted(self.blocks.values(), key=lambda block: block.first)
+        self._firsts = [block.first for block in self._order]
+        self._offsets = [block.offset for block in self._order]
 
     @classmethod
     def from_blobs(cls, blobs: tuple[Any, ...]) -> Names:
         """Rebuild from `blobs()` (what the cache keeps); ValueError when they do not fit together."""
-        if len(blobs) != 7 or not all(isinstance(part, bytes | bytearray | array) for part in blobs):
-            raise ValueError("the names index's parts are not seven buffers")
-        keys, names, key_starts, name_starts, suffix_order, blocks, families = blobs
+        if len(blobs) != 6 or not all(isinstance(part, bytes | bytearray | array) for part in blobs):
+            raise ValueError("the names index's parts are not six buffers")
+        keys, names, name_starts, suffix_order, blocks, families = blobs
         if isinstance(keys, array) or isinstance(names, array) or isinstance(blocks, array):
             raise ValueError("the names index's text parts are not bytes")  # noqa: TRY004 - a bad cache entry
-        starts = tuple(_column(raw) for raw in (key_starts, name_starts, suffix_order))
         table = {}
-        for row in blocks.split():
-            length, _, span = row.partition(b":")
-            first, _, end = span.partition(b"-")
-            table[int(length)] = (int(first), int(end))
-        made = cls(keys, names, starts[0], starts[1], starts[2], table, _families(families))
-        if (
-            not len(starts[0]) == len(starts[1]) == len(starts[2]) + 1
-            or starts[0][-1] != len(keys)
-            or starts[1][-1] != len(names)
-        ):
+        for row in bytes(blocks).split():
+            length, first, end, offset = map(int, row.split(b":"))
+            table[length] = Block(length, first, end, offset)
+        made = cls(keys, names, _column(name_starts), _column(suffix_order), table, _families(families))
+        lines = sum(block.end - block.first for block in table.values())
+        size = 1 + sum((block.end - block.first) * (block.length + 1) for block in table.values())
+        if not len(made.name_starts) == len(made.suffix_order) + 1 == lines + 1 or size != len(keys):
+            raise ValueError("the names index's parts do not line up")
+        if made.name_starts[-1] != len(names):
             raise ValueError("the names index's parts do not line up")
         return made
 
     def blobs(self) -> tuple[Any, ...]:
-        """The compact form the cache keeps: seven buffers, no object per name. The same buffers this index
+        """The compact form the cache keeps: six buffers, no object per name. The same buffers this index
         searches (a cache that keeps values in memory holds nothing twice)."""
-        blocks = b" ".join(b"%d:%d-%d" % (length, *span) for length, span in self.blocks.items())
+        blocks = b" ".join(b"%d:%d:%d:%d" % (b.length, b.first, b.end, b.offset) for b in self._order)
         families = b"\n".join(b"%s %d" % item for item in sorted(self.families.items()))
-        columns = (self.key_starts, self.name_starts, self.suffix_order)
-        return (self.keys, self.names, *(column.obj for column in columns), blocks, families)
+        return (self.keys, self.names, self.name_starts.obj, self.suffix_order.obj, blocks, families)
 
     def __len__(self) -> int:
-        return len(self.key_starts) - 1
+        return len(self.name_starts) - 1
+
+    def block_of(self, line: int) -> Block:
+        return self._order[bisect.bisect_right(self._firsts, line) - 1]
 
     def key(self, line: int) -> bytes:
-        return bytes(self.keys[self.key_starts[line] : self.key_starts[line + 1] - 1])
+        block = self.block_of(line)
+        start = block.start(line)
+        return bytes(self.keys[start : start + block.length])
 
     def name(self, line: int) -> str:
         return self.names[self.name_starts[line] : self.name_starts[line + 1] - 1].decode("ascii", "replace")
@@ -242,17 +255,18 @@ class Names:
 
     def _range(self, length: int, prefix: bytes) -> tuple[int, int]:
         """Lines of one length whose key starts with `prefix`."""
-        first, end = self.blocks.get(length, (0, 0))
-        if first == end:
-            return first, first
-        size = len(prefix)
-        keys, starts = self.keys, self.key_starts
+        block = self.blocks.get(length)
+        if block is None:
+            return 0, 0
+        size, step = len(prefix), length + 1
+        keys, first, offset = self.keys, block.first, block.offset
 
         def head(line: int) -> bytes:
-            return bytes(keys[starts[line] : starts[line] + size])
+            at = offset + (line - first) * step
+            return bytes(keys[at : at + size])
 
-        lo = bisect.bisect_left(range(first, end), prefix, key=head) + first
-        hi = bisect.bisect_right(range(lo, end), prefix, key=head) + lo
+        lo = bisect.bisect_left(range(first, block.end), prefix, key=head) + first
+        hi = bisect.bisect_right(range(lo, block.end), prefix, key=head) + lo
         return lo, hi
 
     def exact(self, key: bytes) -> range:
@@ -271,40 +285,43 @@ class Names:
         longer = [length for length in self.blocks if length > len(key)]
         if not longer:
             return 0
-        begin = self.key_starts[self.blocks[min(longer)][0]]
-        # Occurrences (counted in C, nothing allocated), less the second and later ones in a line: the
-        # lines holding two are few, and one match spans all of a line's.
-        twice = re.compile(re.escape(key) + rb"[^\n]*" + re.escape(key))
-        extra = sum(match.group().count(key) - 1 for match in twice.finditer(self.keys, begin))
-        return self.keys.count(key, begin) - extra
+        begin = self.blocks[min(longer)].offset
+        # One match a line: from the first occurrence through the line's last one. A single scan in C,
+        # shorter lines skipped, nothing allocated but the matches.
+        word = re.escape(key)
+        line = re.compile(word + rb"(?:[^\n]*" + word + rb")?")
+        return sum(1 for _ in line.finditer(self.keys, begin))
 
     def containing(self, key: bytes) -> Iterator[int]:
         """Lines whose key contains `key` but does not start with it, shortest first."""
         longer = [length for length in self.blocks if length > len(key)]
         if not longer:
             return
-        starts = self.key_starts
+        offsets, order = self._offsets, self._order
         last = -1
-        for at in _finditer(key, self.keys, starts[self.blocks[min(longer)][0]]):
-            line = bisect.bisect_right(starts, at) - 1
+        for at in _finditer(key, self.keys, self.blocks[min(longer)].offset):
+            block = order[bisect.bisect_right(offsets, at) - 1]
+            within, column = divmod(at - block.offset, block.length + 1)
+            line = block.first + within
             if line != last:
                 last = line
-                if starts[line] != at:
+                if column:
                     yield line
 
     def _suffix_range(self, length: int, suffix: bytes) -> range:
         """Positions in `suffix_order` of the lines of one length whose key ends with `suffix`."""
-        first, end = self.blocks.get(length, (0, 0))
-        size = len(suffix)
-        wanted = suffix[::-1]
-        keys, starts, order = self.keys, self.key_starts, self.suffix_order
+        block = self.blocks.get(length)
+        if block is None:
+            return range(0)
+        size, step, wanted = len(suffix), length + 1, suffix[::-1]
+        keys, order, first, end = self.keys, self.suffix_order, block.first, block.offset + length
 
         def tail(position: int) -> bytes:
-            at = starts[order[position]] + length
+            at = end + order[position] * step
             return bytes(keys[at - size : at][::-1])
 
-        lo = bisect.bisect_left(range(first, end), wanted, key=tail) + first
-        hi = bisect.bisect_right(range(lo, end), wanted, key=tail) + lo
+        lo = bisect.bisect_left(range(first, block.end), wanted, key=tail) + first
+        hi = bisect.bisect_right(range(lo, block.end), wanted, key=tail) + lo
         return range(lo, hi)
 
     def similar(self, key: bytes) -> list[tuple[float, int]]:
@@ -330,7 +347,8 @@ class Names:
                 continue
             for head, tail in pieces:
                 candidates.update(range(*self._range(length, head)))
-                candidates.update(self.suffix_order[at] for at in self._suffix_range(length, tail))
+                first = self.blocks[length].first
+                candidates.update(first + self.suffix_order[at] for at in self._suffix_range(length, tail))
         typed = key.decode()
         scored = []
         for line in candidates:
