@@ -23,6 +23,7 @@ class Operation(StrEnum):
     DOWNLOADS = "downloads"
     MAINTAINER = "maintainer"
     SEARCH = "search"
+    AUDIT = "audit"
 
 
 class _Model(BaseModel):
@@ -48,11 +49,13 @@ class Artifact(_Model):
 
 
 class Vulnerability(_Model):
-    id: str
+    id: str = Field(description="The advisory's id (GHSA-…, PYSEC-…, CVE-…).")
     aliases: list[str] = []
     summary: str | None = None
-    fixed_in: list[str] = []
-    link: str | None = None
+    severity: str | None = Field(
+        default=None, description="The record's CVSS vector, or the database's own rating (e.g. HIGH)."
+    )
+    fixed: list[str] = Field(default=[], description="Versions of this package that fix it.")
 
 
 class VersionEntry(_Model):
@@ -138,7 +141,10 @@ class VersionResult(_Result):
         default=[],
         description="At most 5 files (sdist first, then the most general wheels); files='all' lists every one.",
     )
-    vulnerabilities: list[Vulnerability] = []
+    vulnerabilities: list[Vulnerability] | None = Field(
+        default=None,
+        description="Known vulnerabilities (OSV, else the registry's own list); null when unknown.",
+    )
 
 
 class DependenciesResult(_Result):
@@ -200,6 +206,51 @@ class SearchResult(_Model):
     notes: list[str] = Field(default=[], description="Caveats that matter to the reader.")
 
 
+AuditStatus = Literal[
+    "vulnerable", "deprecated", "yanked", "not-found", "outdated", "unchecked", "error", "ok"
+]
+#: Problems first: the order `dependencies` are listed in.
+AUDIT_ORDER: tuple[AuditStatus, ...] = (
+    "vulnerable",
+    "deprecated",
+    "yanked",
+    "not-found",
+    "error",
+    "outdated",
+    "unchecked",
+    "ok",
+)
+
+
+class AuditEntry(_Model):
+    name: str
+    requirement: str | None = Field(default=None, description="As the manifest wrote it.")
+    group: str | None = Field(
+        default=None, description="npm: dependencies, devDependencies…; PyPI: runtime, an extra or a group."
+    )
+    status: AuditStatus
+    resolved_version: str | None = Field(default=None, description="What a fresh install picks.")
+    latest_version: str | None = None
+    latest_allowed: bool | None = Field(
+        default=None, description="The requirement admits the latest version."
+    )
+    deprecated: str | None = None
+    yanked: bool = False
+    license: str | None = None
+    vulnerabilities: list[Vulnerability] | None = Field(
+        default=None, description="Known vulnerabilities of the resolved version (OSV); null when unknown."
+    )
+    error: str | None = Field(default=None, description="Why this entry could not be checked.")
+
+
+class AuditResult(_Model):
+    registry: RegistryName
+    source: Literal["package.json", "requirements", "pyproject", "list"]
+    summary: dict[str, int] = Field(description="Dependencies by status.")
+    dependencies: list[AuditEntry] = Field(description="Problems first.")
+    notes: list[str] = Field(default=[], description="Caveats that matter to the reader.")
+
+
 Result = (
     PackageResult
     | VersionsResult
@@ -208,6 +259,7 @@ Result = (
     | DownloadsResult
     | MaintainerResult
     | SearchResult
+    | AuditResult
 )
 
 RESULT_MODELS: dict[Operation, type[_Model]] = {
@@ -218,11 +270,12 @@ RESULT_MODELS: dict[Operation, type[_Model]] = {
     Operation.DOWNLOADS: DownloadsResult,
     Operation.MAINTAINER: MaintainerResult,
     Operation.SEARCH: SearchResult,
+    Operation.AUDIT: AuditResult,
 }
 
 
 #: Lists that are the answer itself: an empty one says "none", so the text keeps it.
-_ALWAYS = frozenset({"versions", "runtime", "counts", "results"})
+_ALWAYS = frozenset({"versions", "runtime", "counts", "results", "dependencies"})
 
 
 def _prune(value: Any, *, top: bool) -> Any:
@@ -250,8 +303,13 @@ def structured(result: BaseModel) -> dict[str, Any]:
     data = result.model_dump(mode="json")
     for field, value in data.items():
         if isinstance(value, list) and value and isinstance(value[0], dict):
-            data[field] = [{k: v for k, v in row.items() if _present(v)} for row in value]
+            data[field] = [{k: v for k, v in row.items() if _present(v) or k in _KEPT} for row in value]
     return data
+
+
+#: Row fields whose null ("unknown") and empty list ("none") say different things: kept in structured data.
+#: The text block leaves both out, and a note says when they are unknown.
+_KEPT = frozenset({"vulnerabilities"})
 
 
 def compact_json(result: BaseModel | dict[str, Any]) -> str:

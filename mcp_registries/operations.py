@@ -31,6 +31,9 @@ MAX_PAGE_SIZE = 250
 DEFAULT_PAGE_SIZE = 50
 SEARCH_PAGE_SIZE = 10
 MAX_QUERY_LENGTH = 200
+#: An audit checks at most this many dependencies (SPEC); a manifest's text at most this long.
+MAX_DEPENDENCIES = 500
+MAX_MANIFEST_LENGTH = 200_000
 #: The largest whole number every JSON reader keeps exact (JavaScript's Number.MAX_SAFE_INTEGER);
 #: a larger page could not be echoed in the answer faithfully.
 MAX_PAGE = 2**53 - 1
@@ -50,6 +53,8 @@ class Param:
     #: Bounds of a string's length (names and versions are never empty).
     min_length: int | None = None
     max_length: int | None = None
+    #: An array's item schema.
+    items: dict[str, Any] | None = None
 
     def schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": self.type, "description": self.description}
@@ -57,6 +62,8 @@ class Param:
             schema["minLength"] = self.min_length
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
+        if self.items is not None:
+            schema["items"] = self.items
         if self.enum:
             schema["enum"] = list(self.enum)
         if self.default is not None:
@@ -73,6 +80,29 @@ REGISTRY = Param(
     "(Synonyms node/nodejs -> npm, python/pip -> pypi.)",
     required=True,
     enum=tuple(REGISTRY_SYNONYMS),
+)
+REGISTRY_INFERRED = Param(
+    "registry",
+    "string",
+    "npm or pypi (synonyms node/nodejs, python/pip). Required with packages; with a manifest it is inferred "
+    "from the manifest's kind when left out.",
+    enum=tuple(REGISTRY_SYNONYMS),
+)
+MANIFEST = Param(
+    "manifest",
+    "string",
+    "The text of a package.json (all four dependency groups), a requirements file (as pip reads it: "
+    "comments, options, markers, extras, URLs) or a pyproject.toml (PEP 621 [project] and Poetry tables). "
+    "Give this or packages.",
+    min_length=1,
+    max_length=MAX_MANIFEST_LENGTH,
+)
+PACKAGES = Param(
+    "packages",
+    "array",
+    "Requirement strings instead of a manifest: npm 'name' or 'name@range' (e.g. 'express@^4.18'), PyPI PEP 508 "
+    f"(e.g. 'requests>=2.31'). Needs registry. At most {MAX_DEPENDENCIES}.",
+    items={"type": "string", "minLength": 1},
 )
 NAME = Param(
     "name",
@@ -233,6 +263,16 @@ OPERATIONS: dict[Operation, OperationSpec] = {
             "for the first ten the latest version, summary and release date. Paginated.",
             (REGISTRY, QUERY, PAGE, SEARCH_PAGE_SIZE_PARAM),
         ),
+        OperationSpec(
+            Operation.AUDIT,
+            "Audit dependencies",
+            "check a whole manifest's dependencies at once, with known vulnerabilities",
+            "Check every dependency of a package.json, requirements file or pyproject.toml (or a list of "
+            "requirements) in one call: the version a fresh install picks, the latest, whether the requirement "
+            "allows it, deprecation or yank, license and known vulnerabilities (OSV). Problems come first; use it "
+            "instead of one call per package.",
+            (REGISTRY_INFERRED, MANIFEST, PACKAGES),
+        ),
     )
 }
 
@@ -242,8 +282,9 @@ class Query:
     """One operation's arguments after the table's rules; the name is checked by the registry adapter."""
 
     operation: Operation
-    registry: RegistryName
-    #: The package name ('' for search, which takes `text` instead).
+    #: None only for an audit of a manifest that names none (the manifest's kind tells).
+    registry: RegistryName | None
+    #: The package name ('' for search and audit, which take `text` or a manifest instead).
     name: str
     #: search: the words or guessed name to look for.
     text: str | None = None
@@ -257,6 +298,9 @@ class Query:
     #: The arguments the caller gave: an answer shrinks to its budget only where the caller asked for no more.
     given: frozenset[str] = frozenset()
     notes: tuple[str, ...] = ()
+    #: audit: a manifest's text, or requirement strings.
+    manifest: str | None = None
+    packages: tuple[str, ...] | None = None
 
 
 def registry_of(raw: Any) -> RegistryName:
@@ -310,8 +354,10 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
         raise InvalidArgument(
             "operation", f"Unknown operation {shown(operation)}: use one of {names}."
         ) from None
-    registry = registry_of(arguments.get("registry"))
     params = {p.name: p for p in spec.params}
+    if spec.operation is Operation.AUDIT:
+        return _audit_query(arguments)
+    registry = registry_of(arguments.get("registry"))
     name = _string(arguments, NAME) or "" if "name" in params else ""
     values: dict[str, Any] = {}
     notes: list[str] = []
@@ -346,6 +392,48 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
     given = frozenset(k for k, v in arguments.items() if k in params and v is not None)
     return Query(
         operation=spec.operation, registry=registry, name=name, given=given, notes=tuple(notes), **values
+    )
+
+
+def _audit_query(arguments: dict[str, Any]) -> Query:
+    raw_registry = arguments.get("registry")
+    registry = None if raw_registry is None else registry_of(raw_registry)
+    manifest, packages = arguments.get("manifest"), arguments.get("packages")
+    if (manifest is None) == (packages is None):
+        raise InvalidArgument(
+            "manifest",
+            "Give either manifest (the text of a package.json, requirements file or pyproject.toml) or "
+            "packages (a list of requirement strings), not both or neither.",
+        )
+    if manifest is not None:
+        if not isinstance(manifest, str) or not manifest.strip():
+            raise InvalidArgument(
+                "manifest", f"manifest must be a manifest's text (a string); got {shown(manifest)}."
+            )
+        if len(manifest) > MAX_MANIFEST_LENGTH:
+            raise InvalidArgument(
+                "manifest",
+                f"manifest must be at most {MAX_MANIFEST_LENGTH:,} characters; got {len(manifest):,}.",
+            )
+        return Query(Operation.AUDIT, registry, "", manifest=manifest, given=frozenset({"manifest"}))
+    if registry is None:
+        raise InvalidArgument("registry", "registry ('npm' or 'pypi') is required with packages.")
+    if not isinstance(packages, list) or not all(isinstance(p, str) and p.strip() for p in packages):
+        raise InvalidArgument(
+            "packages", f"packages must be a list of requirement strings; got {shown(packages)}."
+        )
+    if not packages:
+        raise InvalidArgument("packages", "packages is empty: give at least one requirement string.")
+    if len(packages) > MAX_DEPENDENCIES:
+        raise InvalidArgument(
+            "packages", f"An audit checks at most {MAX_DEPENDENCIES} dependencies; got {len(packages)}."
+        )
+    return Query(
+        Operation.AUDIT,
+        registry,
+        "",
+        packages=tuple(p.strip() for p in packages),
+        given=frozenset({"packages"}),
     )
 
 

@@ -33,7 +33,8 @@ from .service import Service
 log = logging.getLogger(__name__)
 
 PREFIX = "/packages/v1/"
-MAX_BODY_BYTES = 16 * 1024
+#: A request body: a tool's arguments, an audit's manifest among them (at most 200,000 characters).
+MAX_BODY_BYTES = 1024 * 1024
 
 
 #: Each error's HTTP status, the first matching class wins (RateLimited before UpstreamError).

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
+from .audit import Auditor
 from .budget import file_summary, fit_dependencies, fit_files, fit_versions
 from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
 from .clock import Clock
@@ -88,6 +89,7 @@ class Service:
         self.registries: dict[str, Registry] = {npm.name: npm, pypi.name: pypi}
         self.engine = Engine(self.http, self.cache, cache_enabled=settings.cache_enabled)
         self.searcher = Searcher(self.engine, self.cache, npm, pypi, self._details)
+        self.auditor = Auditor()
         #: Plans run (each an upstream fetch and parse): the benchmarks' and tests' proof of warm hits.
         self.stats = self.engine.stats
         #: Calls being answered now: a graceful stop lets them finish first.
@@ -123,6 +125,9 @@ class Service:
 
     async def _call(self, operation: Operation | str, arguments: dict[str, Any]) -> Result:
         query = parse_arguments(operation, arguments)
+        if query.operation is Operation.AUDIT:
+            return await self.auditor.audit(query)
+        assert query.registry is not None
         registry = self.registries[query.registry]
         name = registry.check_name(query.name) if query.text is None else ""
         if query.version is not None:

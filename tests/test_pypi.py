@@ -690,8 +690,7 @@ def test_version_doc_plan_per_version_json(pypi: PyPI) -> None:
                 id="GHSA-9wx4-h78v-vm56",
                 aliases=["CVE-2024-35195"],
                 summary="Session keeps verify=False for a host once set",
-                fixed_in=["2.32.0"],
-                link="https://osv.dev/vulnerability/GHSA-9wx4-h78v-vm56",
+                fixed=["2.32.0"],
             )
         ],
         runtime=[

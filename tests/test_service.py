@@ -163,7 +163,7 @@ async def test_pypi_old_version_uses_per_version_json_when_present(
     result = await cached_service.call("version", {"registry": "pypi", "name": "requests", "version": "2.31"})
     assert isinstance(result, VersionResult)
     assert result.version == "2.31.0" and not result.is_latest
-    assert [v.id for v in result.vulnerabilities] and result.vulnerabilities[0].fixed_in
+    assert [v.id for v in result.vulnerabilities] and result.vulnerabilities[0].fixed
     assert upstream.hits == {PYPI + "pypi/requests/json": 1, PYPI + "pypi/requests/2.31.0/json": 1}
 
 

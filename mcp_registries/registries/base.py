@@ -136,7 +136,8 @@ class VersionDoc(_Doc):
     yanked_reason: str | None = None
     engines: dict[str, str] = {}
     artifacts: list[Artifact] = []
-    vulnerabilities: list[Vulnerability] = []
+    #: The registry's own list (PyPI's JSON API), [] when it says none; None when it says nothing.
+    vulnerabilities: list[Vulnerability] | None = None
     runtime: list[Dependency] = []
     dev: list[Dependency] = []
     peer: list[Dependency] = []

@@ -71,9 +71,12 @@ def _released(files: list[ReleaseFile]) -> str | None:
     return iso_utc(first_upload(files))
 
 
-def _vulnerabilities(value: Any) -> list[Vulnerability]:
+def _vulnerabilities(value: Any) -> list[Vulnerability] | None:
+    """PyPI's own list (from OSV) for a release; None when the document carries none (unknown, not none)."""
+    if not isinstance(value, list):
+        return None
     found = []
-    for item in value if isinstance(value, list) else []:
+    for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or item.get("withdrawn"):
             continue
         found.append(
@@ -81,8 +84,7 @@ def _vulnerabilities(value: Any) -> list[Vulnerability]:
                 id=item["id"],
                 aliases=[a for a in item.get("aliases") or [] if isinstance(a, str)],
                 summary=text(item.get("summary") or item.get("details"), 200),
-                fixed_in=[v for v in item.get("fixed_in") or [] if isinstance(v, str)],
-                link=item.get("link") if isinstance(item.get("link"), str) else None,
+                fixed=[v for v in item.get("fixed_in") or [] if isinstance(v, str)],
             )
         )
     return found
