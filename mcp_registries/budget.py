@@ -17,6 +17,8 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from .models import (
     Artifact,
+    AuditEntry,
+    AuditResult,
     DependenciesResult,
     Dependency,
     FileSummary,
@@ -41,7 +43,7 @@ _ARCHES = (
 _COMMON = ("manylinux x86_64", "macosx arm64", "win amd64", "manylinux aarch64", "musllinux x86_64")
 
 
-def size(result: DependenciesResult | VersionsResult | SearchResult) -> int:
+def size(result: DependenciesResult | VersionsResult | SearchResult | AuditResult) -> int:
     return len(compact_json(structured(result)).encode())
 
 
@@ -204,6 +206,32 @@ def fit_search(result: SearchResult, *, asked: bool) -> SearchResult:
             update={"results": cut[:shown], "has_more": True, "notes": [*result.notes, note, fewer]}
         )
     return fitted
+
+
+# -- audit ----------------------------------------------------------------------------------------
+
+#: What a fine entry keeps when a long audit is shortened: enough to see what was checked and what it is.
+_SHORT = frozenset({"name", "requirement", "status", "resolved_version", "vulnerabilities"})
+
+
+def fit_audit(result: AuditResult) -> AuditResult:
+    """Past the limit, entries without a problem (`ok`, `unchecked`) keep only their name, requirement,
+    status and resolved version; problems stay whole. A long manifest is asked for: nothing is dropped."""
+    if size(result) <= LIMIT:
+        return result
+    fine = ("ok", "unchecked")
+    short = [
+        AuditEntry.model_validate({k: v for k, v in entry.model_dump().items() if k in _SHORT})
+        if entry.status in fine
+        else entry
+        for entry in result.dependencies
+    ]
+    count = sum(entry.status in fine for entry in result.dependencies)
+    note = (
+        f"{count} entries without a problem are listed short (name, requirement, status, resolved version) to "
+        "keep this answer small; the version tool, or an audit of fewer packages, gives each in full"
+    )
+    return result.model_copy(update={"dependencies": short, "notes": [*result.notes, note]})
 
 
 # -- dependencies -----------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ class Service:
         self.registries: dict[str, Registry] = {npm.name: npm, pypi.name: pypi}
         self.engine = Engine(self.http, self.cache, cache_enabled=settings.cache_enabled)
         self.searcher = Searcher(self.engine, self.cache, npm, pypi, self._details)
-        self.auditor = Auditor()
+        self.auditor = Auditor(self.registries, self._index, osv=None)
         #: Plans run (each an upstream fetch and parse): the benchmarks' and tests' proof of warm hits.
         self.stats = self.engine.stats
         #: Calls being answered now: a graceful stop lets them finish first.
