@@ -45,6 +45,7 @@ from .models import (
     VersionsResult,
 )
 from .operations import DEFAULT_PERIOD, Query, parse_arguments
+from .osv import Osv
 from .registries.base import (
     IndexBundle,
     PackageIndex,
@@ -88,6 +89,7 @@ class Service:
         pypi = PyPI(settings.pypi_url, settings.pypistats_url)
         self.registries: dict[str, Registry] = {npm.name: npm, pypi.name: pypi}
         self.engine = Engine(self.http, self.cache, cache_enabled=settings.cache_enabled)
+        self.osv = Osv(self.engine, settings)
         self.searcher = Searcher(self.engine, self.cache, npm, pypi, self._details)
         self.auditor = Auditor()
         #: Plans run (each an upstream fetch and parse): the benchmarks' and tests' proof of warm hits.
