@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 from packaging.utils import canonicalize_name
@@ -383,3 +384,23 @@ def _why(error: UpstreamError) -> str:
 
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
+
+
+def listing(asked: Asked) -> str:
+    """osv.dev's page of every advisory of the package (its list view, searched by name)."""
+    return f"https://osv.dev/list?ecosystem={ECOSYSTEMS[asked.registry]}&q={quote(asked.name, safe='@/')}"
+
+
+def for_version(
+    found: Found, asked: Asked, own: list[Vulnerability] | None
+) -> tuple[list[Vulnerability] | None, list[str]]:
+    """One version's vulnerabilities: OSV's answer; when OSV could not be asked, the registry's own list
+    (PyPI's JSON API gives one) with a note saying so; else None with OSV's note."""
+    if found.vulnerabilities is not None:
+        return found.vulnerabilities.get(asked, []), found.notes
+    if own is None:
+        return None, found.notes
+    reasons = [n.removeprefix(UNKNOWN) for n in found.notes if n.startswith(UNKNOWN)]
+    others = [n for n in found.notes if not n.startswith(UNKNOWN)]
+    why = f" ({reasons[0]})" if reasons else ""
+    return own, [f"vulnerabilities are the registry's own list: OSV could not be asked{why}", *others]

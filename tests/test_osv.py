@@ -17,7 +17,7 @@ import pytest
 from mcp_registries.errors import InvalidResponse, UpstreamStatus
 from mcp_registries.fetching import Fetch
 from mcp_registries.http import HttpClient
-from mcp_registries.models import PackageResult, Vulnerability
+from mcp_registries.models import PackageResult, VersionResult, Vulnerability, compact_json, structured
 from mcp_registries.osv import (
     _ORDER,
     BATCH,
@@ -293,8 +293,10 @@ async def test_osv_off_sends_nothing(server: LoopbackUpstream, tmp_path: Path) -
     try:
         assert not svc.settings.osv_enabled
         assert await svc.osv.lookup([EXPRESS]) == Found(None, [OFF])
+        answer = await svc.call("version", {"registry": "npm", "name": "express", "version": "4.18.2"})
     finally:
         await svc.aclose()
+    assert isinstance(answer, VersionResult) and answer.vulnerabilities is None and OFF in answer.notes
     assert osv_hits(server) == {}
 
 
@@ -412,6 +414,68 @@ async def test_osv_at_most_16_record_requests_in_flight(service: Service, server
     found = await service.osv.lookup([EXPRESS])
     assert found.vulnerabilities is not None and len(found.vulnerabilities[EXPRESS]) == 40
     assert 2 <= peak[0] <= IN_FLIGHT
+
+
+# -- the version tool --------------------------------------------------------------------------------
+
+
+async def test_version_vulnerabilities_from_osv(service: Service, server: LoopbackUpstream) -> None:
+    """The version tool lists OSV's advisories for the resolved version: npm's, and PyPI's in place of PyPI's
+    own list; an exact npm version is asked of OSV once, alongside the registry."""
+    server.route(QUERYBATCH, by_package)
+    npm = await service.call("version", {"registry": "npm", "name": "express", "version": "4.18.2"})
+    pypi = await service.call("version", {"registry": "pypi", "name": "Requests", "version": "2.31"})
+    assert isinstance(npm, VersionResult) and isinstance(pypi, VersionResult)
+    assert npm.vulnerabilities == [XSS, SEVERAL] and pypi.vulnerabilities == [SESSION, HEADER]
+    assert not [n for n in [*npm.notes, *pypi.notes] if "vulnerab" in n]
+    assert [queries(body) for body in server.bodies[QUERYBATCH]] == [
+        [{"package": {"name": "express", "ecosystem": "npm"}, "version": "4.18.2"}],
+        [{"package": {"name": "requests", "ecosystem": "PyPI"}, "version": "2.31.0"}],
+    ]
+
+
+async def test_version_vulnerabilities_when_osv_is_down(service: Service, server: LoopbackUpstream) -> None:
+    """OSV failing: PyPI's own list is kept, with a note saying so; npm's are unknown (null), with a note."""
+    server.route(QUERYBATCH, failing(503, b""))
+    pypi = await service.call("version", {"registry": "pypi", "name": "requests", "version": "2.31.0"})
+    npm = await service.call("version", {"registry": "npm", "name": "express", "version": "4.18.2"})
+    assert isinstance(npm, VersionResult) and isinstance(pypi, VersionResult)
+    assert [v.id for v in pypi.vulnerabilities or []] == ["GHSA-9wx4-h78v-vm56"]
+    assert pypi.vulnerabilities[0].summary == "Session keeps verify=False for a host once set"  # PyPI's words
+    assert (
+        "vulnerabilities are the registry's own list: OSV could not be asked (OSV failed: it answered HTTP 503)"
+        in pypi.notes
+    )
+    assert npm.vulnerabilities is None
+    assert npm.notes[-1].startswith("vulnerabilities unknown: OSV failed: it answered HTTP 503")
+    assert '"vulnerabilities"' not in compact_json(structured(npm))
+
+
+async def test_version_answer_with_many_advisories_stays_under_4_kb(
+    service: Service, server: LoopbackUpstream
+) -> None:
+    """Sixty advisories: the default answer stays under 4 KB, the notes count what was left out and where
+    every one is listed."""
+    many = [{"id": f"GHSA-many-{n:04d}", "modified": "2026-11-20T08:00:00Z"} for n in range(60)]
+    server.route(QUERYBATCH, reply(200, json.dumps({"results": [{"vulns": many}]}).encode()))
+
+    def record(ex: Exchange) -> None:
+        advisory = ex.path.rsplit("/", 1)[1]
+        document = json.loads(data("documented/osv-vulns-GHSA-qw6h-vgh9-j6wx.json"))
+        ex.send(200, json.dumps({**document, "id": advisory}).encode())
+
+    server.prefixes[VULNS] = record
+    result = await service.call("version", {"registry": "npm", "name": "express", "version": "4.18.2"})
+    assert isinstance(result, VersionResult) and result.vulnerabilities
+    assert len(compact_json(structured(result)).encode()) < 4096
+    shown = len(result.vulnerabilities)
+    assert 1 <= shown < 60 and result.vulnerabilities[0] == Vulnerability(
+        id="GHSA-many-0000", severity=XSS.severity, fixed=XSS.fixed
+    )
+    assert result.notes[-1] == (
+        f"{shown} of 60 known vulnerabilities listed to stay under 4 KB; "
+        "https://osv.dev/list?ecosystem=npm&q=express lists them all"
+    )
 
 
 # -- POST over the shared HTTP client --------------------------------------------------------------
