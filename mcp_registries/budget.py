@@ -23,6 +23,7 @@ from .models import (
     Dependency,
     FileSummary,
     SearchResult,
+    VersionResult,
     VersionsResult,
     compact_json,
     structured,
@@ -43,7 +44,7 @@ _ARCHES = (
 _COMMON = ("manylinux x86_64", "macosx arm64", "win amd64", "manylinux aarch64", "musllinux x86_64")
 
 
-def size(result: DependenciesResult | VersionsResult | SearchResult | AuditResult) -> int:
+def size(result: DependenciesResult | VersionResult | VersionsResult | SearchResult | AuditResult) -> int:
     return len(compact_json(structured(result)).encode())
 
 
@@ -234,6 +235,31 @@ def fit_audit(result: AuditResult) -> AuditResult:
     return result.model_copy(update={"dependencies": short, "notes": [*result.notes, note]})
 
 
+# -- vulnerabilities --------------------------------------------------------------------------------
+
+
+def fit_vulnerabilities(result: VersionResult, *, asked: bool, listing: str) -> VersionResult:
+    """A default `version` answer past the limit lists its vulnerabilities without summaries and aliases,
+    then fewer of them; the notes say where each is read in full (`listing`: every advisory of the package)."""
+    found = result.vulnerabilities
+    if asked or not found or size(result) <= LIMIT:
+        return result
+    short = [v.model_copy(update={"summary": None, "aliases": []}) for v in found]
+    shortened = (
+        f"{len(found)} vulnerabilities shown without summaries and aliases to stay under 4 KB; "
+        "https://osv.dev/vulnerability/<id> gives each"
+    )
+    fitted = result.model_copy(update={"vulnerabilities": short, "notes": [*result.notes, shortened]})
+    shown = len(short)
+    while shown > 1 and size(fitted) > LIMIT:
+        shown -= 1
+        fewer = f"{shown} of {len(found)} known vulnerabilities listed to stay under 4 KB; {listing} lists them all"
+        fitted = result.model_copy(
+            update={"vulnerabilities": short[:shown], "notes": [*result.notes, shortened, fewer]}
+        )
+    return fitted
+
+
 # -- dependencies -----------------------------------------------------------------------------------
 
 
@@ -298,6 +324,7 @@ __all__ = [
     "fit_dependencies",
     "fit_files",
     "fit_versions",
+    "fit_vulnerabilities",
     "pick_artifacts",
     "platform_label",
 ]

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
-    """One GET an adapter needs. `service` names the upstream in error sentences."""
+    """One request an adapter needs (a GET, or a POST that reads). `service` names the upstream in error
+    sentences."""
 
     url: str
     service: str
@@ -48,6 +49,13 @@ class Fetch:
     #: Seconds this document may take in all, retries included, when not the configured total timeout:
     #: a whole index (40 MB) read in the background, not a document a caller waits for.
     time_limit: float | None = None
+    #: A JSON request body, sent as a POST: a query that only reads (OSV's querybatch), so it is retried,
+    #: redirected (307/308 only: they keep the method and body) and capped like a GET. Never conditional.
+    payload: bytes | None = None
+
+    @property
+    def method(self) -> Literal["GET", "POST"]:
+        return "GET" if self.payload is None else "POST"
 
 
 class BodyReader(Protocol):

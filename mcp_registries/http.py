@@ -1,5 +1,9 @@
 """One shared httpx.AsyncClient. The only place httpx's exceptions and HTTP statuses become ours.
 
+Requests are GETs, or POSTs with a JSON body that only read (OSV's querybatch): both are safe to
+repeat, so one policy covers them (a POST is never conditional, and follows only 307/308 redirects,
+which keep its method and body).
+
 Policy: a 404/410 is an answer (`Missing`), never retried; so is a 501 (not implemented there).
 Connection errors, timeouts, other 5xx and 429 are retried with exponential backoff and jitter; a
 429's `Retry-After` is honoured when it fits the call's time bound. Bodies are streamed and aborted
@@ -78,7 +82,9 @@ class HttpClient:
         self.backoff = backoff
         self.clock = clock or Clock()
         s = settings
-        self._bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url, s.pypi_files_url)
+        self._bases = (s.npm_url, s.npm_downloads_url, s.pypi_url, s.pypistats_url, s.pypi_files_url) + (
+            (s.osv_url,) if s.osv_enabled else ()
+        )
         #: Where requests may go at all, whatever an upstream document or redirect says.
         self._origins = frozenset(_origin(httpx.URL(base)) for base in self._bases)
         #: Requests sent: /healthz's counter, and the benchmarks' proof of cache hits.
@@ -102,7 +108,7 @@ class HttpClient:
         await self._client.aclose()
 
     async def fetch(self, fetch: Fetch) -> Any:
-        """GET one document: decoded JSON (or text), `Missing` on 404/410, an `UpstreamError` otherwise."""
+        """One document: decoded JSON (or text), `Missing` on 404/410, an `UpstreamError` otherwise."""
         return (await self.get(fetch)).data
 
     async def get(self, fetch: Fetch, validators: Validators | None = None) -> Fetched:
@@ -121,7 +127,7 @@ class HttpClient:
                 self.outages.gave_up(upstream)
 
     async def _attempts(self, fetch: Fetch, validators: Validators | None, upstream: str) -> Fetched:
-        conditional = validators.headers() if validators else {}
+        conditional = validators.headers() if validators and fetch.payload is None else {}
         started = self.clock.now()
         bound = fetch.time_limit or self.settings.total_timeout
         attempt = 0
@@ -185,11 +191,20 @@ class HttpClient:
             self.request_count += 1
             try:
                 headers = {"Accept": fetch.accept, **conditional}
-                async with self._client.stream("GET", target, headers=headers) as response:
+                if fetch.payload is not None:
+                    headers["Content-Type"] = "application/json"
+                async with self._client.stream(
+                    fetch.method, target, headers=headers, content=fetch.payload
+                ) as response:
                     status = response.status_code
                     if (status < 500 or status == _NOT_IMPLEMENTED) and status != 429:
                         # It answered (even a 404, or a body unusable below): it is up.
                         self.outages.answered(upstream)
+                    if status in (301, 302, 303) and fetch.payload is not None:
+                        # Clients resend these as a GET without the body (RFC 9110 §15.4): not the query.
+                        raise UpstreamStatus(
+                            fetch.service, url, status, f"it redirected a query with HTTP {status}"
+                        )
                     if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                         url = _redirect(fetch, url, response.headers["location"], scope, status)
                         target = self._target(fetch, url, "it redirected to")

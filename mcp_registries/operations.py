@@ -225,7 +225,7 @@ OPERATIONS: dict[Operation, OperationSpec] = {
             "Metadata of one exact version: release date, prerelease, whether it is the latest, license, "
             "deprecation or yank with reason, engines, dependency count, a summary of its files (Python tags "
             "and platforms of the wheels) with up to 5 downloadable files and their digests (files='all' "
-            "lists every one), and known vulnerabilities where the registry publishes them.",
+            "lists every one), and known vulnerabilities (OSV; null when they cannot be known).",
             (REGISTRY, NAME, VERSION_REQUIRED, FILES, PAGE, PAGE_SIZE),
         ),
         OperationSpec(

@@ -19,7 +19,7 @@ import anyio
 import httpx
 
 from .audit import Auditor
-from .budget import file_summary, fit_dependencies, fit_files, fit_versions
+from .budget import file_summary, fit_dependencies, fit_files, fit_versions, fit_vulnerabilities
 from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
 from .clock import Clock
 from .errors import (
@@ -45,6 +45,7 @@ from .models import (
     VersionsResult,
 )
 from .operations import DEFAULT_PERIOD, Query, parse_arguments
+from .osv import Asked, Found, Osv, for_version, listing
 from .registries.base import (
     IndexBundle,
     PackageIndex,
@@ -53,6 +54,7 @@ from .registries.base import (
 )
 from .registries.npm import Npm
 from .registries.pypi import PyPI
+from .registries.pypi_simple import NOTE_NO_VULNERABILITIES
 from .search import Searcher
 from .settings import Settings
 
@@ -88,8 +90,9 @@ class Service:
         pypi = PyPI(settings.pypi_url, settings.pypistats_url)
         self.registries: dict[str, Registry] = {npm.name: npm, pypi.name: pypi}
         self.engine = Engine(self.http, self.cache, cache_enabled=settings.cache_enabled)
+        self.osv = Osv(self.engine, settings)
         self.searcher = Searcher(self.engine, self.cache, npm, pypi, self._details)
-        self.auditor = Auditor(self.registries, self._index, osv=None)
+        self.auditor = Auditor(self.registries, self._index, self.osv)
         #: Plans run (each an upstream fetch and parse): the benchmarks' and tests' proof of warm hits.
         self.stats = self.engine.stats
         #: Calls being answered now: a graceful stop lets them finish first.
@@ -258,23 +261,39 @@ class Service:
         async def resolve() -> None:
             resolved.append(await self._resolve(registry, name, requested))
 
+        checked: dict[str, Found] = {}
+
+        async def check(version: str) -> None:
+            checked[version] = await self.osv.lookup([Asked(registry.name, name, version)])
+
         if registry.is_exact(requested):
-            # Dates and tags live in the index, the rest in the version's own small document: both at once.
-            await _together(resolve, direct)
+            # Dates and tags live in the index, the rest in the version's own small document, vulnerabilities
+            # in OSV: all at once.
+            await _together(resolve, direct, lambda: check(requested))
         else:
             await resolve()
         bundle, version, notes = resolved[0]
-        if early and early[0][0].version == version:
-            doc, doc_notes = early[0]
-        else:
-            doc, doc_notes = await self._doc_for(registry, bundle, name, version)
+        fetched = early if early and early[0][0].version == version else []
+
+        async def document() -> None:
+            fetched.append(await self._doc_for(registry, bundle, name, version))
+
+        await _together(
+            *([] if fetched else [document]), *([] if version in checked else [lambda: check(version)])
+        )
+        doc, doc_notes = fetched[0]
+        asked = Asked(registry.name, name, version)
+        found = checked[version]
+        vulnerabilities, vulnerability_notes = for_version(found, asked, doc.vulnerabilities)
+        # OSV's answer replaces the registry's own list, and the note that it has none.
+        own_notes = [n for n in doc.notes if found.vulnerabilities is None or n != NOTE_NO_VULNERABILITIES]
         index = bundle.index
         entry = index.entry(version)
         yanked = doc.yanked if doc.yanked is not None else entry.yanked
         artifacts, file_notes = fit_files(
             doc.artifacts, all_files=query.files == "all", page=query.page, page_size=query.page_size
         )
-        return VersionResult(
+        result = VersionResult(
             registry=index.registry,
             name=index.name,
             version=version,
@@ -294,9 +313,10 @@ class Service:
             dependencies_count=len(doc.runtime),
             files=file_summary(doc.artifacts),
             artifacts=artifacts,
-            vulnerabilities=doc.vulnerabilities,
-            notes=[*doc.notes, *index.unknowns, *notes, *doc_notes, *file_notes],
+            vulnerabilities=vulnerabilities,
+            notes=[*own_notes, *index.unknowns, *notes, *doc_notes, *file_notes, *vulnerability_notes],
         )
+        return fit_vulnerabilities(result, asked=query.files == "all", listing=listing(asked))
 
     async def _dependencies(self, registry: Registry, name: str, query: Query) -> DependenciesResult:
         doc: VersionDoc | None = None

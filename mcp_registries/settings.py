@@ -20,13 +20,14 @@ _FROM_ENV = {
     "pypi_url": "PYPI_URL",
     "pypistats_url": "PYPISTATS_URL",
     "pypi_files_url": "PYPI_FILES_URL",
+    "osv_url": "OSV_URL",
     "cache_dir": "CACHE_DIR",
     "log_level": "LOG_LEVEL",
     "auth_token": "AUTH_TOKEN",
 }
 _OFF = frozenset({"off", "0", "false", "no", "disabled"})
 #: Every variable the server reads: the README and server.json document each of them.
-ENV_VARS = frozenset(ENV_PREFIX + var for var in (*_FROM_ENV.values(), "CACHE"))
+ENV_VARS = frozenset(ENV_PREFIX + var for var in (*_FROM_ENV.values(), "CACHE", "OSV"))
 
 
 class Settings(BaseModel):
@@ -39,6 +40,9 @@ class Settings(BaseModel):
     #: PyPI's file host: wheels and their PEP 658 metadata files. Only its origin counts: URLs that
     #: upstream documents give are fetched from it and the bases' origins, never from elsewhere.
     pypi_files_url: str = "https://files.pythonhosted.org/"
+    #: The OSV API (known vulnerabilities); with `osv_enabled` false it is never asked, nor an allowed origin.
+    osv_url: str = "https://api.osv.dev/"
+    osv_enabled: bool = True
     cache_dir: Path = Path(platformdirs.user_cache_dir("mcp-registries"))
     cache_enabled: bool = True
     #: diskcache's size limit; entries are evicted (least recently stored first) past it.
@@ -56,7 +60,7 @@ class Settings(BaseModel):
     #: Streamed bodies are aborted past this; the largest real packuments are ~30 MB uncompressed.
     max_response_bytes: int = 64 * 1024 * 1024
 
-    @field_validator("npm_url", "npm_downloads_url", "pypi_url", "pypistats_url", "pypi_files_url")
+    @field_validator("npm_url", "npm_downloads_url", "pypi_url", "pypistats_url", "pypi_files_url", "osv_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
         value = value.strip()
@@ -92,5 +96,7 @@ class Settings(BaseModel):
                 values[field] = raw
         if env.get(ENV_PREFIX + "CACHE", "").strip().lower() in _OFF:
             values["cache_enabled"] = False
+        if env.get(ENV_PREFIX + "OSV", "").strip().lower() in _OFF:
+            values["osv_enabled"] = False
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)

@@ -103,6 +103,7 @@ NPM_DL = "https://npm-dl.test/mirror/"
 PYPI = "https://pypi.test/pypi-proxy/"
 STATS = "https://stats.test/"
 FILES = "https://files.pythonhosted.org/"
+OSV = "https://osv.test/osv-api/"
 
 Response = tuple[int, bytes] | Callable[[httpx.Request], httpx.Response]
 
@@ -238,6 +239,9 @@ def make_settings(tmp_path: Path | None = None, **overrides: object) -> Settings
         "npm_downloads_url": NPM_DL,
         "pypi_url": PYPI,
         "pypistats_url": STATS,
+        # The registries' own answers unless a test turns OSV on (tests/test_osv.py).
+        "osv_url": OSV,
+        "osv_enabled": False,
         "cache_enabled": tmp_path is not None,
         "cache_dir": tmp_path or Path("/nonexistent"),
         "retries": 1,
@@ -275,7 +279,7 @@ def anyio_backend() -> str:
 
 
 #: The conftest's base URLs by setting name, as `upstream.PREFIXES` names the loopback's path prefixes.
-BASES = {"npm": NPM, "npm_downloads": NPM_DL, "pypi": PYPI, "pypistats": STATS}
+BASES = {"npm": NPM, "npm_downloads": NPM_DL, "pypi": PYPI, "pypistats": STATS, "osv": OSV}
 
 
 def recorded_routes(*, searchable: bool = False) -> dict[str, Behaviour]:

@@ -28,7 +28,9 @@ pytestmark = pytest.mark.anyio
 
 
 def versions(path: str) -> list[str]:
-    return list(json.loads(data(path))["versions"] if path.startswith("npm/") else json.loads(data(path))["releases"])
+    return list(
+        json.loads(data(path))["versions"] if path.startswith("npm/") else json.loads(data(path))["releases"]
+    )
 
 
 def highest(candidates: list[str], pattern: str) -> str:
@@ -91,7 +93,9 @@ async def test_package_json_dependencies_resolved_as_npm_installs_them(service: 
     assert isinstance(result, AuditResult) and result.registry == "npm" and result.source == "package.json"
     entries = by_name(result)
     express = entries["express"]
-    assert express.status == "outdated" and express.latest_version == "5.3.0" and express.latest_allowed is False
+    assert (
+        express.status == "outdated" and express.latest_version == "5.3.0" and express.latest_allowed is False
+    )
     assert express.resolved_version == highest(versions("npm/express.json"), r"4\.\d+\.\d+")
     assert entries["react"].status == "ok" and entries["react"].resolved_version == "19.3.1"
     # An alias is checked as its target: the same version, the same advisory.
@@ -107,8 +111,10 @@ async def test_package_json_dependencies_resolved_as_npm_installs_them(service: 
     assert entries["JSONStream"].status == "ok" and entries["JSONStream"].resolved_version == "1.3.5"
     # Problems first, and counted.
     order = [entry.status for entry in result.dependencies]
-    assert order == sorted(order, key=["vulnerable", "deprecated", "yanked", "not-found", "error", "outdated",
-                                       "unchecked", "ok"].index)
+    assert order == sorted(
+        order,
+        key=["vulnerable", "deprecated", "yanked", "not-found", "error", "outdated", "unchecked", "ok"].index,
+    )
     assert result.summary == {"vulnerable": 2, "not-found": 1, "outdated": 2, "unchecked": 1, "ok": 2}
     # One OSV batch, for each resolved package version once.
     assert len(osv.asked) == 1
@@ -172,7 +178,9 @@ async def test_osv_unreachable_is_unknown_never_none(service: Service) -> None:
     assert all(entry.status != "vulnerable" for entry in result.dependencies)
 
 
-async def test_one_failing_entry_is_an_error_the_rest_answered(service: Service, fake: LoopbackUpstream) -> None:
+async def test_one_failing_entry_is_an_error_the_rest_answered(
+    service: Service, fake: LoopbackUpstream
+) -> None:
     fake.route("/npm/left-pad", reply(500))
     service.auditor.osv = FakeOsv({})  # type: ignore[assignment]
     result = await service.call("audit", {"registry": "npm", "packages": ["left-pad@1", "ms@2"]})
@@ -213,7 +221,9 @@ async def test_at_most_sixteen_requests_in_flight(tmp_path: Path) -> None:
         svc.auditor.osv = FakeOsv({})  # type: ignore[assignment]
         try:
             with anyio.fail_after(20):
-                result = await svc.call("audit", {"registry": "npm", "packages": [f"pkg-{i}@^2" for i in range(40)]})
+                result = await svc.call(
+                    "audit", {"registry": "npm", "packages": [f"pkg-{i}@^2" for i in range(40)]}
+                )
         finally:
             await svc.aclose()
     assert isinstance(result, AuditResult) and len(result.dependencies) == 40

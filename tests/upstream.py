@@ -2,7 +2,8 @@
 
 Each path gets a behaviour: a function that answers one request through an `Exchange` (a recorded
 document, a status, a hang, a dropped or truncated body, a trickle, a delay, a body paced to a link
-speed, ...). The server counts requests per path, records their headers and the statuses it sent,
+speed, ...). GET and POST are routed alike (a POST's body is read first, for the behaviour and the
+test to see). The server counts requests per path, records their headers and the statuses it sent,
 and counts the body bytes it offered and the connections it accepted, so tests can prove retries,
 single-flight, conditional requests and that nothing connected at all. Every wait is bounded (at most
 `HANG_LIMIT`) and ends early when the server shuts down.
@@ -29,7 +30,7 @@ from typing import Any, Self
 HANG_LIMIT = 30.0
 #: Where each configured upstream lives on a loopback upstream, by the setting's name (`<name>_url`):
 #: one path prefix each, as a corporate mirror serves several registries.
-PREFIXES = {"npm": "npm/", "npm_downloads": "npm-dl/", "pypi": "pypi/", "pypistats": "stats/"}
+PREFIXES = {"npm": "npm/", "npm_downloads": "npm-dl/", "pypi": "pypi/", "pypistats": "stats/", "osv": "osv/"}
 
 
 @dataclass
@@ -41,6 +42,9 @@ class Exchange:
     path: str
     #: 1 for the first request to this path, 2 for the second, ...
     number: int
+    method: str = "GET"
+    #: The request's body (a POST's), as received.
+    body: bytes = b""
 
     def header(self, name: str) -> str | None:
         return self.handler.headers.get(name)
@@ -248,6 +252,8 @@ class LoopbackUpstream:
         self.sent: Counter[str] = Counter()
         self.headers: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
         self.statuses: defaultdict[str, list[int]] = defaultdict(list)
+        #: The bodies of POST requests, per path, in the order received.
+        self.bodies: defaultdict[str, list[bytes]] = defaultdict(list)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._server = _CountingServer(("127.0.0.1", 0), self._handler_class())
@@ -281,10 +287,12 @@ class LoopbackUpstream:
         """Each upstream's base URL setting (`npm_url`, ...) under its path prefix here (see PREFIXES)."""
         return {f"{name}_url": self.url + prefix for name, prefix in PREFIXES.items()}
 
-    def env(self) -> dict[str, str]:
+    def env(self, *, osv: bool = False) -> dict[str, str]:
         """The MCP_REGISTRIES_*_URL variables pointing a server process at `bases()`, written without the
-        trailing slash, as people write them (the settings add it)."""
-        return {f"MCP_REGISTRIES_{name.upper()}": url.rstrip("/") for name, url in self.bases().items()}
+        trailing slash, as people write them (the settings add it). OSV is turned off unless `osv`: the
+        answers tests compare are the registries' own, as conftest's settings give them in process."""
+        env = {f"MCP_REGISTRIES_{name.upper()}": url.rstrip("/") for name, url in self.bases().items()}
+        return env if osv else {**env, "MCP_REGISTRIES_OSV": "off"}
 
     def _behaviour(self, path: str) -> Behaviour:
         if path in self.routes:
@@ -305,13 +313,22 @@ class LoopbackUpstream:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
+                self._serve(b"")
+
+            def do_POST(self) -> None:
+                length = self.headers.get("Content-Length", "0")
+                self._serve(self.rfile.read(int(length)) if length.isdigit() else b"")
+
+            def _serve(self, body: bytes) -> None:
                 path = self.path
                 with outer._lock:
                     outer.hits[path] += 1
                     number = outer.hits[path]
                     outer.headers[path].append(dict(self.headers.items()))
+                    if self.command == "POST":
+                        outer.bodies[path].append(body)
                 try:
-                    outer._behaviour(path)(Exchange(self, outer, path, number))
+                    outer._behaviour(path)(Exchange(self, outer, path, number, self.command, body))
                 except OSError:  # the client gave up mid-answer: what several faults are about
                     self.close_connection = True
 

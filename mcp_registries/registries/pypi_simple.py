@@ -22,6 +22,11 @@ from .pypi_json import absolute_url, release_doc, release_file
 from .pypi_reader import Release, ReleaseFile, release_of
 from .versioning import pep440
 
+#: PyPI's own vulnerability list comes only with the per-version JSON (OSV's answer, when given, replaces it).
+NOTE_NO_VULNERABILITIES = (
+    "vulnerability data for this release is unavailable: the per-version JSON endpoint is missing"
+)
+
 
 def simple_releases(listing: Any) -> dict[str, Release]:
     """Every version a Simple API page (PEP 700 `versions`) lists, with its files."""
@@ -102,9 +107,7 @@ def parse_release_from_files(
         info["requires_python"] = next(
             (f["requires-python"] for f in files if f.get("requires-python")), None
         )
-    notes.append(
-        "vulnerability data for this release is unavailable: the per-version JSON endpoint is missing"
-    )
+    notes.append(NOTE_NO_VULNERABILITIES)
     # `files` already carry absolute URLs.
     doc = release_doc(info, [{**f, "upload_time": f.get("upload-time")} for f in files], None, version, "")
     if metadata is None:
