@@ -454,6 +454,7 @@ def test_requirements_need_at_least_half_their_lines_readable() -> None:
 
 
 def test_pyproject_pep621_dependencies_extras_and_groups() -> None:
+    """PEP 621 and PEP 735 tables, and uv's dev-dependencies (a list of PEP 508 strings, group dev)."""
     text = """
 [project]
 name = "My_App"
@@ -471,6 +472,9 @@ docs = ["mkdocs"]
 [dependency-groups]
 lint = ["ruff==0.7.*"]
 dev = [{include-group = "lint"}, "ipython", {include-group = "test-extra"}]
+
+[tool.uv]
+dev-dependencies = ["pytest-cov>=5"]
 """
     assert read_manifest(text, None) == Manifest(
         "pypi",
@@ -491,6 +495,7 @@ dev = [{include-group = "lint"}, "ipython", {include-group = "test-extra"}]
             registry_entry("mkdocs", None, "docs", ""),
             registry_entry("ruff", "==0.7.*", "lint", "==0.7.*"),
             registry_entry("ipython", None, "dev", ""),
+            registry_entry("pytest-cov", ">=5", "dev", ">=5"),
         ],
         ["dependency groups listed once, under their own names (dev includes lint, test-extra)"],
     )

@@ -22,6 +22,8 @@ class Wanted:
     #: The name as written (an npm alias: the alias, e.g. `my-react` of `my-react@npm:react@^18`).
     name: str
     #: The requirement as written (`^4.18.2`, `>=2.31,<3`, `npm:react@^18`, `git+https://…`); None: any.
+    #: PyPI: all that follows the name, so extras and the environment marker stay in view
+    #: (`[socks]>=2.31; python_version < "3.13"`); markers are never evaluated here.
     requirement: str | None
     #: npm: dependencies, devDependencies, peerDependencies, optionalDependencies; PyPI: runtime, the extra's
     #: or Poetry group's name.

@@ -16,7 +16,8 @@ from .pip import pep508
 
 def read(doc: dict[str, Any]) -> Manifest:
     """The dependencies of a pyproject.toml's tables, in this order: [project] dependencies, its optional
-    dependencies (group: the extra), [dependency-groups], then Poetry's runtime, dev and group tables."""
+    dependencies (group: the extra), [dependency-groups], uv's dev-dependencies (group: dev), then Poetry's
+    runtime, dev and group tables."""
     wanted: list[Wanted] = []
     notes: list[str] = []
     project, poetry = table(doc, "project"), table(table(doc, "tool"), "poetry")
@@ -31,6 +32,11 @@ def read(doc: dict[str, Any]) -> Manifest:
         for item in _strings(items, f"optional-dependencies {extra}", notes):
             wanted.append(_pyproject_entry(item, extra, own))
     wanted += _dependency_groups(table(doc, "dependency-groups"), own, notes)
+    # uv's name for a dev group before PEP 735 (still read by uv, and common in uv projects).
+    for item in _strings(
+        table(table(doc, "tool"), "uv").get("dev-dependencies"), "[tool.uv] dev-dependencies", notes
+    ):
+        wanted.append(_pyproject_entry(item, "dev", own))
     poetry_runtime = table(poetry, "dependencies")
     if isinstance(listed, list) and set(poetry_runtime) - {"python"}:
         # Poetry 2: "When both are specified, project.dependencies are used for metadata when building the
@@ -121,7 +127,7 @@ def _poetry_entries(name: str, value: Any, group: str) -> list[Wanted]:
     form = value if isinstance(value, dict) else {"version": value}
     for key, why in _POETRY_SOURCES:
         if key in form:
-            return [unchecked(name, cut(str(form[key])), group, why)]
+            return [unchecked(name, str(form[key]), group, why)]
     constraint = form.get("version")
     if constraint is not None and not isinstance(constraint, str):
         return [unchecked(name, None, group, f"its version is {shown(constraint)}, not a string")]
