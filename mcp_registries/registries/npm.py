@@ -48,6 +48,11 @@ NOTE_NO_DATES = "release dates unknown (this registry mirror serves no real publ
 NOTE_NO_DEPRECATIONS = "deprecation unknown (this registry mirror strips deprecation notices; none shown is not 'not deprecated')"
 
 
+def valid_name(name: str) -> bool:
+    """The name grammar `Npm.check_name` applies, as a test (manifest reading marks a bad name, not fails)."""
+    return len(name) <= MAX_NAME and _NAME.fullmatch(name) is not None
+
+
 class Npm:
     name: RegistryName = "npm"
     # A published version's manifest never changes except for a later deprecation.

@@ -1,18 +1,18 @@
-"""Reading what an audit is asked to check: a manifest's text, or a list of requirement strings.
-
-package.json (all four dependency groups), requirements files as pip reads them, pyproject.toml (PEP 621
-`[project]` and Poetry's tables, with tomllib), or requirement strings (npm `name@range`, PyPI PEP 508).
-Well-kept parsers do the reading (json, tomllib, packaging, node-semver); nothing here is a grammar of its own.
-"""
+"""What manifest reading produces (`Wanted`, `Manifest`), and the small helpers its readers share."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from .models import RegistryName
+from ..models import RegistryName
 
 Source = Literal["package.json", "requirements", "pyproject", "list"]
+RUNTIME = "runtime"
+LIST = "list"
+#: Longest name or requirement kept from a line that is not a dependency's name (a URL, a broken line).
+LONGEST = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,8 @@ class Wanted:
     #: The name as written (an npm alias: the alias, e.g. `my-react` of `my-react@npm:react@^18`).
     name: str
     #: The requirement as written (`^4.18.2`, `>=2.31,<3`, `npm:react@^18`, `git+https://…`); None: any.
+    #: PyPI: all that follows the name, so extras and the environment marker stay in view
+    #: (`[socks]>=2.31; python_version < "3.13"`); markers are never evaluated here.
     requirement: str | None
     #: npm: dependencies, devDependencies, peerDependencies, optionalDependencies; PyPI: runtime, the extra's
     #: or Poetry group's name.
@@ -45,16 +47,31 @@ class Manifest:
     notes: list[str] = field(default_factory=list)
 
 
-def read_manifest(text: str, registry: RegistryName | None) -> Manifest:
-    """The dependencies of a manifest's text; `registry` (when given) must fit its kind.
-
-    Raises InvalidArgument with one sentence (what was wrong, which formats are accepted) when the text is
-    none of the accepted kinds, or has more than MAX_DEPENDENCIES dependencies.
-    """
-    raise NotImplementedError
+class Refused(ValueError):
+    """A line, spec or item its own tool would refuse; the message says why, in a few words."""
 
 
-def read_packages(items: tuple[str, ...], registry: RegistryName) -> Manifest:
-    """Requirement strings (npm `name`, `name@range`, `@scope/name@range`, `alias@npm:other@range`; PyPI PEP
-    508); raises InvalidArgument naming the first that cannot be read."""
-    raise NotImplementedError
+def unchecked(name: str, requirement: str | None, group: str, why: str) -> Wanted:
+    return Wanted(name, requirement, group, None, None, why)
+
+
+def cut(text: str) -> str:
+    return text if len(text) <= LONGEST else text[: LONGEST - 1] + "…"
+
+
+def note(notes: list[str], text: str) -> None:
+    """Adds a note once."""
+    if text not in notes:
+        notes.append(text)
+
+
+def table(parent: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def reason(error: Exception) -> str:
+    """A parser's error as a few words: its first line, without a closing period."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error).splitlines()[0].rstrip(".") if str(error) else type(error).__name__
