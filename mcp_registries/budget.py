@@ -228,10 +228,7 @@ def fit_audit(result: AuditResult) -> AuditResult:
         for entry in result.dependencies
     ]
     count = sum(entry.status in fine for entry in result.dependencies)
-    note = (
-        f"{count} entries without a problem are listed short (name, requirement, status, resolved version) to "
-        "keep this answer small; the version tool, or an audit of fewer packages, gives each in full"
-    )
+    note = f"{count} entries without a problem are listed short; an audit of fewer packages lists them whole"
     return result.model_copy(update={"dependencies": short, "notes": [*result.notes, note]})
 
 

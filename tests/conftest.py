@@ -146,6 +146,7 @@ def _recorded() -> dict[str, Response]:
         NPM + "gone-widget": (ok, data("documented/npm-unpublished.json")),
         NPM + "getcookies": (ok, data("npm/getcookies.json")),
         NPM + "request": (ok, data("npm/request.json")),
+        NPM + "left-pad": (ok, data("npm/left-pad.json")),
         NPM_DL + "downloads/point/last-month/express": (ok, data("documented/npm-downloads-point.json")),
         NPM_DL + "downloads/point/last-week/express": (ok, data("documented/npm-downloads-point.json")),
         NPM_DL + "downloads/point/last-year/@types%2Fnode": (ok, data("documented/npm-downloads-point.json")),

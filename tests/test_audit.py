@@ -231,8 +231,9 @@ async def test_at_most_sixteen_requests_in_flight(tmp_path: Path) -> None:
 
 
 def sixty_dependencies() -> str:
+    """Sixty entries of a typical size (npm names average about ten characters), as aliases of recorded ones."""
     names = ["express", "ms", "react", "left-pad", "JSONStream"]
-    deps: dict[str, Any] = {f"{names[i % 5]}-alias-{i}": f"npm:{names[i % 5]}@*" for i in range(60)}
+    deps: dict[str, Any] = {f"dep-{i:02}-pkg": f"npm:{names[i % 5]}@*" for i in range(60)}
     return json.dumps({"dependencies": deps})
 
 
