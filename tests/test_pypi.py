@@ -204,6 +204,8 @@ def test_parse_project_requests_latest_document() -> None:
     """The project JSON's `info` + `urls` give the latest release's complete document."""
     doc = project("requests").versions["2.34.2"]
     assert doc == VersionDoc(
+        # The project document's own (empty) list: PyPI knows none, not "unknown".
+        vulnerabilities=[],
         registry="pypi",
         name="requests",
         version="2.34.2",
@@ -371,6 +373,7 @@ def test_parse_project_every_release_yanked() -> None:
         ],
     )
     assert bundle.versions["1.0.2"] == VersionDoc(
+        vulnerabilities=[],
         registry="pypi",
         name="gitlab",
         version="1.0.2",
