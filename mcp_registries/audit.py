@@ -72,14 +72,16 @@ class Auditor:
             key=lambda entry: (AUDIT_ORDER.index(entry.status), entry.name.lower(), entry.group or "")
         )
         summary = Counter(entry.status for entry in checked)
+        licenses = Counter(entry.license for entry in checked if entry.license and entry.resolved_version)
         result = AuditResult(
             registry=manifest.registry,
             source=manifest.source,
             summary={status: summary[status] for status in AUDIT_ORDER if summary[status]},
+            licenses=dict(licenses.most_common()),
             dependencies=checked,
             notes=[*manifest.notes, *sorted(caveats), *osv_notes, *query.notes],
         )
-        return fit_audit(result)
+        return fit_audit(result, full="full" in query.given)
 
     async def _check(
         self, registry: Registry, wanted: Wanted, limiter: anyio.CapacityLimiter, caveats: set[str]

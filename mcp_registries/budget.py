@@ -211,25 +211,49 @@ def fit_search(result: SearchResult, *, asked: bool) -> SearchResult:
 
 # -- audit ----------------------------------------------------------------------------------------
 
-#: What a fine entry keeps when a long audit is shortened: enough to see what was checked and what it is.
-_SHORT = frozenset({"name", "requirement", "status", "resolved_version", "vulnerabilities"})
+#: What a problem entry keeps past the limit: the license is in the answer's `licenses` count.
+_PROBLEM = frozenset(AuditEntry.model_fields) - {"license", "latest_allowed"}
+#: Statuses that are not problems.
+_FINE = ("ok", "unchecked")
+#: The group most dependencies are in, left unnamed in a shortened audit.
+_MAIN_GROUP = {"npm": "dependencies", "pypi": "runtime"}
 
 
-def fit_audit(result: AuditResult) -> AuditResult:
-    """Past the limit, entries without a problem (`ok`, `unchecked`) keep only their name, requirement,
-    status and resolved version; problems stay whole. A long manifest is asked for: nothing is dropped."""
-    if size(result) <= LIMIT:
+def fit_audit(result: AuditResult, *, full: bool) -> AuditResult:
+    """Past the limit (unless `full`): the dependencies without a problem are counted, not listed (the
+    manifest names them; `full` lists them), then the problems leave out their license (counted in
+    `licenses`). A long list of problems is the answer asked for: none is dropped."""
+    if full or size(result) <= LIMIT:
         return result
-    fine = ("ok", "unchecked")
-    short = [
-        AuditEntry.model_validate({k: v for k, v in entry.model_dump().items() if k in _SHORT})
-        if entry.status in fine
-        else entry
-        for entry in result.dependencies
+    fine = [entry for entry in result.dependencies if entry.status in _FINE]
+    problems = [entry for entry in result.dependencies if entry.status not in _FINE]
+    notes = [*result.notes]
+    if fine:
+        notes.append(
+            f"{len(fine)} dependencies without a problem ({', '.join(f'{n} {s}' for s, n in _counts(fine))}) are "
+            "counted, not listed, to keep this answer small; full=true lists every one"
+        )
+    fitted = result.model_copy(update={"dependencies": problems, "notes": notes})
+    if size(fitted) <= LIMIT:
+        return fitted
+    main = _MAIN_GROUP[result.registry]
+    slim = [
+        AuditEntry.model_validate(
+            entry.model_dump(include=set(_PROBLEM) - ({"group"} if entry.group == main else set()))
+        )
+        for entry in problems
     ]
-    count = sum(entry.status in fine for entry in result.dependencies)
-    note = f"{count} entries without a problem are listed short; an audit of fewer packages lists them whole"
-    return result.model_copy(update={"dependencies": short, "notes": [*result.notes, note]})
+    note = (
+        f"problems leave out their license (counted in licenses) and the group {main!r} (the one not named)"
+    )
+    return fitted.model_copy(update={"dependencies": slim, "notes": [*notes, note]})
+
+
+def _counts(entries: list[AuditEntry]) -> list[tuple[str, int]]:
+    found: dict[str, int] = {}
+    for entry in entries:
+        found[entry.status] = found.get(entry.status, 0) + 1
+    return list(found.items())
 
 
 # -- vulnerabilities --------------------------------------------------------------------------------

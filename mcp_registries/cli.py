@@ -87,7 +87,11 @@ def parser() -> argparse.ArgumentParser:
     )
     query.add_argument("operation", choices=[op.value for op in OPERATIONS])
     query.add_argument("registry", help=f"one of {', '.join(REGISTRY_SYNONYMS)}")
-    query.add_argument("name", help="exact package name (search: the words or guessed name to look for)")
+    query.add_argument(
+        "name",
+        help="exact package name (search: the words or guessed name to look for; audit: a manifest file, or - "
+        "for standard input, with registry 'auto' to infer it)",
+    )
     query.add_argument("--version", dest="pkg_version", metavar="V", help="version (version, dependencies)")
     query.add_argument("--page", type=int, metavar="N", help="page number (versions, search)")
     query.add_argument("--page-size", type=int, metavar="N", help="page size, at most 250 (versions, search)")
@@ -111,8 +115,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
 async def _query(settings: Settings, args: argparse.Namespace) -> int:
     from .service import Service
 
-    subject = "query" if args.operation == "search" else "name"
-    arguments: dict[str, Any] = {"registry": args.registry, subject: args.name}
+    arguments: dict[str, Any] = {"registry": args.registry}
+    if args.operation == "audit":
+        # `query audit <registry|auto> <manifest file, or - for standard input>`
+        if args.registry == "auto":
+            del arguments["registry"]
+        try:
+            text = sys.stdin.read() if args.name == "-" else Path(args.name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            sys.stderr.write(f"mcp-registries: cannot read the manifest {args.name!r}: {exc}\n")
+            return 1
+        arguments["manifest"] = text
+        if args.full:
+            arguments["full"] = True
+    else:
+        arguments["query" if args.operation == "search" else "name"] = args.name
     for key, value in (
         ("version", args.pkg_version),
         ("page", args.page),

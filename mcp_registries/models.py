@@ -247,6 +247,9 @@ class AuditResult(_Model):
     registry: RegistryName
     source: Literal["package.json", "requirements", "pyproject", "list"]
     summary: dict[str, int] = Field(description="Dependencies by status.")
+    licenses: dict[str, int] = Field(
+        default={}, description="License → how many resolved dependencies use it."
+    )
     dependencies: list[AuditEntry] = Field(description="Problems first.")
     notes: list[str] = Field(default=[], description="Caveats that matter to the reader.")
 

@@ -104,6 +104,13 @@ PACKAGES = Param(
     f"(e.g. 'requests>=2.31'). Needs registry. At most {MAX_DEPENDENCIES}.",
     items={"type": "string", "minLength": 1},
 )
+FULL = Param(
+    "full",
+    "boolean",
+    "audit: list every dependency with every field, however long the answer (default: a long answer lists "
+    "the problems, and counts the dependencies without one).",
+    default=False,
+)
 NAME = Param(
     "name",
     "string",
@@ -271,7 +278,7 @@ OPERATIONS: dict[Operation, OperationSpec] = {
             "requirements) in one call: the version a fresh install picks, the latest, whether the requirement "
             "allows it, deprecation or yank, license and known vulnerabilities (OSV). Problems come first; use it "
             "instead of one call per package.",
-            (REGISTRY_INFERRED, MANIFEST, PACKAGES),
+            (REGISTRY_INFERRED, MANIFEST, PACKAGES, FULL),
         ),
     )
 }
@@ -398,6 +405,8 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
 def _audit_query(arguments: dict[str, Any]) -> Query:
     raw_registry = arguments.get("registry")
     registry = None if raw_registry is None else registry_of(raw_registry)
+    full = _flag(arguments, FULL)
+    given = frozenset({"full"} if full else ())
     manifest, packages = arguments.get("manifest"), arguments.get("packages")
     if (manifest is None) == (packages is None):
         raise InvalidArgument(
@@ -415,7 +424,7 @@ def _audit_query(arguments: dict[str, Any]) -> Query:
                 "manifest",
                 f"manifest must be at most {MAX_MANIFEST_LENGTH:,} characters; got {len(manifest):,}.",
             )
-        return Query(Operation.AUDIT, registry, "", manifest=manifest, given=frozenset({"manifest"}))
+        return Query(Operation.AUDIT, registry, "", manifest=manifest, given=given)
     if registry is None:
         raise InvalidArgument("registry", "registry ('npm' or 'pypi') is required with packages.")
     if not isinstance(packages, list) or not all(isinstance(p, str) and p.strip() for p in packages):
@@ -433,8 +442,19 @@ def _audit_query(arguments: dict[str, Any]) -> Query:
         registry,
         "",
         packages=tuple(p.strip() for p in packages),
-        given=frozenset({"packages"}),
+        given=given,
     )
+
+
+def _flag(arguments: dict[str, Any], param: Param) -> bool:
+    raw = arguments.get(param.name)
+    if raw is None:
+        return bool(param.default)
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise InvalidArgument(param.name, f"{param.name} must be true or false; got {shown(raw)}.")
 
 
 def _search_text(arguments: dict[str, Any]) -> str:

@@ -222,7 +222,7 @@ async def test_at_most_sixteen_requests_in_flight(tmp_path: Path) -> None:
         try:
             with anyio.fail_after(20):
                 result = await svc.call(
-                    "audit", {"registry": "npm", "packages": [f"pkg-{i}@^2" for i in range(40)]}
+                    "audit", {"registry": "npm", "packages": [f"pkg-{i}@^2" for i in range(40)], "full": True}
                 )
         finally:
             await svc.aclose()
@@ -237,8 +237,24 @@ def sixty_dependencies() -> str:
     return json.dumps({"dependencies": deps})
 
 
-async def test_sixty_dependencies_fit_in_six_kilobytes(service: Service) -> None:
+async def test_a_long_audit_counts_the_fine_entries_and_full_lists_them(service: Service) -> None:
     service.auditor.osv = FakeOsv({})  # type: ignore[assignment]
-    result = await service.call("audit", {"manifest": sixty_dependencies()})
+    short = await service.call("audit", {"manifest": sixty_dependencies()})
+    assert isinstance(short, AuditResult) and short.summary == {"ok": 60} and short.dependencies == []
+    assert any("60 dependencies without a problem" in note and "full=true" in note for note in short.notes)
+    assert len(compact_json(short).encode()) < 4096
+    full = await service.call("audit", {"manifest": sixty_dependencies(), "full": True})
+    assert isinstance(full, AuditResult) and len(full.dependencies) == 60
+    assert all(entry.license for entry in full.dependencies)
+    assert sum(full.licenses.values()) == 60
+
+
+async def test_a_long_list_of_problems_stays_whole_without_licenses(service: Service) -> None:
+    """Sixty outdated dependencies: all listed (they are the answer), their licenses counted instead."""
+    service.auditor.osv = FakeOsv({})  # type: ignore[assignment]
+    deps = {f"dep-{i:02}-pkg": "npm:express@^4" for i in range(60)}
+    result = await service.call("audit", {"manifest": json.dumps({"dependencies": deps})})
     assert isinstance(result, AuditResult) and len(result.dependencies) == 60
-    assert len(compact_json(result).encode()) <= 6 * 1024
+    assert all(e.status == "outdated" and e.license is None and e.group is None for e in result.dependencies)
+    assert result.licenses == {"MIT": 60}
+    assert len(compact_json(result).encode()) <= 8 * 1024
