@@ -9,7 +9,7 @@ upstream fails is an `error` with its sentence; the others are still answered.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Upstream requests one audit may have in flight (issue 13).
 IN_FLIGHT = 16
+#: Resolutions remembered (each a few strings).
+RESOLUTIONS = 4096
 
 Index = Callable[[Registry, str], Awaitable[tuple[IndexBundle, list[str]]]]
 
@@ -48,6 +50,7 @@ class Auditor:
         self.registries = registries
         self.index = index
         self.osv = osv
+        self._resolutions: OrderedDict[tuple[object, ...], Resolved] = OrderedDict()
 
     async def audit(self, query: Query) -> AuditResult:
         if query.manifest is not None:
@@ -104,7 +107,7 @@ class Auditor:
         if not index.version_order:
             missing = NoPublishedVersions(registry.name, index.name, unpublished=index.unpublished)
             return _entry(wanted, "not-found", error=missing.message)
-        resolved = _resolve(registry.name, index, wanted.spec or "")
+        resolved = self._resolved(registry.name, index, wanted.spec or "")
         if resolved.problem is not None:
             return _entry(wanted, "error", latest_version=index.latest_version, error=resolved.problem)
         version = resolved.version
@@ -138,6 +141,19 @@ class Auditor:
             yanked=yanked,
             license=(doc.license if doc and doc.license else None) or index.license,
         )
+
+    def _resolved(self, registry: RegistryName, index: PackageIndex, spec: str) -> Resolved:
+        """`_resolve`, remembered: testing a range against hundreds of versions in node-semver is most of a
+        warm audit's time. A new version (or a moved tag) changes the key."""
+        key = (registry, index.name, spec, index.latest_version, len(index.version_order), len(index.yanks))
+        found = self._resolutions.get(key)
+        if found is None:
+            found = self._resolutions[key] = _resolve(registry, index, spec)
+            if len(self._resolutions) > RESOLUTIONS:
+                self._resolutions.popitem(last=False)
+        else:
+            self._resolutions.move_to_end(key)
+        return found
 
     async def _vulnerabilities(
         self, registry: RegistryName, pairs: list[tuple[Wanted, AuditEntry]]
