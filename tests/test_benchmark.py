@@ -50,3 +50,27 @@ def test_search_benchmark_quick_mode_finds_names_and_stays_warm() -> None:
     assert results["restart"]["index_downloads_during_restarts"] == 0
     assert results["npm"]["upstream_requests_by_calls"] == results["npm"]["calls"]
     assert results["memory"]["peak_rss_mb"] >= results["memory"]["before_index_peak_rss_mb"] > 0
+
+
+def test_audit_benchmark_quick_mode_fetches_each_document_once_and_stays_warm() -> None:
+    """audit.py --quick exits 0: a cold audit fetches exactly the floor's documents and asks OSV once; warm
+    audits go upstream for nothing; no audit or entry is an error."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "audit.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((ROOT / "benchmarks" / "results" / "audit-quick.json").read_text())
+    # CI stays free of timing thresholds: the quick mode judges no clock.
+    assert "targets" not in results
+    for label, manifest in results["manifests"].items():
+        census = results["census"][label]
+        assert census["registry_requests"] == census["floor_documents"] == manifest["checked"] > 0
+        assert census["osv_requests"]["/osv/v1/querybatch"] == 1
+        assert results["warm"][label]["upstream_requests_during_timed_calls"] == 0
+        assert results["text"][label]["entries"] == manifest["dependencies"]
+        assert results["cold"][label]["peak_rss_mb"] > 0
