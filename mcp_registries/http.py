@@ -23,7 +23,9 @@ import json
 import logging
 import random
 import ssl
+import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -63,10 +65,33 @@ class _Retry(Exception):
         self.delay = delay
 
 
+#: Where Linux distributions keep their CA bundle, for systems whose OpenSSL defaults point nowhere.
+_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/cert.pem",
+    "/etc/ssl/cert.pem",
+    "/etc/ssl/ca-bundle.pem",
+)
+
+
 def _ssl_context() -> ssl.SSLContext:
-    # The operating system's trust store, so TLS-intercepting corporate proxies work even when an
-    # MCP client starts us with a minimal environment (no SSL_CERT_FILE).
-    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    """The operating system's trust store, so TLS-intercepting corporate proxies work even when an MCP
+    client starts us with a minimal environment (no SSL_CERT_FILE).
+
+    macOS and Windows: truststore (the platform's verifier). Elsewhere the system store is OpenSSL's
+    default paths, which truststore would load again on every new connection, holding a lock (~21 ms of
+    CPU each: 16 connections of an audit queued for ~0.4 s); here they are loaded once.
+    """
+    if sys.platform in ("darwin", "win32"):
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = ssl.create_default_context()
+    defaults = ssl.get_default_verify_paths()
+    if not defaults.cafile and not (defaults.capath and any(Path(defaults.capath).glob("*.[0-9]"))):
+        bundle = next((path for path in _CA_BUNDLES if Path(path).is_file()), None)
+        if bundle is not None:
+            context.load_verify_locations(cafile=bundle)
+    return context
 
 
 class HttpClient:

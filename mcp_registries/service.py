@@ -110,6 +110,7 @@ class Service:
     async def aclose(self) -> None:
         await self.searcher.aclose()
         await self.http.aclose()
+        await self.cache.flush()
         self.cache.close()
 
     async def call(self, operation: Operation | str, arguments: dict[str, Any]) -> Result:

@@ -133,3 +133,34 @@ async def test_large_values_are_pickled_straight_into_their_file(
     again = DiskCache(tmp_path, 10**8)
     big, small = await again.get("large"), await again.get("small")
     assert big is not None and big.value == large and small is not None and small.value == {"a": 1}
+
+
+async def test_memory_front_writes_to_disk_in_the_background(tmp_path: Path) -> None:
+    """set() returns before a slow disk write ends; an entry that left memory meanwhile is read once written;
+    flush() waits for every write."""
+    released = anyio.Event()
+
+    class SlowDisk(DiskCache):
+        async def set(self, key: str, value: object, ttl: float, validators: object = None) -> None:
+            await released.wait()
+            await super().set(key, value, ttl, validators)
+
+    front = MemoryFront(SlowDisk(tmp_path, 10**7), entries=1)
+    with anyio.fail_after(2):
+        await front.set("a", "A", 60.0)
+        await front.set("b", "B", 60.0)  # "a" leaves memory; its write is still waiting
+    assert list(front._entries) == ["b"]
+    async with anyio.create_task_group() as group:
+        got: list[object] = []
+
+        async def read() -> None:
+            entry = await front.get("a")
+            got.append(entry.value if entry else None)
+
+        group.start_soon(read)
+        await anyio.sleep(0.05)
+        assert got == []  # waiting for the write, not answering a miss
+        released.set()
+    assert got == ["A"]
+    await front.flush()
+    assert (await DiskCache(tmp_path, 10**7).get("b")) is not None

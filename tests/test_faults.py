@@ -146,8 +146,11 @@ async def assert_still_answers(service: Service) -> None:
     assert (result.name, result.latest_version) == ("ms", "2.1.3")
 
 
-def backdate(directory: Path, seconds: float, service: Service | None = None) -> int:
-    """Age every cached npm index record by `seconds`, on disk and in the service's memory front."""
+async def backdate(directory: Path, seconds: float, service: Service | None = None) -> int:
+    """Age every cached npm index record by `seconds`, on disk and in the service's memory front (once the
+    service's writes have reached the disk)."""
+    if service is not None:
+        await service.cache.flush()
     with diskcache.Cache(str(directory)) as raw:
         keys = [key for key in raw if "index|npm" in key]
         for key in keys:
@@ -395,7 +398,7 @@ async def test_service_expired_answer_is_served_when_the_upstream_fails(
     """An hour-old cached answer is served, with a note naming the failure, while the upstream answers 503."""
     server.route("/npm/wobbly", reply(200, MS))
     fresh = await service.call("package", {"registry": "npm", "name": "wobbly"})
-    assert backdate(tmp_path, 3600, service) == 1
+    assert await backdate(tmp_path, 3600, service) == 1
     server.route("/npm/wobbly", failing(503, MS))
     stale = await service.call("package", {"registry": "npm", "name": "wobbly"})
     assert stale.notes == [
@@ -412,7 +415,7 @@ async def test_service_expired_answer_is_revalidated_without_a_body(
     """An expired entry costs one If-None-Match request answered 304: the body crosses the wire once."""
     server.route("/npm/tagged", conditional(MS, '"ms-v1"'))
     first = await service.call("package", {"registry": "npm", "name": "tagged"})
-    backdate(tmp_path, 3600, service)
+    await backdate(tmp_path, 3600, service)
     second = await service.call("package", {"registry": "npm", "name": "tagged"})
     third = await service.call("package", {"registry": "npm", "name": "tagged"})
     assert first == second == third
@@ -475,7 +478,7 @@ async def test_service_outage_answers_at_once_then_recovers(
     service = Service(settings, backoff=BACKOFF, clock=clock)
     server.route("/npm/wobbly", reply(200, MS))
     fresh = await service.call("package", {"registry": "npm", "name": "wobbly"})
-    backdate(tmp_path, 3600, service)
+    await backdate(tmp_path, 3600, service)
     server.prefixes["/npm/"] = failing(503, MS)
     server.route("/npm/wobbly", failing(503, MS))
     first, _ = await failure(service, "gen-first")
