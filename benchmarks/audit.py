@@ -576,6 +576,8 @@ def text_figures(text: str) -> dict[str, Any]:
     return {
         "bytes": len(text.encode()),
         "entries": len(data["dependencies"]),
+        # Every dependency is either listed or counted in `summary` (the fine ones may be counted only).
+        "counted": sum(data["summary"].values()),
         "notes": len(data.get("notes", [])),
     }
 
