@@ -55,8 +55,24 @@ BASELINE = CLIENTS / "conformance-baseline.txt"
 SCRIPT = Path(sys.executable).parent / "mcp-registries"
 NPM_CI_TIMEOUT = 240.0
 MIN_NODE = (22, 19)  # the Inspector's `engines`; the conformance suite wants >= 22
-TOOLS = {"package", "versions", "version", "dependencies", "downloads", "maintainer", "search"}
+TOOLS = {"package", "versions", "version", "dependencies", "downloads", "maintainer", "search", "audit"}
 ERAS = ("legacy", "modern")
+#: What each tool's input schema requires: registry and what it looks up; audit nothing, since it takes a
+#: manifest (registry inferred) or packages (with registry), which plain properties cannot say.
+REQUIRED = {
+    **{tool: ["registry", "name"] for tool in TOOLS},
+    "version": ["registry", "name", "version"],
+    "search": ["registry", "query"],
+    "audit": [],
+}
+#: A package.json whose npm dependencies are recorded (express outdated by its range), an alias and a git one.
+AUDITED_PACKAGE_JSON = json.dumps(
+    {
+        "name": "shop",
+        "dependencies": {"express": "^4.18.2", "react": "^18.2.0", "tool": "git+https://example.test/t.git"},
+        "devDependencies": {"my-ms": "npm:ms@^2", "left-pad": "~1.1.0"},
+    }
+)
 TOOL_ERROR_STATUS = 5  # the Inspector CLI's exit status when a tool result has isError: true
 
 
@@ -327,10 +343,10 @@ def output_schemas(
 
 @pytest.mark.clients
 @pytest.mark.parametrize("era", ERAS)
-def test_inspector_lists_the_seven_tools(
+def test_inspector_lists_the_eight_tools(
     node_tools: NodeTools, target: list[str], era: str, tmp_path: Path
 ) -> None:
-    """tools/list through the Inspector: seven read-only tools, and `--strict` finds no schema portability problem."""
+    """tools/list through the Inspector: eight read-only tools, and `--strict` finds no schema portability problem."""
     run = inspector(
         node_tools, target, "--protocol-era", era, "--method", "tools/list", "--strict", home=tmp_path
     )
@@ -341,10 +357,7 @@ def test_inspector_lists_the_seven_tools(
     for tool in tools:
         assert tool["description"] and tool["title"], tool["name"]
         assert tool["inputSchema"]["type"] == "object"
-        subject = "query" if tool["name"] == "search" else "name"
-        assert set(tool["inputSchema"]["required"]) == {"registry", subject} | (
-            {"version"} if tool["name"] == "version" else set()
-        ), tool["name"]
+        assert tool["inputSchema"]["required"] == REQUIRED[tool["name"]], tool["name"]
         assert tool["outputSchema"]["type"] == "object", tool["name"]
         assert tool["annotations"]["readOnlyHint"] is True, tool["name"]
         jsonschema.Draft202012Validator.check_schema(tool["outputSchema"])
@@ -374,6 +387,13 @@ def runtime_includes(*names: str) -> Callable[[dict[str, Any]], None]:
 def usernames_are(*names: str) -> Callable[[dict[str, Any]], None]:
     def check(answer: dict[str, Any]) -> None:
         assert [m.get("username") for m in answer["maintainers"]] == list(names)
+
+    return check
+
+
+def statuses_are(*expected: tuple[str, str]) -> Callable[[dict[str, Any]], None]:
+    def check(answer: dict[str, Any]) -> None:
+        assert [(entry["name"], entry["status"]) for entry in answer["dependencies"]] == list(expected)
 
     return check
 
@@ -448,6 +468,28 @@ CALLS = [
         usernames_are("Lukasa", "graffatcolmingov", "nateprewitt"),
         "/pypi/pypi/requests/json",
         id="maintainer-pypi",
+    ),
+    pytest.param(
+        "audit",
+        ["--tool-args-json", json.dumps({"manifest": AUDITED_PACKAGE_JSON})],
+        {"registry": "npm", "source": "package.json", "summary": {"outdated": 3, "unchecked": 1, "ok": 1}},
+        statuses_are(
+            ("express", "outdated"),
+            ("left-pad", "outdated"),
+            ("react", "outdated"),
+            ("tool", "unchecked"),
+            ("my-ms", "ok"),
+        ),
+        "/npm/left-pad",
+        id="audit-npm-manifest",
+    ),
+    pytest.param(
+        "audit",
+        ["--tool-args-json", json.dumps({"registry": "pip", "packages": ["requests>=2.31", "Django<4"]})],
+        {"registry": "pypi", "source": "list", "summary": {"outdated": 1, "ok": 1}},
+        statuses_are(("Django", "outdated"), ("requests", "ok")),
+        "/pypi/pypi/django/json",
+        id="audit-pypi-packages",
     ),
 ]
 
@@ -541,6 +583,13 @@ ERRORS = [
         "npm package 'react' has no version '99.0.0'",
         "legacy",
         id="missing-version-legacy",
+    ),
+    pytest.param(
+        "audit",
+        ["--tool-args-json", json.dumps({"packages": ["react"]})],
+        "registry ('npm' or 'pypi') is required with packages.",
+        "legacy",
+        id="audit-packages-without-registry-legacy",
     ),
     pytest.param(
         "version",
@@ -757,10 +806,11 @@ def test_schemathesis_fuzzes_the_rest_api(http_server: HttpServer, tmp_path: Pat
     assert done.returncode == 0, (
         f"schemathesis found problems (exit status {done.returncode}):\n{tail(output, 120)}"
     )
-    assert re.search(r"Tested:\s+7\b", output), tail(output, 40)
+    assert re.search(rf"Tested:\s+{len(TOOLS)}\b", output), tail(output, 40)
 
 
-# Bodies that reach 200 answers (random names only ever reach 404s), and one 404.
+# Bodies that reach 200 answers (random names only ever reach 404s, random manifests mostly 400s), a 404
+# and 400s: audit reads manifests of each kind and requirement lists, for npm and PyPI.
 KNOWN_BODIES = [
     ("package", {"registry": "npm", "name": "react"}, 200),
     ("package", {"registry": "npm", "name": "full-example"}, 200),
@@ -780,6 +830,15 @@ KNOWN_BODIES = [
     ("search", {"registry": "npm", "query": "react", "page_size": 3}, 200),
     ("search", {"registry": "pypi", "query": "django rest framework"}, 200),
     ("search", {"registry": "pypi", "query": ""}, 400),
+    ("audit", {"manifest": AUDITED_PACKAGE_JSON}, 200),
+    (
+        "audit",
+        {"registry": "pypi", "packages": ["requests>=2.31", "Django<4", "numpy==2.0.0", "nope-xyz"]},
+        200,
+    ),
+    ("audit", {"manifest": "requests>=2.31 ; python_version >= '3.8'\n-r base.txt\nzope.interface\n"}, 200),
+    ("audit", {"packages": ["react"]}, 400),
+    ("audit", {"registry": "npm", "manifest": "{not json"}, 400),
 ]
 
 

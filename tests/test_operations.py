@@ -123,33 +123,47 @@ def test_version_required_for_version_optional_for_dependencies() -> None:
 
 
 def test_input_schemas_follow_the_seed_table() -> None:
-    """Every seed operation's schema requires registry and name, search's registry and query; the other
-    parameters are the seed's, plus the arguments that show what a default answer leaves out (files, group,
-    extra)."""
+    """Every seed operation's schema requires registry and name (version: and version), search's registry and
+    query; the other parameters are the seed's, plus the arguments that show what a default answer leaves out
+    (files, group, extra). audit requires none: it takes a manifest or packages (exactly one, which a schema of
+    plain properties cannot say), and its registry is inferred from a manifest."""
     expected = {
-        Operation.PACKAGE: ["name"],
-        Operation.VERSIONS: ["name", "page", "page_size"],
-        Operation.VERSION: ["name", "version", "files", "page", "page_size"],
-        Operation.DEPENDENCIES: ["name", "version", "group", "extra"],
-        Operation.DOWNLOADS: ["name", "period"],
-        Operation.MAINTAINER: ["name"],
-        Operation.SEARCH: ["query", "page", "page_size"],
+        Operation.PACKAGE: (["name"], ["registry", "name"]),
+        Operation.VERSIONS: (["name", "page", "page_size"], ["registry", "name"]),
+        Operation.VERSION: (
+            ["name", "version", "files", "page", "page_size"],
+            ["registry", "name", "version"],
+        ),
+        Operation.DEPENDENCIES: (["name", "version", "group", "extra"], ["registry", "name"]),
+        Operation.DOWNLOADS: (["name", "period"], ["registry", "name"]),
+        Operation.MAINTAINER: (["name"], ["registry", "name"]),
+        Operation.SEARCH: (["query", "page", "page_size"], ["registry", "query"]),
+        Operation.AUDIT: (["manifest", "packages"], []),
     }
     assert set(expected) == set(Operation) == set(OPERATIONS)
-    for operation, params in expected.items():
+    for operation, (params, required) in expected.items():
         schema = OPERATIONS[operation].input_schema()
         assert list(schema["properties"]) == ["registry", *params]
-        assert schema["required"] == [
-            "registry",
-            params[0],
-            *(["version"] if operation is Operation.VERSION else []),
-        ]
+        assert schema["required"] == required
         assert all(prop["description"] for prop in schema["properties"].values())
+        assert schema["properties"]["registry"]["enum"] == ["npm", "node", "nodejs", "pypi", "python", "pip"]
         if "page_size" in params:
             page_size = schema["properties"]["page_size"]
             # Larger sizes are clamped, not refused: the schema must not forbid them.
             assert "maximum" not in page_size and page_size["minimum"] == 1
             assert page_size["default"] == (10 if operation is Operation.SEARCH else 50)
+
+
+def test_audit_schema_takes_a_manifest_text_or_requirement_strings() -> None:
+    """audit's `manifest` is a string of 1 to 200,000 characters and `packages` an array of non-empty strings,
+    each described for the model that fills it in (which formats, that registry goes with packages)."""
+    properties = OPERATIONS[Operation.AUDIT].input_schema()["properties"]
+    manifest, packages = properties["manifest"], properties["packages"]
+    assert (manifest["type"], manifest["minLength"], manifest["maxLength"]) == ("string", 1, 200_000)
+    assert all(kind in manifest["description"] for kind in ("package.json", "requirements", "pyproject.toml"))
+    assert packages["type"] == "array" and packages["items"] == {"type": "string", "minLength": 1}
+    assert "registry" in packages["description"] and "500" in packages["description"]
+    assert "inferred" in properties["registry"]["description"]
 
 
 def test_search_query_schema_is_one_to_200_characters() -> None:
@@ -210,3 +224,49 @@ def test_compact_json_leaves_out_nulls_empties_and_nested_false() -> None:
         compact_json(result)
         == '{"registry":"pypi","name":"x","version":"1.0","runtime":[{"name":"a","requirement":">=1"}]}'
     )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "registry", "manifest", "packages"),
+    [({"manifest": '{"dependencies": {}}'}, None, '{"dependencies": {}}', None),
+     ({"manifest": "requests\n", "registry": " Python "}, "pypi", "requests\n", None),
+     ({"manifest": "x" * 200_000}, None, "x" * 200_000, None),
+     ({"manifest": "react", "packages": None}, None, "react", None),
+     ({"packages": [" react ", "ms@^2"], "registry": "NODE"}, "npm", None, ("react", "ms@^2")),
+     ({"packages": ["p"] * 500, "registry": "pip", "manifest": None}, "pypi", None, ("p",) * 500)],
+)  # fmt: skip
+def test_audit_takes_a_manifest_or_packages(
+    arguments: dict[str, object], registry: str | None, manifest: str | None, packages: tuple[str, ...] | None
+) -> None:
+    """audit reads exactly one of manifest and packages (null is not given); registry is optional with a
+    manifest, a synonym in any case; requirement strings lose their surrounding spaces, a manifest keeps its."""
+    query = parse_arguments("audit", arguments)
+    assert (query.registry, query.manifest, query.packages, query.name) == (registry, manifest, packages, "")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "argument", "message"),
+    [({}, "manifest", "Give either manifest"),
+     ({"registry": "npm", "manifest": None, "packages": None}, "manifest", "Give either manifest"),
+     ({"manifest": "react", "packages": ["react"], "registry": "npm"}, "manifest", "not both or neither"),
+     ({"manifest": " \n\t"}, "manifest", "must be a manifest's text"),
+     ({"manifest": ""}, "manifest", "must be a manifest's text"),
+     ({"manifest": ["react"]}, "manifest", "must be a manifest's text (a string); got a list."),
+     ({"manifest": "x" * 200_001}, "manifest", "at most 200,000 characters; got 200,001"),
+     ({"manifest": "react", "registry": "cargo"}, "registry", "Unknown registry 'cargo'"),
+     ({"packages": ["react"]}, "registry", "registry ('npm' or 'pypi') is required with packages"),
+     ({"packages": ["react"], "registry": "cargo"}, "registry", "Unknown registry 'cargo'"),
+     ({"packages": "react", "registry": "npm"}, "packages", "must be a list of requirement strings"),
+     ({"packages": ["react", 3], "registry": "npm"}, "packages", "must be a list of requirement strings"),
+     ({"packages": ["react", " "], "registry": "npm"}, "packages", "must be a list of requirement strings"),
+     ({"packages": [], "registry": "npm"}, "packages", "packages is empty"),
+     ({"packages": ["p"] * 501, "registry": "npm"}, "packages", "at most 500 dependencies; got 501")],
+)  # fmt: skip
+def test_audit_arguments_outside_the_rules_are_one_sentence(
+    arguments: dict[str, object], argument: str, message: str
+) -> None:
+    """Neither or both of manifest and packages, an empty or oversized manifest, packages without registry,
+    not strings, empty or past 500: an error sentence about the argument at fault."""
+    with pytest.raises(InvalidArgument, match=re.escape(message)) as raised:
+        parse_arguments("audit", arguments)
+    assert raised.value.argument == argument

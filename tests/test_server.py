@@ -1,4 +1,4 @@
-"""The MCP surface through an in-process SDK client, under both handshakes: seven tools, schemas, every error
+"""The MCP surface through an in-process SDK client, under both handshakes: eight tools, schemas, every error
 path."""
 
 from __future__ import annotations
@@ -21,6 +21,15 @@ from .conftest import NPM, MockUpstream, make_settings, search_routes
 
 pytestmark = pytest.mark.anyio
 
+#: A package.json whose npm dependencies are recorded (express outdated by its range), with a git one.
+AUDITED_PACKAGE_JSON = json.dumps(
+    {
+        "name": "shop",
+        "dependencies": {"express": "^4.18.2", "react": "^19.0.0", "tool": "git+https://example.test/t.git"},
+        "devDependencies": {"ms": "*"},
+    }
+)
+
 
 @pytest.fixture(params=["auto", "legacy"])
 async def client(request: pytest.FixtureRequest, service: Service) -> AsyncIterator[Client]:
@@ -41,12 +50,13 @@ async def call(client: Client, tool: str, **arguments: Any) -> tuple[bool, str, 
     return bool(result.is_error), result.content[0].text, result.structured_content
 
 
-async def test_tools_list_seven_tools_with_schemas_and_annotations(client: Client) -> None:
-    """tools/list shows the six seed operations and search, each read-only, idempotent, open-world, with both
-    schemas."""
+async def test_tools_list_eight_tools_with_schemas_and_annotations(client: Client) -> None:
+    """tools/list shows the six seed operations, search and audit, each read-only, idempotent, open-world, with
+    both schemas; each requires registry and what it looks up (audit: nothing, as it takes a manifest or
+    packages, with registry inferred from a manifest)."""
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == {op.value for op in Operation} == {
-        "package", "versions", "version", "dependencies", "downloads", "maintainer", "search"
+        "package", "versions", "version", "dependencies", "downloads", "maintainer", "search", "audit"
     }  # fmt: skip
     for name, tool in tools.items():
         spec = OPERATIONS[Operation(name)]
@@ -70,12 +80,16 @@ async def test_tools_list_seven_tools_with_schemas_and_annotations(client: Clien
             True,
         )
         assert tool.annotations.destructive_hint is False
+        assert tool.output_schema is not None and "registry" in tool.output_schema["required"]
+        assert len(tool.description or "") > 80
+        if name == "audit":
+            assert tool.input_schema["required"] == []
+            assert list(tool.input_schema["properties"]) == ["registry", "manifest", "packages"]
+            assert {"source", "summary", "dependencies"} <= set(tool.output_schema["required"])
+            continue
         subject = "query" if name == "search" else "name"
         assert tool.input_schema["required"][:2] == ["registry", subject]
-        assert tool.output_schema is not None and {"registry", subject} <= set(
-            tool.output_schema["properties"]
-        )
-        assert len(tool.description or "") > 80
+        assert {"registry", subject} <= set(tool.output_schema["properties"])
 
 
 async def test_tools_search_schema_takes_a_query_and_pages_of_ten(client: Client) -> None:
@@ -196,12 +210,28 @@ async def test_structured_rows_leave_out_empty_fields(
             {"registry": "python", "query": "Requests", "page_size": 3},
             {"query": "Requests", "total": 4, "page_size": 3, "has_more": True},
         ),
+        (
+            "audit",
+            {"manifest": AUDITED_PACKAGE_JSON},
+            {"source": "package.json", "summary": {"outdated": 1, "unchecked": 1, "ok": 2}},
+        ),
+        (
+            "audit",
+            {"registry": "Python", "packages": ["requests>=2.31", "Django<4", "zope.interface"]},
+            {"source": "list", "summary": {"outdated": 1, "ok": 2}},
+        ),
+        (
+            "audit",
+            {"manifest": '[project]\nname = "x"\ndependencies = ["requests>=2.31"]\n'},
+            {"registry": "pypi", "source": "pyproject", "summary": {"ok": 1}},
+        ),
     ],
 )
 async def test_every_tool_answers_for_both_registries(
     client: Client, searchable: MockUpstream, tool: str, arguments: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    """Each of the seven tools answers for npm and PyPI with the registry normalized from its synonym."""
+    """Each of the eight tools answers for npm and PyPI with the registry normalized from its synonym (audit:
+    inferred from the manifest when not given)."""
     is_error, text, structured = await call(client, tool, **arguments)
     assert not is_error, text
     assert structured is not None
@@ -289,6 +319,26 @@ async def test_every_tool_answers_for_both_registries(
             {"registry": "pypi", "query": "requests"},
             "offers no search: its project index (/simple/) answered HTTP 404",
         ),
+        (
+            "audit",
+            {},
+            "Give either manifest (the text of a package.json, requirements file or pyproject.toml)",
+        ),
+        ("audit", {"registry": "npm", "packages": ["react"], "manifest": "react"}, "not both or neither"),
+        ("audit", {"packages": ["react"]}, "registry ('npm' or 'pypi') is required with packages."),
+        (
+            "audit",
+            {"registry": "npm", "packages": ["_x"]},
+            "packages item 1, '_x', is not an npm requirement",
+        ),
+        ("audit", {"registry": "npm", "packages": []}, "packages is empty"),
+        ("audit", {"manifest": "{"}, "The manifest could not be read: it starts like a package.json"),
+        (
+            "audit",
+            {"registry": "pypi", "manifest": AUDITED_PACKAGE_JSON},
+            "The manifest is a package.json, which lists npm packages, but registry is pypi",
+        ),
+        ("audit", {"manifest": "x" * 200_001}, "manifest must be at most 200,000 characters; got 200,001."),
     ],
 )
 async def test_errors_are_one_sentence_tool_results(
@@ -436,6 +486,7 @@ async def test_output_schemas_are_flat_and_accept_real_answers(
         "downloads": {"registry": "pypi", "name": "requests"},
         "maintainer": {"registry": "npm", "name": "react"},
         "search": {"registry": "pypi", "query": "requests"},
+        "audit": {"manifest": AUDITED_PACKAGE_JSON},
     }
     assert set(arguments) == set(tools)
     for name, tool in tools.items():
