@@ -138,7 +138,7 @@ def test_input_schemas_follow_the_seed_table() -> None:
         Operation.DOWNLOADS: (["name", "period"], ["registry", "name"]),
         Operation.MAINTAINER: (["name"], ["registry", "name"]),
         Operation.SEARCH: (["query", "page", "page_size"], ["registry", "query"]),
-        Operation.AUDIT: (["manifest", "packages"], []),
+        Operation.AUDIT: (["manifest", "packages", "full"], []),
     }
     assert set(expected) == set(Operation) == set(OPERATIONS)
     for operation, (params, required) in expected.items():
@@ -164,6 +164,7 @@ def test_audit_schema_takes_a_manifest_text_or_requirement_strings() -> None:
     assert packages["type"] == "array" and packages["items"] == {"type": "string", "minLength": 1}
     assert "registry" in packages["description"] and "500" in packages["description"]
     assert "inferred" in properties["registry"]["description"]
+    assert (properties["full"]["type"], properties["full"]["default"]) == ("boolean", False)
 
 
 def test_search_query_schema_is_one_to_200_characters() -> None:

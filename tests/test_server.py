@@ -84,7 +84,7 @@ async def test_tools_list_eight_tools_with_schemas_and_annotations(client: Clien
         assert len(tool.description or "") > 80
         if name == "audit":
             assert tool.input_schema["required"] == []
-            assert list(tool.input_schema["properties"]) == ["registry", "manifest", "packages"]
+            assert list(tool.input_schema["properties"]) == ["registry", "manifest", "packages", "full"]
             assert {"source", "summary", "dependencies"} <= set(tool.output_schema["required"])
             continue
         subject = "query" if name == "search" else "name"
