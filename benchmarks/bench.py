@@ -673,6 +673,27 @@ async def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def conclude(results: dict[str, Any], name: str, text: str, failures: list[str], enforce: bool) -> int:
+    """The end of search.py's and audit.py's runs: results written to results/<name>.json, the table and the
+    load printed, missed targets said (and counted as failures only when enforced); the exit status."""
+    results["load_after"] = [round(load, 2) for load in os.getloadavg()]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(text)
+    print(f"load average (1, 5, 15 min): {results['load_before']} before, {results['load_after']} after")
+    missed = [v for v in results.get("targets", []) if not v["pass"]]
+    if enforce:
+        failures = [
+            *failures,
+            *(f"target {v['target']}: {v['value']} > {v['limit']} {v['unit']}" for v in missed),
+        ]
+    elif missed:
+        print(f"{len(missed)} target(s) missed; the exit status ignores them (see --enforce-targets)")
+    for failure in failures:
+        print("FAIL: " + failure, file=sys.stderr)
+    return 1 if failures else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -63,7 +63,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench import percentile, stdio_server
+from benchmarks.bench import conclude, percentile, stdio_server
 from mcp_registries.fetching import Fetch
 from mcp_registries.registries.npm_search import search_url
 from mcp_registries.registries.pypi import PyPI
@@ -686,20 +686,8 @@ async def run(args: argparse.Namespace) -> int:
             relay.close()
     if not args.quick:
         results["targets"] = judge(results)
-    results["load_after"] = [round(load, 2) for load in os.getloadavg()]
     failures = checks(results, answers)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"search-{mode}.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(table(results))
-    print(f"load average (1, 5, 15 min): {results['load_before']} before, {results['load_after']} after")
-    missed = [v for v in results.get("targets", []) if not v["pass"]]
-    if args.enforce_targets:
-        failures += [f"target {v['target']}: {v['value']} > {v['limit']} {v['unit']}" for v in missed]
-    elif missed:
-        print(f"{len(missed)} target(s) missed; the exit status ignores them (see --enforce-targets)")
-    for failure in failures:
-        print("FAIL: " + failure, file=sys.stderr)
-    return 1 if failures else 0
+    return conclude(results, f"search-{mode}", table(results), failures, args.enforce_targets)
 
 
 def main() -> int:
