@@ -738,6 +738,23 @@ def test_manifest_lone_surrogates_read_as_question_marks() -> None:
     assert manifest.wanted[1].package is None and manifest.wanted[1].name == "num?py"
 
 
+def test_package_json_escaped_lone_surrogates_read_as_question_marks() -> None:
+    """A package.json can also spell a lone surrogate as an escape ('\\ud800'), which json decodes into its
+    names and requirements: those read as '?' too (they made the audit an internal error)."""
+    manifest = read_manifest(
+        '{"dependencies": {"\\ud800": "^1", "react": "\\udc00", "ms": "npm:\\ud800@1"}}', None
+    )
+    assert [(w.name, w.requirement) for w in manifest.wanted] == [
+        ("?", "^1"),
+        ("react", "?"),
+        ("ms", "npm:?@1"),
+    ]
+    assert all(w.package is None for w in manifest.wanted)
+    # A pair of escapes is one character, as JSON means it.
+    manifest = read_manifest('{"dependencies": {"\\ud83d\\ude00": "^1"}}', None)
+    assert manifest.wanted[0].name == "\U0001f600"
+
+
 def test_manifest_at_most_500_dependencies() -> None:
     at_limit = json.dumps({"dependencies": {f"p{i}": "^1" for i in range(MAX_DEPENDENCIES)}})
     assert len(read_manifest(at_limit, None).wanted) == MAX_DEPENDENCIES
@@ -1010,6 +1027,7 @@ def _assert_well_formed(manifest: Manifest) -> None:
 @example(text='[project]\ndependencies = "a"\noptional-dependencies = {x = 1}', registry=None)
 @example(text="a; " + "(" * 300 + "python_version > '3'" + ")" * 300, registry=None)
 @example(text="a==" + "1" * 5000, registry=None)
+@example(text='{"dependencies": {"\\ud800": "\\udfff"}}', registry=None)
 def test_read_manifest_any_text_is_an_answer_or_one_sentence(text: str, registry: str | None) -> None:
     """Whatever the text: a well-formed manifest, or InvalidArgument with one sentence; never another error."""
     try:

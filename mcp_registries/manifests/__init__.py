@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import InvalidArgument, shown
 from ..models import RegistryName
@@ -104,6 +105,12 @@ def _valid_text(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def _valid_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A JSON escape ('\\ud800') decodes to a lone surrogate after _valid_text: names and requirements are an
+    # object's keys and strings, so those are made valid text as they are read.
+    return {_valid_text(key): _valid_text(value) if isinstance(value, str) else value for key, value in pairs}
+
+
 def _unreadable(why: str) -> InvalidArgument:
     return InvalidArgument("manifest", f"The manifest could not be read: {why}; {ACCEPTED}.")
 
@@ -111,7 +118,7 @@ def _unreadable(why: str) -> InvalidArgument:
 def _read(text: str) -> Manifest:
     if text.lstrip().startswith("{"):
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_valid_object)
         except (ValueError, RecursionError) as error:
             raise _unreadable(
                 f"it starts like a package.json but is not valid JSON ({reason(error)})"
