@@ -3,8 +3,11 @@ Poetry) and requirement lists → complete lists of Wanted; one sentence when no
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import re
+import time
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -19,6 +22,7 @@ from poetry.core.constraints.version import parse_constraint
 
 from mcp_registries.errors import InvalidArgument
 from mcp_registries.manifests import ACCEPTED, Manifest, Wanted, read_manifest, read_packages
+from mcp_registries.manifests.pip import _COMMENT, _without_extras
 from mcp_registries.manifests.pyproject import poetry_specifier
 from mcp_registries.operations import MAX_DEPENDENCIES
 
@@ -771,6 +775,39 @@ def test_manifest_at_most_500_dependencies() -> None:
         InvalidArgument, match=r"^An audit checks at most 500 dependencies; packages has 501\.$"
     ):
         read_packages(tuple(f"p{i}" for i in range(MAX_DEPENDENCIES + 1)), "pypi")
+
+
+#: pip's own patterns (pip/_internal/req/req_file.py COMMENT_RE, req_install's _strip_extras), which backtrack
+#: quadratically on long runs of whitespace or brackets.
+PIP_COMMENT = re.compile(r"(^|\s+)#.*$")
+PIP_EXTRAS = re.compile(r"^(.+)(\[[^\]]+\])$")
+
+
+def test_pip_comments_and_extras_read_as_pips_patterns_read_them() -> None:
+    """Every string of up to seven of the characters that matter has its comment cut and its extras split
+    exactly as pip's patterns do."""
+    for size in range(8):
+        for chars in itertools.product("a[] #\t\n", repeat=size):
+            text = "".join(chars)
+            assert _COMMENT.sub("", text) == PIP_COMMENT.sub("", text), text
+            assert bool(_COMMENT.match(text)) == bool(PIP_COMMENT.match(text)), text
+            extras = PIP_EXTRAS.match(text)
+            assert _without_extras(text) == (extras.group(1) if extras else text), text
+
+
+@pytest.mark.parametrize(
+    "run", [" ", "\t", "[", "a[", " #"], ids=["spaces", "tabs", "brackets", "extras", "comments"]
+)
+def test_requirements_long_runs_read_in_linear_time(run: str) -> None:
+    """A 200,000-character line of spaces or brackets is read in well under a second (pip's patterns took
+    minutes, with the server's event loop blocked)."""
+    line = (run * 200_000)[:199_999] + "x"
+    started = time.monotonic()
+    with contextlib.suppress(InvalidArgument):
+        read_manifest(line, None)
+    with contextlib.suppress(InvalidArgument):
+        read_packages((line,), "pypi")
+    assert time.monotonic() - started < 2
 
 
 # -- requirement lists ----------------------------------------------------------------------------------
