@@ -1,9 +1,14 @@
-"""Property tests over the seven tools: hostile arguments get an answer or one short sentence, never a
-crash or a traceback, and never a request outside the configured bases, for a rejected name or query, or
-in a shape the registries do not document.
+"""Property tests over the eight tools: hostile arguments get an answer or one short sentence, never a
+crash or a traceback, and never a request outside the configured bases, for a rejected name, query or
+manifest, for a package the arguments do not name, or in a shape the registries do not document.
 
 The mock upstream here also serves npm's search endpoint and PyPI's project index, so that `search` and
 the did-you-mean of every not-found answer are fuzzed through their answers, not only their errors.
+
+`audit` is judged by tests/manifest_oracle.py, which reads plain manifests and requirement lists on its own
+(the exact packages whose documents must be asked for, and nothing else) and, for any other text, allows only
+the names the text could be naming. OSV is off here, as in every test, except where one test turns it on
+against a fake that answers from the hand-written OSV recordings.
 
 Examples per test come from MCP_REGISTRIES_HYPOTHESIS_EXAMPLES (default 100; e.g. 2000 for a long
 local run). Runs are derandomized, so CI sees the same examples every time, and write no example
@@ -15,6 +20,10 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urljoin
 
@@ -25,6 +34,7 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from mcp_types import CallToolResult, TextContent
 
+from mcp_registries.cache import NullCache
 from mcp_registries.fetching import BadDocument
 from mcp_registries.models import Operation
 from mcp_registries.operations import FILE_VIEWS, GROUPS, OPERATIONS
@@ -33,7 +43,8 @@ from mcp_registries.registries.npm_search import search_url
 from mcp_registries.server import answer
 from mcp_registries.service import Service
 
-from .conftest import NPM, NPM_DL, PROFILE, PYPI, STATS, MockUpstream, data
+from . import manifest_oracle
+from .conftest import NPM, NPM_DL, OSV, PROFILE, PYPI, STATS, MockUpstream, data, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -52,6 +63,9 @@ PYPI_VERSION = re.compile(r"[A-Za-z0-9.+!_\-]+", re.ASCII)
 LARGEST_PAGE = 2**53 - 1
 LARGEST_PAGE_SIZE = 250
 LONGEST_QUERY = 200
+#: SPEC: an audit reads a manifest of at most 200,000 characters, or at most 500 requirement strings.
+LONGEST_MANIFEST = 200_000
+MOST_PACKAGES = manifest_oracle.MOST
 #: SPEC: page_size defaults to 50, and to 10 for search.
 DEFAULT_PAGE_SIZES = {Operation.SEARCH: 10}
 
@@ -150,8 +164,37 @@ def extra_verdict(raw: Any) -> str:
     return UNKNOWN if isinstance(raw, str) else INVALID
 
 
+def audit_reading(arguments: dict[str, Any]) -> manifest_oracle.Reading:
+    """SPEC's audit rules: exactly one of manifest (1-200,000 characters of text, with or without a registry,
+    which must then be the manifest's kind) and packages (1-500 non-blank strings, with a registry); null is
+    not given. What the manifest or the strings say is then judged by the manifest oracle."""
+    raw_registry = arguments.get("registry")
+    registry = None if raw_registry is None else registry_of(raw_registry)
+    manifest, packages = arguments.get("manifest"), arguments.get("packages")
+    if raw_registry is not None and registry is None:
+        return manifest_oracle.Reading(INVALID, None)
+    if (manifest is None) == (packages is None):
+        return manifest_oracle.Reading(INVALID, registry)
+    if manifest is not None:
+        if not isinstance(manifest, str) or not manifest.strip() or len(manifest) > LONGEST_MANIFEST:
+            return manifest_oracle.Reading(INVALID, registry)
+        kind = manifest_oracle.kind_of(manifest)
+        if registry not in (None, kind):
+            return manifest_oracle.Reading(INVALID, registry)
+        return manifest_oracle.read_manifest(manifest)
+    if registry is None or not isinstance(packages, list) or not 1 <= len(packages) <= MOST_PACKAGES:
+        return manifest_oracle.Reading(INVALID, registry)
+    if not all(isinstance(item, str) and item.strip() for item in packages):
+        return manifest_oracle.Reading(INVALID, registry)
+    return manifest_oracle.read_packages(packages, registry)
+
+
 def verdict(operation: Operation, arguments: dict[str, Any]) -> tuple[str, str | None]:
-    """Whether the arguments are valid for the operation (or it depends on a limit the oracle leaves open)."""
+    """Whether the arguments are valid for the operation (or it depends on a limit or a reading the oracle
+    leaves open), and the registry an answer is for."""
+    if operation is Operation.AUDIT:
+        reading = audit_reading(arguments)
+        return reading.verdict, reading.registry
     registry = registry_of(arguments.get("registry"))
     if registry is None:
         return INVALID, None
@@ -257,6 +300,9 @@ def assert_requests_safe(
     """Each URL is under one of the registry's bases, in a documented shape, for the name or query that was
     asked. Search, and the did-you-mean of a not-found answer, may also ask npm's search endpoint (for exactly
     the words or name asked) or read PyPI's project index; PyPI's search, the documents of its results."""
+    if operation is Operation.AUDIT:
+        assert_audit_requests_safe(sent, registry, arguments)
+        return
     searching = operation is Operation.SEARCH
     for url in sent:
         if url.startswith(NPM_SEARCH) or url == PYPI_INDEX:
@@ -280,6 +326,84 @@ def assert_requests_safe(
             assert unquote(match["name"]) == expected_name(registry, arguments["name"]), url
         if "period" in match.groupdict():
             assert match["period"] == (arguments.get("period") or "last-month").strip().lower(), url
+
+
+#: What an audit may ask (OSV is off here): each dependency's package document under the registry's own base,
+#: npm's packument, PyPI's JSON API and the Simple API page its adapter follows when the JSON API lists no
+#: releases. Never a version document, download counts, a search, the project index, another host.
+AUDIT_SHAPES: dict[str, tuple[str, tuple[re.Pattern[str], ...]]] = {
+    "npm": (NPM, (re.compile(rf"(?P<name>{SEGMENT})"),)),
+    "pypi": (
+        PYPI,
+        (re.compile(rf"pypi/(?P<name>{NORMALIZED})/json"), re.compile(rf"simple/(?P<name>{NORMALIZED})/")),
+    ),
+}
+
+
+def audit_names(registry: str, arguments: dict[str, Any]) -> set[str]:
+    """The packages an audit may look up: exactly those of a plain manifest or list (the oracle reads it),
+    else every name its text could be naming."""
+    reading = audit_reading(arguments)
+    if reading.verdict == VALID and reading.names is not None:
+        return set(reading.names)
+    manifest, packages = arguments.get("manifest"), arguments.get("packages")
+    texts = [manifest] if isinstance(manifest, str) else [p for p in packages or [] if isinstance(p, str)]
+    return manifest_oracle.named_in(registry, texts)
+
+
+def audited(url: str, registry: str) -> str | None:
+    """The package whose document a URL an audit may send is, or None for any other URL."""
+    base, shapes = AUDIT_SHAPES[registry]
+    if not url.startswith(base) or "?" in url or "#" in url:
+        return None
+    match = next((m for shape in shapes if (m := shape.fullmatch(url[len(base) :]))), None)
+    return unquote(match["name"]) if match and unquote(match["name"]) not in {".", ".."} else None
+
+
+def assert_audit_requests_safe(sent: list[str], registry: str, arguments: dict[str, Any]) -> None:
+    """Each URL is a package document an audit reads, under the registry's base, for a package the manifest
+    or list names; PyPI's Simple API page only after the JSON API was asked for the same project."""
+    allowed = audit_names(registry, arguments)
+    for url in sent:
+        name = audited(url, registry)
+        assert name is not None, (
+            f"{url} is not a {registry} package document under {AUDIT_SHAPES[registry][0]}"
+        )
+        assert name in allowed, f"{url}: {name!r} is not a package the arguments name"
+        if url.startswith(PYPI + "simple/"):
+            assert url_under(PYPI, "pypi", name, "json") in sent, f"{url} before the JSON API's document"
+
+
+def assert_audit_answer(result: CallToolResult, sent: list[str], reading: manifest_oracle.Reading) -> None:
+    """A valid audit is answered: every registry dependency's document was asked for (and no other), every
+    dependency listed, problems first, and vulnerabilities unknown (OSV is off), never an empty "none"."""
+    assert not result.is_error, text_of(result)
+    assert reading.registry is not None and reading.names is not None
+    assert {audited(url, reading.registry) for url in sent} == reading.names, sent
+    answer_ = result.structured_content
+    assert answer_ is not None and answer_["registry"] == reading.registry
+    entries = answer_["dependencies"]
+    total = sum(answer_["summary"].values())
+    if reading.entries is not None:
+        assert total == reading.entries
+    statuses = [entry["status"] for entry in entries]
+    listed = {status: statuses.count(status) for status in dict.fromkeys(statuses)}
+    if len(entries) < total:
+        # Past the size limit the dependencies without a problem are counted in a note, not listed.
+        unlisted = {s: n - listed.get(s, 0) for s, n in answer_["summary"].items() if n != listed.get(s, 0)}
+        assert set(unlisted) <= {"ok", "unchecked"}, (unlisted, answer_["summary"])
+        assert any(
+            note.startswith(f"{sum(unlisted.values())} dependencies without a problem")
+            for note in answer_["notes"]
+        )
+    else:
+        assert answer_["summary"] == listed
+    # Problems first: each status together, the fine ones last.
+    assert statuses == sorted(statuses, key=list(dict.fromkeys(statuses)).index)
+    assert "ok" not in statuses or set(statuses[statuses.index("ok") :]) == {"ok"}
+    assert all("vulnerabilities" in entry and entry["vulnerabilities"] is None for entry in entries)
+    if any(entry.get("resolved_version") for entry in entries):
+        assert any(note.startswith("vulnerabilities unknown") for note in answer_["notes"]), answer_["notes"]
 
 
 # -- what every answer must look like -------------------------------------------------------
@@ -494,6 +618,190 @@ edge_queries = st.one_of(
     ),
     st.builds(lambda query: query + "\ud800", plausible_queries),
 )
+
+
+# Manifests and requirement strings for audit: the shapes people write (the oracle reads them exactly), the
+# real manifests recorded from popular projects, and all of these cut short or spliced with any text.
+
+MANIFESTS = Path(__file__).parent / "data" / "manifests"
+REAL_MANIFESTS = tuple(path.read_text(encoding="utf-8") for path in sorted(MANIFESTS.iterdir()))
+#: Any character at all, and often one that readers and answers trip on: a lone surrogate (JSON escapes it,
+#: '\\ud800', into a manifest's strings), NUL, a quote, a backslash, a line break, a bidi override, a BOM.
+any_characters = st.one_of(
+    st.characters(codec=None, exclude_categories=()),
+    st.sampled_from(["\ud800", "\udfff", "\x00", '"', "\\", "\n", "\u2028", "\u202e", "\ufeff", "@", "/"]),
+)
+
+
+def any_text(max_size: int) -> st.SearchStrategy[str]:
+    """Text of `any_characters`, lone surrogates kept (st.text leaves them out whatever its alphabet)."""
+    return st.lists(any_characters, max_size=max_size).map("".join)
+
+
+NPM_SPECS = (
+    "^4.18.2", "~1.1.0", "*", "", "latest", "next", "4.x", ">=1 <3", "^18 || ^19", "2.1.3", "=2.1.3", "v1.0.0",
+    "1.0.0-beta.1", " ^2 ", "npm:ms@^2", "npm:@types/node@20", "npm:react", "npm:left-pad@", "npm:_bad@1",
+    "git+https://example.test/x.git", "github:user/repo", "user/repo", "file:../local", "workspace:*",
+    "link:../x", "https://example.test/x.tgz", "./x.tgz", "x.tgz", "1.0.0-x.tar", "^1.2.3 - 2", "<>1", "@",
+)  # fmt: skip
+#: Names npm's grammar refuses, and names a URL could misread.
+ODD_NPM_NAMES = ("_private", ".hidden", "Has Space", "x" * 215, "@scope/", "..", "@scope/..", "react/../x",
+                 "%2e%2e", "é", "react\n", " react")  # fmt: skip
+npm_dependency_names = st.one_of(
+    st.sampled_from(KNOWN["npm"]), st.sampled_from(KNOWN["npm"]), npm_names, st.sampled_from(ODD_NPM_NAMES)
+)
+npm_specs = st.one_of(
+    *[st.sampled_from(NPM_SPECS)] * 4,
+    st.sampled_from(KNOWN["npm"] + ODD_NPM_NAMES).map(lambda target: f"npm:{target}@^1"),
+    any_text(8),
+    json_values,
+)
+package_jsons = st.builds(
+    lambda top, groups, indent: json.dumps({**top, **groups}, indent=indent),
+    st.fixed_dictionaries(
+        {}, optional={"name": st.just("shop"), "version": st.just("1.0.0"), "workspaces": st.just(["a"])}
+    ),
+    st.dictionaries(
+        st.sampled_from(manifest_oracle.NPM_GROUPS),
+        st.one_of(
+            st.dictionaries(
+                st.one_of(npm_dependency_names, npm_dependency_names, any_text(6)),
+                npm_specs,
+                max_size=4,
+            ),
+            json_values,
+        ),
+        max_size=4,
+    ),
+    st.sampled_from([None, 2]),
+)
+PYPI_SPECIFIERS = ("", ">=2.31", "==2.31.0", "<4", "~=1.4", "!=1.*", ">=1,<3", " (>=1.2.1,<2.0.0)", "==4.2.*",
+                   " >= 1.0a1", "==1.0+local", "<=0.0", "===1.0", ">=1.2.*", "~=1", ">=")  # fmt: skip
+PYPI_MARKERS = ("", ' ; python_version >= "3.8"', "; sys_platform == 'win32'",
+                '; platform_system == "Linux" and platform_machine == "x86_64"', "; nonsense")  # fmt: skip
+pypi_dependency_names = st.one_of(
+    st.sampled_from(KNOWN["pypi"]),
+    st.sampled_from(KNOWN["pypi"]),
+    pypi_names,
+    st.sampled_from(["a.zip", "x_"]),
+)
+pep508_strings = st.builds(
+    lambda name, extras, specifier, marker: name + extras + specifier + marker,
+    pypi_dependency_names,
+    st.sampled_from(["", "[socks]", "[a, b]"]),
+    st.sampled_from(PYPI_SPECIFIERS),
+    st.sampled_from(PYPI_MARKERS),
+)
+pep508_urls = st.builds(
+    lambda name: f"{name} @ https://example.test/{name}-1.0.tar.gz", pypi_dependency_names
+)
+OTHER_REQUIREMENT_LINES = (
+    "# a comment", "", "   ", "-r base.txt", "-c constraints.txt", "--index-url https://pypi.example.test/simple",
+    "--extra-index-url=https://x.test/simple", "--pre", "-e git+https://github.com/example/tool.git#egg=tool",
+    "-e .", "https://example.test/pkg-1.0-py3-none-any.whl", "git+https://github.com/example/lib.git",
+    "--no-such-option", "./local/folder", "requests \\", "${HOME}/x.whl",
+)  # fmt: skip
+requirement_lines = st.one_of(
+    st.builds(
+        lambda requirement, hashes, comment: requirement + hashes + comment,
+        pep508_strings,
+        st.sampled_from(["", " --hash=sha256:" + "ab" * 32]),
+        st.sampled_from(["", "  # pinned"]),
+    ),
+    *[pep508_strings] * 4,
+    st.sampled_from(OTHER_REQUIREMENT_LINES),
+    st.sampled_from(OTHER_REQUIREMENT_LINES),
+    any_text(12),
+)
+requirements_files = st.builds(
+    lambda lines, end: end.join(lines),
+    st.lists(requirement_lines, min_size=1, max_size=8),
+    st.sampled_from(["\n", "\r\n"]),
+)
+POETRY_CONSTRAINTS = ("^2.31", "~1.2", "*", ">=1,<3", "1.2.3", "", "^0.0", "1.2.*", "^1 || ^2")
+poetry_values = st.one_of(
+    st.sampled_from(POETRY_CONSTRAINTS).map(json.dumps),
+    st.builds(
+        lambda constraint, more: f"{{ version = {json.dumps(constraint)}{more} }}",
+        st.sampled_from(POETRY_CONSTRAINTS),
+        st.sampled_from(["", ", optional = true", ', extras = ["socks"]', ', python = ">=3.10"']),
+    ),
+    st.sampled_from(['{ git = "https://example.test/x.git" }', '{ path = "../x" }', "3", "[]",
+                     '[{ version = "^1", python = "<3.10" }, { version = "^2", python = ">=3.10" }]']),
+)  # fmt: skip
+
+
+def _toml_table(header: str, entries: dict[str, str]) -> str:
+    return f"[{header}]\n" + "".join(f"{json.dumps(key)} = {value}\n" for key, value in entries.items())
+
+
+pep621_pyprojects = st.builds(
+    lambda name, runtime, extras, groups: (
+        f'[project]\nname = {json.dumps(name)}\nversion = "1.0"\n'
+        f"dependencies = {json.dumps(runtime)}\n\n"
+        + _toml_table("project.optional-dependencies", {k: json.dumps(v) for k, v in extras.items()})
+        + _toml_table("dependency-groups", {k: json.dumps(v) for k, v in groups.items()})
+    ),
+    st.sampled_from(["demo-app", "Demo_App"]),
+    st.lists(st.one_of(pep508_strings, pep508_urls), max_size=4),
+    st.dictionaries(st.sampled_from(["socks", "all"]), st.lists(pep508_strings, max_size=3), max_size=2),
+    st.dictionaries(
+        st.sampled_from(["dev", "test"]),
+        st.lists(st.one_of(pep508_strings, st.just({"include-group": "dev"})), max_size=3),
+        max_size=2,
+    ),
+)
+poetry_pyprojects = st.builds(
+    lambda runtime, dev, extras: (
+        '[tool.poetry]\nname = "demo-app"\n\n'
+        + _toml_table("tool.poetry.dependencies", {"python": '"^3.9"', **runtime})
+        + _toml_table("tool.poetry.group.dev.dependencies", dev)
+        + _toml_table("tool.poetry.extras", {"all": json.dumps(extras)})
+    ),
+    st.dictionaries(pypi_dependency_names, poetry_values, max_size=4),
+    st.dictionaries(pypi_dependency_names, poetry_values, max_size=3),
+    st.lists(pypi_dependency_names, max_size=3),
+)
+plain_manifests = st.one_of(package_jsons, requirements_files, pep621_pyprojects, poetry_pyprojects)
+#: A real or plain manifest cut short, or with any text put in anywhere.
+spliced_manifests = st.builds(
+    lambda text, at, piece, cut: (text[:at] + piece + text[at:])[: None if cut else at + len(piece)],
+    st.one_of(plain_manifests, st.sampled_from(REAL_MANIFESTS)),
+    st.integers(0, 4000),
+    st.one_of(any_text(10), nasty, st.sampled_from(['"', "{", "[", "\\", "\n["])),
+    st.booleans(),
+)
+manifests = st.one_of(
+    package_jsons, requirements_files, pep621_pyprojects, poetry_pyprojects, st.sampled_from(REAL_MANIFESTS),
+    spliced_manifests,
+)  # fmt: skip
+#: Mostly names npm's grammar takes: one refused name refuses the whole list.
+npm_item_names = st.one_of(
+    *[st.sampled_from(KNOWN["npm"])] * 4, npm_names, npm_names, st.sampled_from(ODD_NPM_NAMES)
+)
+npm_items = st.one_of(
+    npm_item_names,
+    st.builds(lambda name, spec: f"{name}@{spec}", npm_item_names, st.sampled_from(NPM_SPECS)),
+    st.builds(lambda alias, target: f"{alias}@npm:{target}@^1", npm_names, st.sampled_from(KNOWN["npm"])),
+)
+npm_item_lists = st.lists(npm_items, min_size=1, max_size=6)
+pypi_item_lists = st.lists(st.one_of(pep508_strings, pep508_strings, pep508_urls), min_size=1, max_size=6)
+package_lists = st.one_of(
+    npm_item_lists, pypi_item_lists, st.lists(st.one_of(npm_items, pep508_strings), min_size=1, max_size=6)
+)
+#: Around SPEC's bounds and beside the point: no text, 200,000 characters or one more, not text at all.
+edge_manifests = st.one_of(
+    st.sampled_from(["", " \n\t", "x" * LONGEST_MANIFEST, "x" * (LONGEST_MANIFEST + 1), "{", "[project]",
+                     "# only a comment\n", "\ufeff" + REAL_MANIFESTS[0], "[tool]\nx = 1\n", '{"lockfileVersion": 3}']),
+    st.text(alphabet=SPACES, max_size=20),
+)  # fmt: skip
+edge_package_lists = st.one_of(
+    st.just([]),
+    st.lists(st.one_of(texts, npm_items, pep508_strings, json_values), min_size=1, max_size=6),
+    st.sampled_from([[" "], ["react", ""], ["ms"] * (MOST_PACKAGES + 1), ["requests\nflask"], ["-r x.txt"]]),
+)
+
+
 #: Per argument: a value a careful caller would send, and anything at all.
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "registry": spelled(tuple(SPELLINGS)),
@@ -506,6 +814,8 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "group": spelled(GROUPS),
     "extra": st.sampled_from(["socks", "use-chardet-on-py3", "argon2", "bcrypt", "all", "dev"]),
     "query": plausible_queries,
+    "manifest": manifests,
+    "packages": package_lists,
 }
 HOSTILE: dict[str, st.SearchStrategy[Any]] = {
     "registry": st.one_of(spelled(tuple(SPELLINGS)), texts, json_values),
@@ -518,6 +828,8 @@ HOSTILE: dict[str, st.SearchStrategy[Any]] = {
     "group": st.one_of(spelled(GROUPS), texts, json_values),
     "extra": st.one_of(texts, json_values),
     "query": st.one_of(edge_queries, texts, wrapped, json_values),
+    "manifest": st.one_of(edge_manifests, texts, json_values),
+    "packages": st.one_of(edge_package_lists, json_values),
 }
 #: The arguments that name what a tool looks up: left out only when they are the hostile ones.
 SUBJECTS = {"registry", "name", "query"}
@@ -542,6 +854,9 @@ def arguments(draw: st.DrawFn) -> dict[str, Any]:
     if "name" not in hostile and registry is not None and draw(st.booleans()):
         # A recorded package of the same registry, so that answers are exercised as well as 404s.
         found["name"] = draw(st.sampled_from(KNOWN[registry]))
+    if "manifest" in found and "packages" in found and draw(st.integers(0, 3)):
+        # audit takes one of the two: mostly one, sometimes both (which it refuses).
+        del found[draw(st.sampled_from(("manifest", "packages")))]
     return {**draw(extra_keys), **found}
 
 
@@ -638,15 +953,282 @@ async def test_answer_any_arguments_is_answer_or_sentence_and_safe(
         # is kept in the process, so its searches need not send anything).
         assert not result.is_error, text_of(result)
         assert sent or registry == "pypi", "a valid npm search sent no request"
-    elif judged == VALID and operation is not Operation.AUDIT:
-        # (An audit's valid arguments may hold a manifest with nothing to look up, or one it cannot read.)
+    elif judged == VALID and operation is Operation.AUDIT:
+        # An audit asks for exactly the documents of the packages its manifest or list names (maybe none).
+        assert_audit_answer(result, sent, audit_reading(arguments))
+    elif judged == VALID:
         assert sent, "valid arguments sent no request"
     if sent:
         assert registry is not None
         assert_requests_safe(sent, registry, arguments, operation, result)
 
 
-#: The tools that look a package up by its name (all but search).
+AUDIT_EXAMPLES = (
+    *({"manifest": text} for text in REAL_MANIFESTS),
+    {"manifest": REAL_MANIFESTS[0], "registry": " NodeJS "},
+    {"manifest": REAL_MANIFESTS[1], "registry": "npm"},
+    {"manifest": "\ufeff" + REAL_MANIFESTS[0]},
+    # JSON escapes a lone surrogate into a name or a requirement ('\ud800'), which no answer can carry.
+    {"manifest": '{"dependencies": {"\\ud800": "^1", "react": "\\udc00"}}'},
+    {"manifest": '{"devDependencies": {"ms": "npm:\\ud800@1"}, "peerDependencies": {"x": {"a": "\\ud800"}}}'},
+    # Names a URL could misread are listed, never looked up.
+    {
+        "manifest": json.dumps(
+            {"dependencies": {"..": "^1", "@scope/..": "1", "react/../x": "1", "%2e%2e": "1"}}
+        )
+    },
+    {"manifest": json.dumps({"dependencies": {"my-ms": "npm:ms@^2", "ms": "*", "t": "npm:@types/node@20"}})},
+    {"manifest": "Zope_Interface>=1\ntyping.extensions\n-r base.txt\n-e .\n"},
+    {"manifest": "-r base.txt\n# nothing else\n"},
+    {"manifest": "# only comments\n\n"},
+    {"manifest": "[tool]\nx = 1\n"},
+    {"manifest": "x" * LONGEST_MANIFEST},
+    {"manifest": "x" * (LONGEST_MANIFEST + 1)},
+    {"manifest": "requests\n", "packages": ["requests"], "registry": "pypi"},
+    {"registry": "pypi"},
+    {"registry": "npm", "packages": ["ms"] * MOST_PACKAGES},
+    {"registry": "npm", "packages": ["ms"] * (MOST_PACKAGES + 1)},
+    {"registry": "npm", "packages": ["@types/node@^20", "x@npm:react@^19", "..@1", "react"]},
+    {"registry": "npm", "packages": ["react", "@scope/../x"]},
+    {"registry": "pip", "packages": ["Django<4", "zope.interface", "x @ https://example.test/x.whl"]},
+    {"registry": "pip", "packages": ["requests\nflask"]},
+    {"registry": "npm", "packages": ["react", " "]},
+    {"packages": ["react"]},
+)
+
+
+def _with_audit_examples(test: Any) -> Any:
+    for arguments_ in AUDIT_EXAMPLES:
+        test = example(arguments=arguments_)(test)
+    return test
+
+
+@st.composite
+def audit_arguments(draw: st.DrawFn) -> dict[str, Any]:
+    """What audit takes: mostly a manifest (its registry left out, or its kind) or a list of one registry's
+    requirements with that registry; sometimes both, neither, a registry that does not fit, or a hostile value.
+    (Choices are drawn explicitly, their usual case first: one_of would flatten the hostile strategies'
+    many branches and make them the rule.)"""
+    shape = draw(st.sampled_from(("manifest", "packages", "manifest", "packages", "both", "none")))
+    hostile = draw(st.sampled_from((None, None, None, None, "manifest", "packages", "registry")))
+    registry = draw(st.sampled_from(("npm", "pypi")))
+    found: dict[str, Any] = {}
+    if shape in ("manifest", "both"):
+        found["manifest"] = draw(HOSTILE["manifest"] if hostile == "manifest" else manifests)
+        if isinstance(found["manifest"], str):
+            registry = manifest_oracle.kind_of(found["manifest"])
+    if shape in ("packages", "both"):
+        fitting = npm_item_lists if registry == "npm" else pypi_item_lists
+        found["packages"] = draw(HOSTILE["packages"] if hostile == "packages" else fitting)
+    given_registry = draw(
+        st.sampled_from(
+            ("fits", "left out", "other") if found.get("manifest") else ("fits",) * 3 + ("left out", "other")
+        )
+    )
+    if hostile == "registry":
+        found["registry"] = draw(HOSTILE["registry"])
+    elif given_registry != "left out":
+        fits = given_registry == "fits"
+        found["registry"] = draw(spelled(tuple(k for k, v in SPELLINGS.items() if (v == registry) == fits)))
+    return {**draw(extra_keys), **found}
+
+
+@PROFILE
+@_with_audit_examples
+@given(arguments=audit_arguments())
+async def test_audit_any_arguments_fetches_only_what_the_manifest_names(
+    wired: Wired, arguments: dict[str, Any]
+) -> None:
+    """Any audit arguments: a sentence before any request when they break SPEC's rules; else an answer (or one
+    sentence for a text that is no manifest) whose requests are the documents of the packages named, exactly
+    those of a manifest or list the oracle reads, under the registry's base and nowhere else."""
+    result, sent = await call(wired, Operation.AUDIT, arguments)
+    reading = audit_reading(arguments)
+    event(f"{reading.verdict} arguments, {'sentence' if result.is_error else 'answer'}")
+    assert_answer_or_sentence(result, reading.registry)
+    if reading.verdict == INVALID:
+        assert result.is_error and sent == [], (text_of(result), sent)
+    elif reading.verdict == VALID:
+        assert_audit_answer(result, sent, reading)
+    if sent:
+        assert reading.registry is not None
+        assert_audit_requests_safe(sent, reading.registry, arguments)
+
+
+#: Long runs of what the readers search through (spaces before a comment, brackets of extras, backslashes
+#: of continuations, quotes): SPEC's largest manifest must be read in time linear in its length.
+LONG_RUNS = {
+    "spaces": " ", "tabs": "\t", "brackets": "[", "extras": "a[", "closing": "]", "backslashes": "\\",
+    "comments": " #", "ats": "@", "scopes": "a@", "dashes": "-", "options": " -", "semicolons": ";",
+    "quotes": "'", "double-quotes": '"', "parentheses": "(", "colons": ":", "slashes": "/",
+    "continuations": "\\\n",
+}  # fmt: skip
+
+
+#: Where the run stands: a whole text, inside a line, inside a package.json's spec, inside a PEP 621 list.
+AROUND = {"text": "{}x", "line": "x{}x", "package.json": '{{"dependencies": {{"a": "{}"}}}}',
+          "pyproject": '[project]\ndependencies = ["{}"]'}  # fmt: skip
+
+
+@pytest.mark.parametrize("piece", list(LONG_RUNS.values()), ids=list(LONG_RUNS))
+@pytest.mark.parametrize("around", list(AROUND.values()), ids=list(AROUND))
+async def test_audit_largest_manifest_is_read_in_linear_time(wired: Wired, piece: str, around: str) -> None:
+    """A 200,000-character manifest of one character run, in any format, is an answer or a sentence within
+    seconds, not minutes: no reader backtracks quadratically (a call blocks the event loop while it reads)."""
+    filler = piece * (LONGEST_MANIFEST // len(piece))
+    manifest = around.format(filler)[: LONGEST_MANIFEST - 1] + "x"
+    started = time.monotonic()
+    result, sent = await call(wired, Operation.AUDIT, {"manifest": manifest})
+    assert time.monotonic() - started < 10, f"{time.monotonic() - started:.1f} s"
+    assert_answer_or_sentence(result, manifest_oracle.kind_of(manifest))
+    assert_audit_requests_safe(sent, manifest_oracle.kind_of(manifest), {"manifest": manifest})
+    packages = [piece * (LONGEST_MANIFEST // len(piece) // 2) + "x"]
+    for registry in ("npm", "pypi"):
+        started = time.monotonic()
+        result, sent = await call(wired, Operation.AUDIT, {"registry": registry, "packages": packages})
+        assert time.monotonic() - started < 10, f"{time.monotonic() - started:.1f} s"
+        assert_answer_or_sentence(result, registry)
+
+
+# -- audit with OSV on: one querybatch, then the records of the advisories it named ----------------------
+
+#: The OSV records written by hand from OSV's documentation (tests/data/README.md); one is withdrawn.
+OSV_RECORDED = (
+    "GHSA-qw6h-vgh9-j6wx", "GHSA-2222-3333-4444", "GHSA-9wx4-h78v-vm56", "PYSEC-2099-1", "GHSA-9999-wwww-xxxx",
+)  # fmt: skip
+WITHDRAWN = {"GHSA-9999-wwww-xxxx"}
+#: Ids a querybatch may answer: recorded ones, one OSV has no record of, and ones that would leave the
+#: /v1/vulns/ path if pasted into a URL ('.' and '..' no escaping makes inert: never asked for).
+OSV_IDS = (*OSV_RECORDED, "GHSA-0000-none-here", "../../v1/querybatch", "..", ".", "a/b", "x?y#z", "%2e%2e",
+           "id with space", "\u202e", "")  # fmt: skip
+QUERYBATCH = OSV + "v1/querybatch"
+VULNS = OSV + "v1/vulns/"
+
+
+@dataclass
+class OsvUpstream(SearchingUpstream):
+    """The searchable mock upstream, and OSV: a querybatch answers its queries in turn with the id lists of
+    `answers`, /v1/vulns/<id> serves the recorded records (404 for any other id). Every OSV request is kept."""
+
+    answers: list[list[str]] = field(default_factory=list)
+    osv: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: (ecosystem, name, version) → the ids answered for that query.
+    answered: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        if not url.startswith(OSV):
+            return super().handle(request)
+        body = json.loads(request.content) if request.method == "POST" else None
+        self.osv.append((request.method, url, body))
+        if request.method == "POST" and url == QUERYBATCH:
+            results = []
+            for number, query in enumerate(body["queries"]):
+                ids = self.answers[number % len(self.answers)] if self.answers else []
+                self.answered[query["package"]["ecosystem"], query["package"]["name"], query["version"]] = ids
+                results.append(
+                    {"vulns": [{"id": i, "modified": "2026-01-01T00:00:00Z"} for i in ids]} if ids else {}
+                )
+            return httpx.Response(200, json={"results": results})
+        advisory = unquote(url[len(VULNS) :]) if url.startswith(VULNS) else None
+        if request.method == "GET" and advisory in OSV_RECORDED:
+            return httpx.Response(200, content=data(f"documented/osv-vulns-{advisory}.json"))
+        return httpx.Response(404, content=data("documented/osv-404.json"))
+
+
+@pytest.fixture
+async def osv_wired() -> AsyncIterator[Wired]:
+    """A service with OSV turned on, over the OSV-answering mock upstream."""
+    upstream = OsvUpstream()
+    service = Service(
+        make_settings(osv_enabled=True), transport=upstream.transport(), cache=NullCache(), backoff=0.0
+    )
+    yield Wired(service, upstream)
+    await service.aclose()
+
+
+def assert_osv_requests(
+    upstream: OsvUpstream, registry: str, arguments: dict[str, Any], resolved: set[str]
+) -> None:
+    """OSV is asked with one POST /v1/querybatch under its base, each resolved package version once, for
+    packages the arguments name; then GET /v1/vulns/<id>, the id escaped as one path segment, exactly once for
+    each id the batch answered but '.' and '..'; nothing else, and nothing at all when nothing resolved."""
+    osv = upstream.osv
+    if not resolved:
+        assert osv == [], osv
+        return
+    assert [(method, url) for method, url, _ in osv if url == QUERYBATCH] == [("POST", QUERYBATCH)], osv
+    body = next(body for _, url, body in osv if url == QUERYBATCH)
+    queries = [(q["package"]["ecosystem"], q["package"]["name"], q["version"]) for q in body["queries"]]
+    assert len(queries) == len(set(queries)), queries
+    assert {ecosystem for ecosystem, _, _ in queries} == {{"npm": "npm", "pypi": "PyPI"}[registry]}
+    assert {name for _, name, _ in queries} <= audit_names(registry, arguments), queries
+    assert {version for _, _, version in queries} == resolved, queries
+    answered = {advisory for ids in upstream.answered.values() for advisory in ids if advisory}
+    details = []
+    for method, url, _ in osv:
+        if url == QUERYBATCH:
+            continue
+        assert method == "GET" and url.startswith(VULNS), (method, url)
+        escaped = url[len(VULNS) :]
+        assert re.fullmatch(SEGMENT, escaped) and url == url_under(OSV, "v1", "vulns", unquote(escaped)), url
+        details.append(unquote(escaped))
+    assert sorted(details) == sorted(answered - {".", ".."}), details
+
+
+@PROFILE
+@example(
+    registry="npm",
+    packages=["express@^4", "ms", "my@npm:express@4", "nope-nope"],
+    answers=[["GHSA-qw6h-vgh9-j6wx", "..", "a/b"], [], ["GHSA-2222-3333-4444", "x?y#z"]],
+)
+@example(
+    registry="pypi",
+    packages=["requests==2.31.0", "Django<4", "zope.interface"],
+    answers=[["GHSA-9wx4-h78v-vm56", "PYSEC-2099-1", "GHSA-9999-wwww-xxxx", "../../v1/querybatch", "."]],
+)
+@example(registry="npm", packages=["ms"], answers=[["%2e%2e", "id with space", "\u202e", ""]])
+@example(
+    registry="pypi",
+    packages=["no-such-project", "x @ https://example.test/x.whl"],
+    answers=[["PYSEC-2099-1"]],
+)
+@given(
+    registry=st.sampled_from(("npm", "pypi")),
+    packages=st.one_of(npm_item_lists, pypi_item_lists),
+    answers=st.lists(st.lists(st.sampled_from(OSV_IDS), max_size=4), max_size=3),
+)  # fmt: skip
+async def test_audit_with_osv_asks_one_batch_and_only_the_advisories_it_named(
+    osv_wired: Wired, registry: str, packages: list[str], answers: list[list[str]]
+) -> None:
+    """With OSV on, an audit sends the registry documents it sends with OSV off, one querybatch for the
+    resolved versions and one GET per advisory id OSV answered (escaped, never '.' or '..'); each resolved
+    entry lists what OSV answered for it (withdrawn records left out), vulnerable exactly when it lists any."""
+    upstream = osv_wired.upstream
+    assert isinstance(upstream, OsvUpstream)
+    upstream.answers, upstream.osv, upstream.answered = answers, [], {}
+    arguments = {"registry": registry, "packages": packages}
+    result, sent = await call(osv_wired, Operation.AUDIT, arguments)
+    assert_answer_or_sentence(result, registry)
+    assert_audit_requests_safe(sent, registry, arguments)
+    if result.is_error:
+        assert upstream.osv == [] and sent == [], (text_of(result), upstream.osv)
+        return
+    assert result.structured_content is not None
+    entries = result.structured_content["dependencies"]
+    resolved = {entry["resolved_version"] for entry in entries if entry.get("resolved_version")}
+    assert_osv_requests(upstream, registry, arguments, resolved)
+    answered = {advisory for ids in upstream.answered.values() for advisory in ids if advisory}
+    for entry in entries:
+        if not entry.get("resolved_version"):
+            assert "vulnerabilities" in entry and entry["vulnerabilities"] is None, entry
+            continue
+        listed = [vulnerability["id"] for vulnerability in entry["vulnerabilities"]]
+        assert set(listed) <= answered - WITHDRAWN, listed
+        assert (entry["status"] == "vulnerable") == bool(listed), entry
+
+
+#: The tools that look a package up by its name (all but search and audit).
 NAMED = [operation for operation in Operation if "name" in {p.name for p in OPERATIONS[operation].params}]
 
 
@@ -821,6 +1403,10 @@ KNOWN_GOOD: tuple[tuple[Operation, dict[str, Any], dict[str, Any]], ...] = (
     (Operation.MAINTAINER, {"registry": "pypi", "name": "requests"}, {"name": "requests"}),
     (Operation.SEARCH, {"registry": "npm", "query": " react "}, {"query": "react", "total": len(SEARCH_NAMES)}),
     (Operation.SEARCH, {"registry": "pypi", "query": "Requests", "page_size": 1}, {"query": "Requests", "total": 4}),
+    (Operation.AUDIT, {"registry": "npm", "packages": ["express@^4.18.2", "ms"]},
+     {"source": "list", "summary": {"outdated": 1, "ok": 1}}),
+    (Operation.AUDIT, {"manifest": "Requests>=2.31\nDjango<4\n"},
+     {"registry": "pypi", "source": "requirements", "summary": {"outdated": 1, "ok": 1}}),
 )  # fmt: skip
 
 
@@ -890,6 +1476,33 @@ async def test_answer_after_hostile_calls_still_answers_correctly(
         (Operation.SEARCH, {"registry": "npm", "query": "react\ud800"}, (INVALID, "npm")),
         (Operation.SEARCH, {"registry": "npm", "query": ["react"]}, (INVALID, "npm")),
         (Operation.SEARCH, {"registry": "cargo", "query": "react"}, (INVALID, None)),
+        (Operation.AUDIT, {"manifest": '{"dependencies": {"react": "^18"}}'}, (VALID, "npm")),
+        (Operation.AUDIT, {"manifest": ' \t{"dependencies": {}}', "registry": "Node"}, (VALID, "npm")),
+        (Operation.AUDIT, {"manifest": '{"dependencies": {"react": "^18"}}', "registry": "pip"}, (INVALID, "pypi")),
+        (Operation.AUDIT, {"manifest": '{"dependencies": {"react": "what?"}}'}, (UNKNOWN, "npm")),
+        (Operation.AUDIT, {"manifest": '{"dependencies": '}, (INVALID, "npm")),
+        (Operation.AUDIT, {"manifest": "requests>=2\n", "registry": "npm"}, (INVALID, "npm")),
+        (Operation.AUDIT, {"manifest": "requests>=2\n", "registry": None}, (VALID, "pypi")),
+        (Operation.AUDIT, {"manifest": "requests>=2\n", "registry": "cargo"}, (INVALID, None)),
+        (Operation.AUDIT, {"manifest": "requests>=2\n", "packages": None, "name": "_x"}, (VALID, "pypi")),
+        (Operation.AUDIT, {"manifest": "requests>=2\n", "packages": ["requests"]}, (INVALID, None)),
+        (Operation.AUDIT, {"manifest": "# a comment only\n"}, (INVALID, "pypi")),
+        (Operation.AUDIT, {"manifest": "[tool.black]\nline-length = 100\n"}, (INVALID, "pypi")),
+        (Operation.AUDIT, {"manifest": '[project]\ndependencies = ["a>=1"]\n'}, (VALID, "pypi")),
+        (Operation.AUDIT, {"manifest": " "}, (INVALID, None)),
+        (Operation.AUDIT, {"manifest": "a" * 200_001}, (INVALID, None)),
+        (Operation.AUDIT, {"manifest": 3}, (INVALID, None)),
+        (Operation.AUDIT, {"registry": "npm"}, (INVALID, "npm")),
+        (Operation.AUDIT, {"packages": ["react"]}, (INVALID, None)),
+        (Operation.AUDIT, {"packages": ["react"], "registry": "npm"}, (VALID, "npm")),
+        (Operation.AUDIT, {"packages": ["react", " "], "registry": "npm"}, (INVALID, "npm")),
+        (Operation.AUDIT, {"packages": [], "registry": "npm"}, (INVALID, "npm")),
+        (Operation.AUDIT, {"packages": "react", "registry": "npm"}, (INVALID, "npm")),
+        (Operation.AUDIT, {"packages": ["x"] * 501, "registry": "npm"}, (INVALID, "npm")),
+        (Operation.AUDIT, {"packages": ["_x@1"], "registry": "npm"}, (INVALID, "npm")),
+        (Operation.AUDIT, {"packages": ["_x@1"], "registry": "pypi"}, (UNKNOWN, "pypi")),
+        (Operation.AUDIT, {"packages": ["x@npm:y@^1", "Zope_Interface>=1"], "registry": "npm"}, (INVALID, "npm")),
+        (Operation.AUDIT, {"packages": ["x@npm:y@^1", "z@what?"], "registry": "npm"}, (UNKNOWN, "npm")),
     ],
 )  # fmt: skip
 def test_oracle_verdicts_follow_the_argument_table(
@@ -980,3 +1593,53 @@ def test_oracle_url_check_takes_the_index_and_search_only_where_documented() -> 
     )
     with pytest.raises(AssertionError):
         assert_requests_safe([NPM + "zope"], "npm", asked, Operation.SEARCH, searched)
+
+
+def test_oracle_audit_url_check_takes_only_the_named_packages_documents() -> None:
+    """The audit URL check takes each named package's document (npm's packument, PyPI's JSON API, then its
+    Simple page) under the registry's own base, and nothing looser: no other name, version documents,
+    downloads, search, the index, another base, OSV, a query string or a parent segment."""
+    asked = {"registry": "npm", "packages": ["@types/node@^20", "alias@npm:ms@^2", "react"]}
+    named = ["@types%2Fnode", "ms", "react"]
+    assert_audit_requests_safe([NPM + name for name in named], "npm", asked)
+    for url in (
+        NPM + "alias",  # the alias, not the package it stands for
+        NPM + "types",
+        NPM + "react/19.3.1",
+        NPM + "react?write=true",
+        NPM + "react#x",
+        NPM + "..",
+        NPM + "%2e%2e",
+        NPM + "-/v1/search?text=react&size=20&from=0",
+        NPM_DL + "downloads/point/last-month/react",
+        PYPI + "pypi/react/json",
+        OSV + "v1/querybatch",
+        "https://registry.npmjs.org/react",
+    ):
+        with pytest.raises(AssertionError):
+            assert_audit_requests_safe([url], "npm", asked)
+
+    asked = {"manifest": "Zope_Interface>=1\n# requests\nDjango<4 ; python_version >= '3.8'\n"}
+    good = [PYPI + "pypi/zope-interface/json", PYPI + "simple/zope-interface/", PYPI + "pypi/django/json"]
+    assert_audit_requests_safe(good, "pypi", asked)
+    for url in (
+        PYPI + "pypi/requests/json",  # named in a comment only
+        PYPI + "pypi/Zope_Interface/json",
+        PYPI + "pypi/django/4.2/json",
+        PYPI + "simple/",
+        PYPI + "simple/django/",  # the Simple page before the JSON API was asked
+        PYPI + "simple/django",
+        STATS + "api/packages/django/recent",
+        NPM + "django",
+        OSV + "v1/vulns/PYSEC-2099-1",
+        next(iter(METADATA_URLS)),
+    ):
+        with pytest.raises(AssertionError):
+            assert_audit_requests_safe([url], "pypi", asked)
+
+    # Outside the plain subset, any name the text could be naming, and only those.
+    asked = {"manifest": "req\\\nuests >= 2 @@ what\nx"}
+    assert "requests" in audit_names("pypi", asked) and "flask" not in audit_names("pypi", asked)
+    assert_audit_requests_safe([PYPI + "pypi/requests/json"], "pypi", asked)
+    with pytest.raises(AssertionError):
+        assert_audit_requests_safe([PYPI + "pypi/flask/json"], "pypi", asked)
