@@ -20,6 +20,7 @@ import pickle
 import sqlite3
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,7 +59,41 @@ class Entry:
         return self.age < self.ttl
 
 
+class Lead(Protocol):
+    """Who fetches a key that is missing or expired. Alone, this process always does; replicas sharing a
+    cache server agree on one (see `shared.py`), and the others follow: they wait for its answer."""
+
+    @property
+    def granted(self) -> bool:
+        """True: fetch, store, then `release`. False: `follow`."""
+        ...
+
+    async def follow(self) -> Entry | None:
+        """Once the leader is done (or gone), what the cache holds for the key."""
+        ...
+
+    async def release(self) -> None: ...
+
+
+class _Alone:
+    granted = True
+
+    async def follow(self) -> Entry | None:
+        return None
+
+    async def release(self) -> None:
+        return None
+
+
+#: The lead of a process that shares its cache with no other (or whose shared cache is unreachable).
+ALONE: Lead = _Alone()
+
+
 class Cache(Protocol):
+    #: "ok", "degraded" (the cache failed: answers go on without it) or "off".
+    @property
+    def state(self) -> str: ...
+
     async def get(self, key: str) -> Entry | None: ...
 
     async def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None: ...
@@ -67,10 +102,19 @@ class Cache(Protocol):
         """Wait for the writes still under way (before closing)."""
         ...
 
-    def close(self) -> None: ...
+    async def lead(self, key: str) -> Lead:
+        """Claim the fetch of `key` (see `Lead`)."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 class NullCache:
+    state = "off"
+
+    async def lead(self, key: str) -> Lead:
+        return ALONE
+
     async def get(self, key: str) -> Entry | None:
         return None
 
@@ -80,7 +124,7 @@ class NullCache:
     async def flush(self) -> None:
         return None
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         return None
 
 
@@ -149,6 +193,13 @@ class DiskCache:
             sqlite_mmap_size=0,
         )
 
+    @property
+    def state(self) -> str:
+        return "ok" if self._cache is not None else "degraded"
+
+    async def lead(self, key: str) -> Lead:
+        return ALONE
+
     def _disable(self, exc: BaseException) -> None:
         log.warning(
             "cache at %s failed (%s: %s); continuing without a cache", self.directory, type(exc).__name__, exc
@@ -199,7 +250,7 @@ class DiskCache:
         except _DISK_ERRORS as exc:
             self._disable(exc)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         if self._cache is not None:
             self._cache.close()
 
@@ -219,6 +270,10 @@ class MemoryFront:
         self._writes: set[asyncio.Task[None]] = set()
         #: The newest write under way for each key.
         self._pending: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def state(self) -> str:
+        return self.inner.state
 
     def _remember(self, key: str, entry: Entry) -> None:
         self._entries[key] = entry
@@ -247,13 +302,21 @@ class MemoryFront:
         """Kept here at once; written below in the background: a call's answer does not wait for the disk
         (an audit's 70 writes, contending for worker threads and SQLite, added ~0.3 s to a cold call)."""
         self._remember(key, Entry(value=value, stored_at=time.time(), ttl=ttl, validators=validators))
-        write = asyncio.get_running_loop().create_task(self._write(key, value, ttl, validators))
-        self._writes.add(write)
+        write = self._background(self._write(key, value, ttl, validators))
         self._pending[key] = write
         write.add_done_callback(lambda done: self._done(key, done))
 
+    async def lead(self, key: str) -> Lead:
+        lead = await self.inner.lead(key)
+        return lead if lead is ALONE else _FrontLead(self, key, lead)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return task
+
     def _done(self, key: str, write: asyncio.Task[None]) -> None:
-        self._writes.discard(write)
         if self._pending.get(key) is write:
             del self._pending[key]
 
@@ -268,9 +331,35 @@ class MemoryFront:
             await asyncio.gather(*self._writes, return_exceptions=True)
         await self.inner.flush()
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self._entries.clear()
-        self.inner.close()
+        await self.inner.aclose()
+
+
+class _FrontLead:
+    """A shared lead seen through the memory front: what a follower gets is kept in memory, and the leader
+    lets go only once its answer is written below (followers read it there), without the caller waiting."""
+
+    def __init__(self, front: MemoryFront, key: str, lead: Lead) -> None:
+        self.front, self.key, self.lead = front, key, lead
+
+    @property
+    def granted(self) -> bool:
+        return self.lead.granted
+
+    async def follow(self) -> Entry | None:
+        entry = await self.lead.follow()
+        if entry is not None:
+            self.front._remember(self.key, entry)
+        return entry
+
+    async def release(self) -> None:
+        self.front._background(self._release(self.front._pending.get(self.key)))
+
+    async def _release(self, write: asyncio.Task[None] | None) -> None:
+        if write is not None:
+            await asyncio.gather(write, return_exceptions=True)
+        await self.lead.release()
 
 
 def disk_reads(cache: Cache) -> int:

@@ -126,10 +126,17 @@ class _Flight:
 
 
 @dataclass(frozen=True, slots=True)
-class _Absent:
+class Absent:
     """A cached not-found answer: the error to raise again."""
 
     error: NotFound
+
+
+def _answer(entry: Entry) -> tuple[Any, list[str]]:
+    """A fresh entry's answer: its value, or the not-found error it holds raised again."""
+    if isinstance(entry.value, Absent):
+        raise copy.copy(entry.value.error)
+    return entry.value, []
 
 
 def _age(seconds: float) -> str:
@@ -200,14 +207,13 @@ class Engine:
     ) -> tuple[T, list[str]]:
         """The cache-then-fetch template: fresh entry, else one shared fetch (revalidated when possible).
 
-        A not-found answer is cached too, briefly (`TTL_NOT_FOUND`): an agent repeating a guessed name
-        does not ask the upstream each time.
+        One fetch per key at a time in this process (a single-flight table), and, when replicas share a
+        cache server, one among them (the cache's `lead`). A not-found answer is cached too, briefly
+        (`TTL_NOT_FOUND`): an agent repeating a guessed name does not ask the upstream each time.
         """
         entry = await self.cache.get(key)
         if entry is not None and entry.fresh:
-            if isinstance(entry.value, _Absent):
-                raise copy.copy(entry.value.error)
-            return entry.value, []
+            return _answer(entry)
         flight = self._inflight.get(key)
         if flight is not None:
             await flight.done.wait()
@@ -217,18 +223,9 @@ class Engine:
                 raise flight.error
             return flight.value, list(flight.notes)
         flight = self._inflight[key] = _Flight()
-        # An expired answer to revalidate or to serve if the upstream fails; never an expired not-found.
-        stale = entry if entry is not None and not isinstance(entry.value, _Absent) else None
         try:
-            (value, validators), notes = await self._fetch(key, stale, make_plan)
-            if not notes:  # a stale answer served in an outage is not stored again as fresh
-                await self.cache.set(key, value, ttl(value) if callable(ttl) else ttl, validators)
-            flight.value, flight.notes = value, notes
-            return value, list(notes)
-        except NotFound as exc:
-            await self.cache.set(key, _Absent(exc), TTL_NOT_FOUND)
-            flight.error = exc
-            raise
+            flight.value, flight.notes = await self._lead(key, entry, ttl, make_plan)
+            return flight.value, list(flight.notes)
         except Exception as exc:
             # The upstream's (or the plan's) answer: every waiter gets the same error.
             flight.error = exc
@@ -241,6 +238,36 @@ class Engine:
         finally:
             flight.done.set()
             del self._inflight[key]
+
+    async def _lead(
+        self,
+        key: str,
+        entry: Entry | None,
+        ttl: float | Callable[[T], float],
+        make_plan: Callable[[], Plan[T]],
+    ) -> tuple[T, list[str]]:
+        """Fetch, unless another replica sharing the cache already is: then its answer, once stored."""
+        lead = await self.cache.lead(key)
+        try:
+            if not lead.granted:
+                shared = await lead.follow()
+                if shared is not None and shared.fresh:
+                    return _answer(shared)
+                # The leader failed or went away: fetch here (revalidating what the cache holds now).
+                entry = shared or entry
+            # An expired answer to revalidate or to serve if the upstream fails; never an expired not-found.
+            stale = entry if entry is not None and not isinstance(entry.value, Absent) else None
+            try:
+                (value, validators), notes = await self._fetch(key, stale, make_plan)
+            except NotFound as exc:
+                await self.cache.set(key, Absent(exc), TTL_NOT_FOUND)
+                raise
+            if not notes:  # a stale answer served in an outage is not stored again as fresh
+                await self.cache.set(key, value, ttl(value) if callable(ttl) else ttl, validators)
+            return value, notes
+        finally:
+            if lead.granted:
+                await lead.release()
 
     async def _fetch(
         self, key: str, stale: Entry | None, make_plan: Callable[[], Plan[T]]

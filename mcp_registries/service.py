@@ -20,7 +20,7 @@ import httpx
 
 from .audit import Auditor
 from .budget import file_summary, fit_dependencies, fit_files, fit_versions, fit_vulnerabilities
-from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, open_cache
+from .cache import TTL_DOWNLOADS, TTL_INDEX, TTL_PARTIAL, Cache, MemoryFront, open_cache
 from .clock import Clock
 from .errors import (
     InternalError,
@@ -57,6 +57,7 @@ from .registries.pypi import PyPI
 from .registries.pypi_simple import NOTE_NO_VULNERABILITIES
 from .search import Searcher
 from .settings import Settings
+from .shared import RedisCache
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,7 @@ class Service:
     ) -> None:
         self.settings = settings
         self.http = HttpClient(settings, transport=transport, backoff=backoff, clock=clock)
-        self.cache = (
-            cache
-            if cache is not None
-            else open_cache(
-                settings.cache_dir, enabled=settings.cache_enabled, size_limit=settings.cache_size_limit
-            )
-        )
+        self.cache = cache if cache is not None else _open_cache(settings)
         npm = Npm(settings.npm_url, settings.npm_downloads_url)
         pypi = PyPI(settings.pypi_url, settings.pypistats_url)
         self.registries: dict[str, Registry] = {npm.name: npm, pypi.name: pypi}
@@ -111,7 +106,7 @@ class Service:
         await self.searcher.aclose()
         await self.http.aclose()
         await self.cache.flush()
-        self.cache.close()
+        await self.cache.aclose()
 
     async def call(self, operation: Operation | str, arguments: dict[str, Any]) -> Result:
         """Answer one operation; raises a RegistryError subclass whose message is the sentence to show."""
@@ -395,6 +390,15 @@ class Service:
             source=source,
             notes=[*caveats, *notes],
         )
+
+
+def _open_cache(settings: Settings) -> Cache:
+    """diskcache, or the cache server replicas share; either way behind this process's memory front."""
+    if settings.cache_enabled and settings.cache_url:
+        return MemoryFront(RedisCache(settings.cache_url))
+    return open_cache(
+        settings.cache_dir, enabled=settings.cache_enabled, size_limit=settings.cache_size_limit
+    )
 
 
 def _people(index: PackageIndex) -> tuple[list[Person], str, list[str]]:

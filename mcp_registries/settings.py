@@ -22,12 +22,19 @@ _FROM_ENV = {
     "pypi_files_url": "PYPI_FILES_URL",
     "osv_url": "OSV_URL",
     "cache_dir": "CACHE_DIR",
+    "cache_url": "CACHE_URL",
     "log_level": "LOG_LEVEL",
     "auth_token": "AUTH_TOKEN",
 }
 _OFF = frozenset({"off", "0", "false", "no", "disabled"})
 #: Every variable the server reads: the README and server.json document each of them.
 ENV_VARS = frozenset(ENV_PREFIX + var for var in (*_FROM_ENV.values(), "CACHE", "OSV"))
+
+
+def _shown(url: str) -> str:
+    """A URL for an error sentence, without a password it may carry."""
+    parts = urlsplit(url)
+    return url.replace(parts.password, "***") if parts.password else url
 
 
 class Settings(BaseModel):
@@ -44,6 +51,8 @@ class Settings(BaseModel):
     osv_url: str = "https://api.osv.dev/"
     osv_enabled: bool = True
     cache_dir: Path = Path(platformdirs.user_cache_dir("mcp-registries"))
+    #: A Redis or Valkey server every replica shares (redis://, rediss://, unix://), instead of diskcache.
+    cache_url: str | None = None
     cache_enabled: bool = True
     #: diskcache's size limit; entries are evicted (least recently stored first) past it.
     cache_size_limit: int = 256 * 1024 * 1024
@@ -77,6 +86,26 @@ class Settings(BaseModel):
             raise ValueError(f"base URL must be a well-formed URL with a host, got {value!r}")
         # A trailing slash makes every upstream URL a child of the base, path prefix included.
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("cache_url")
+    @classmethod
+    def _cache_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                f"cache URL must start with redis://, rediss:// or unix://, got {_shown(value)!r}"
+            )
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ValueError(f"cache URL has an invalid port: {_shown(value)!r}") from None
+        if not (parts.path if parts.scheme == "unix" else parts.hostname):
+            where = "a socket path" if parts.scheme == "unix" else "a host"
+            raise ValueError(f"cache URL must name {where}, got {_shown(value)!r}")
+        return value
 
     @field_validator("log_level")
     @classmethod

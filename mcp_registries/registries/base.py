@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypedDict
+from typing import Annotated, Literal, Protocol, TypedDict
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, SkipValidation, TypeAdapter
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, SkipValidation, TypeAdapter
 
 from ..fetching import BadDocument, Plan
 from ..models import (
@@ -83,7 +83,8 @@ class PackageIndex(_Doc):
     #: Release timestamps as the upstream wrote them (normalized when an entry is built); may hold
     #: stamps of versions no longer listed (npm's `time`), never looked up.
     released: SkipValidation[dict[str, str]] = {}
-    prereleases: SkipValidation[frozenset[str]] = frozenset()
+    #: A set again when read back from a shared cache's JSON (frozenset() of a frozenset is itself: free).
+    prereleases: Annotated[frozenset[str], PlainValidator(frozenset), PlainSerializer(sorted)] = frozenset()
     deprecations: dict[str, str] = {}
     #: Yanked versions and their reason (None when none was given).
     yanks: dict[str, str | None] = {}
