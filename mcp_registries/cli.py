@@ -37,13 +37,29 @@ def configure_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cache-dir", type=Path, help="diskcache directory (env MCP_REGISTRIES_CACHE_DIR)")
+def _common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    """The cache and log options, taken before a command or after it. (A subcommand's own defaults would
+    overwrite what was given before it: there they default to nothing at all.)"""
+    unset: Any = argparse.SUPPRESS if sub else None
     parser.add_argument(
-        "--no-cache", action="store_true", help="disable caching (env MCP_REGISTRIES_CACHE=off)"
+        "--cache-dir", type=Path, default=unset, help="diskcache directory (env MCP_REGISTRIES_CACHE_DIR)"
+    )
+    parser.add_argument(
+        "--cache-url",
+        metavar="URL",
+        default=unset,
+        help="redis://, rediss:// or unix:// URL of a Redis or Valkey server shared by every replica, instead "
+        "of diskcache (env MCP_REGISTRIES_CACHE_URL)",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        default=unset if sub else False,
+        help="disable caching (env MCP_REGISTRIES_CACHE=off)",
     )
     parser.add_argument(
         "--log-level",
+        default=unset,
         type=str.upper,
         choices=LOG_LEVELS,
         help="log level, to stderr (env MCP_REGISTRIES_LOG_LEVEL)",
@@ -100,13 +116,14 @@ def parser() -> argparse.ArgumentParser:
     query.add_argument("--group", metavar="G", help=f"one of {', '.join(GROUPS)}, in full (dependencies)")
     query.add_argument("--extra", metavar="E", help="a PyPI extra, in full (dependencies)")
     query.add_argument("--full", action="store_true", help="print every field, nulls included, indented")
-    _common(query)
+    _common(query, sub=True)
     return root
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         cache_dir=args.cache_dir,
+        cache_url=args.cache_url,
         cache_enabled=False if args.no_cache else None,
         log_level=args.log_level,
     )

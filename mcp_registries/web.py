@@ -222,7 +222,9 @@ def build_app(
             # A count only: base URLs may carry a mirror's credentials, and this endpoint is open.
             "upstreams_down": len(service.http.outages.down()),
         }
-        return JSONResponse({"status": "ok", "version": __version__, "stats": stats})
+        # "degraded": the cache failed (its server is away): answers go on, uncached, until it is back.
+        health = {"status": "ok", "version": __version__, "cache": service.cache.state, "stats": stats}
+        return JSONResponse(health)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
