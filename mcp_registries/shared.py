@@ -158,6 +158,13 @@ class RedisCache:
         except _FAILURES as exc:
             self._failed(exc)
             return ALONE
+        if granted:
+            # Another replica may have stored the answer between this one's miss and its claim.
+            entry = await self.get(key)
+            if entry is not None and entry.fresh:
+                await _SharedLead(self, key, lock, granted=True).release()
+                self.stats["follows"] += 1
+                return _SharedLead(self, key, lock, granted=False, found=entry)
         self.stats["leads" if granted else "follows"] += 1
         return _SharedLead(self, key, lock, granted=bool(granted))
 
@@ -211,8 +218,11 @@ def _limit(key: str) -> float | None:
 
 
 class _SharedLead:
-    def __init__(self, cache: RedisCache, key: str, lock: Lock, *, granted: bool) -> None:
+    def __init__(
+        self, cache: RedisCache, key: str, lock: Lock, *, granted: bool, found: Entry | None = None
+    ) -> None:
         self.cache, self.key, self.lock, self.granted = cache, key, lock, granted
+        self._found = found
         self._renewal = asyncio.get_running_loop().create_task(self._renew()) if granted else None
 
     async def _renew(self) -> None:
@@ -226,6 +236,8 @@ class _SharedLead:
 
     async def follow(self) -> Entry | None:
         """Wait for the leader's claim to end (bounded), then read what it stored."""
+        if self._found is not None:
+            return self._found
         deadline = time.monotonic() + FOLLOW_LIMIT
         pause = 0.002
         try:
