@@ -171,9 +171,11 @@ def test_env_vars_documented_everywhere() -> None:
 
 
 def test_server_json_auth_token_is_secret() -> None:
-    """The auth token is the only variable marked secret, and none is required."""
+    """The auth token and the cache URL (which may carry the cache server's password) are the variables
+    marked secret, and none is required."""
     variables = [var for p in _server_json()["packages"] for var in p.get("environmentVariables", [])]
-    assert {v["name"] for v in variables if v.get("isSecret")} == {"MCP_REGISTRIES_AUTH_TOKEN"}
+    secret = {"MCP_REGISTRIES_AUTH_TOKEN", "MCP_REGISTRIES_CACHE_URL"}
+    assert {v["name"] for v in variables if v.get("isSecret")} == secret
     assert not any(v.get("isRequired") for v in variables)
 
 
