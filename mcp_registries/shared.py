@@ -34,6 +34,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import anyio.to_thread
 import redis.asyncio
 from redis.asyncio.lock import Lock
 from redis.backoff import NoBackoff
@@ -60,6 +61,8 @@ LARGE_KEYS = ("names|",)
 #: Values larger than this are not shared (the memory front still keeps them).
 MAX_VALUE = 64 * 1024 * 1024
 PROBE_EVERY = 1.0
+#: Records from this size on are decoded in a worker thread.
+BIG = 1024 * 1024
 _FAILURES = (RedisError, OSError, TimeoutError)
 
 
@@ -115,7 +118,8 @@ class RedisCache:
         if not isinstance(raw, bytes):  # None: not there (the client is set to give bytes, never text)
             return None
         try:
-            entry = codec.decode(raw)
+            # A record of megabytes (the project index) is copied into its parts off the event loop.
+            entry = codec.decode(raw) if len(raw) < BIG else await anyio.to_thread.run_sync(codec.decode, raw)
         except codec.Unreadable as exc:
             log.warning("ignoring an unreadable shared cache entry %r: %s", key[:80], exc)
             return None
@@ -125,8 +129,14 @@ class RedisCache:
     async def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:
         if self._down_since is not None:
             return
+        entry = Entry(value=value, stored_at=time.time(), ttl=ttl, validators=validators)
         try:
-            record = codec.encode(Entry(value=value, stored_at=time.time(), ttl=ttl, validators=validators))
+            # Buffers (the project index, tens of MB) are joined off the event loop.
+            record = (
+                await anyio.to_thread.run_sync(codec.encode, entry)
+                if isinstance(value, tuple)
+                else codec.encode(entry)
+            )
         except codec.Unshareable as exc:
             kind = type(value).__name__
             if kind not in self._unshareable:  # once per kind: a missing codec is a bug to see, not to repeat
