@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from .budget import fit_search
-from .cache import Cache, MemoryFront, NullCache
+from .cache import Cache, Entry, MemoryFront, NullCache
 from .errors import NotFound, RegistryError, SearchUnavailable, UpstreamError
 from .fetching import Engine, NotModified, _age
 from .models import SearchHit, SearchResult
@@ -111,6 +111,22 @@ class ProjectNames:
             if names is not None:
                 self._keep(names, [], entry.ttl - entry.age)
                 return
+        # Replicas sharing a cache server download the index once: the others read what the first stored.
+        lead = await self.cache.lead(self.key)
+        try:
+            if not lead.granted:
+                shared = await lead.follow()
+                names = _from_cache(shared.value) if shared is not None and shared.fresh else None
+                if shared is not None and names is not None:
+                    self._keep(names, [], shared.ttl - shared.age)
+                    return
+                entry = shared or entry
+            await self._fetch(entry)
+        finally:
+            if lead.granted:
+                await lead.release()
+
+    async def _fetch(self, entry: Entry | None) -> None:
         stale = entry if entry is not None and not entry.fresh else None
         try:
             reader, validators = await self.engine.run(

@@ -148,6 +148,17 @@ async def test_the_project_index_one_replica_loaded_serves_the_others_searches(
     assert upstream.hits[PYPI + "simple/"] == 1, "the second replica downloaded the index again"
 
 
+async def test_replicas_searching_at_once_download_the_project_index_once(
+    replicas: Replicas, upstream: MockUpstream
+) -> None:
+    upstream.routes.update(search_routes())
+    three = [replicas.start() for _ in range(3)]
+    query = {"registry": "pypi", "query": "requests"}
+    answers = await asyncio.gather(*(answer(service, "search", query) for service in three))
+    assert all(a == answers[0] for a in answers) and answers[0]["results"]
+    assert upstream.hits[PYPI + "simple/"] == 1
+
+
 async def test_keys_carry_prefix_and_schema_and_expire_after_the_stale_window(
     replicas: Replicas, inspect: redis.Redis
 ) -> None:
