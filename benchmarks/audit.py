@@ -76,7 +76,16 @@ from mcp import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench import conclude, peak_rss_mb, percentile, process_cpu_seconds, stdio_server
+from benchmarks.bench import (
+    Bound,
+    conclude,
+    peak_rss_mb,
+    percentile,
+    process_cpu_seconds,
+    stdio_server,
+    verdict_lines,
+    verdicts,
+)
 from mcp_registries.audit import IN_FLIGHT
 from mcp_registries.fetching import Fetch
 from mcp_registries.manifests import read_manifest
@@ -111,23 +120,14 @@ STALL = 4.5
 MIRROR = {"npm_url": "https://registry.npmjs.org/", "pypi_url": "https://pypi.org/"}
 
 
-@dataclass(frozen=True)
-class Target:
-    """A bound from issue 13 on one figure, printed PASS/FAIL next to it."""
-
-    figure: str
-    limit: float
-    unit: str
-    meaning: str
-
-
+#: Issue 13's bounds.
 TARGETS = (
     *(
-        Target(f"cold_ratio|{label}", 1.5, "x", f"{label}: cold audit / floor (fetch at 16 in flight + ping)")
+        Bound(f"cold_ratio|{label}", 1.5, "x", f"{label}: cold audit / floor (fetch at 16 in flight + ping)")
         for label in MANIFESTS
     ),
-    *(Target(f"warm_ms|{label}", 50.0, "ms", f"{label}: warm audit, server-side") for label in MANIFESTS),
-    Target(f"text_bytes|{SIZED}", 6000, "B", f"{SIZED}: text block of the audit"),
+    *(Bound(f"warm_ms|{label}", 50.0, "ms", f"{label}: warm audit, server-side") for label in MANIFESTS),
+    Bound(f"text_bytes|{SIZED}", 6000, "B", f"{SIZED}: text block of the audit"),
 )
 
 
@@ -520,18 +520,7 @@ def figures(results: dict[str, Any]) -> dict[str, float]:
 
 
 def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
-    values = figures(results)
-    return [
-        {
-            "target": t.meaning,
-            "figure": t.figure,
-            "value": values[t.figure],
-            "limit": t.limit,
-            "unit": t.unit,
-            "pass": values[t.figure] <= t.limit,
-        }
-        for t in TARGETS
-    ]
+    return verdicts(TARGETS, figures(results))
 
 
 def table(results: dict[str, Any]) -> str:
@@ -563,12 +552,7 @@ def table(results: dict[str, Any]) -> str:
             f"  text block: {t['bytes']:,} bytes ({t['entries']} entries, {t['notes']} notes)",
         ]
     lines.append(f"warm server peak RSS {results['warm']['peak_rss_mb']} MB (both manifests audited)")
-    for verdict in results.get("targets", []):
-        lines.append(
-            f"target: {verdict['target']}: {verdict['value']} {verdict['unit']} <= {verdict['limit']} "
-            f"{verdict['unit']}: {'PASS' if verdict['pass'] else 'FAIL'}"
-        )
-    return "\n".join(lines)
+    return "\n".join(lines + verdict_lines(results))
 
 
 def text_figures(text: str) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -200,6 +202,27 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> None:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ms(seconds: float, digits: int = 1) -> float:
+    return round(seconds * 1000, digits)
+
+
+def spread(values: list[float], digits: int = 1) -> dict[str, float]:
+    return {
+        "p50_ms": ms(statistics.median(values), digits),
+        "p90_ms": ms(percentile(values, 0.90), digits),
+        "p99_ms": ms(percentile(values, 0.99), digits),
+        "max_ms": ms(max(values), digits),
+    }
+
+
+def slowest(by_label: dict[str, list[float]], count: int = 5, digits: int = 1) -> dict[str, float]:
+    """The labels (queries, packages) whose median time is longest: where to look first in a profile."""
+    medians = {label: statistics.median(spent) for label, spent in by_label.items()}
+    return {
+        label: ms(medians[label], digits) for label in sorted(medians, key=medians.__getitem__)[-count:][::-1]
+    }
 
 
 # -- cold: each call against the network floor, interleaved ------------------------------------
@@ -383,6 +406,60 @@ async def warm_stdio(
     }
 
 
+@dataclass(frozen=True)
+class HttpServer:
+    """A server process on `--transport http` (MCP, REST and /healthz on one port), as a replica runs."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+    async def health(self) -> dict[str, Any]:
+        async with httpx.AsyncClient() as client:
+            answer: dict[str, Any] = (await client.get(self.base + "/healthz")).raise_for_status().json()
+        return answer
+
+    async def stats(self) -> dict[str, Any]:
+        """The server's counters (plans, upstream_requests, cache_reads_from_disk, ...)."""
+        stats: dict[str, Any] = (await self.health()).get("stats", {})
+        return stats
+
+
+@asynccontextmanager
+async def http_server(
+    env: dict[str, str], *, stateless: bool = False, log: Path | None = None
+) -> AsyncIterator[HttpServer]:
+    """A server on a free loopback port, once /healthz answers; stopped (SIGTERM) on the way out. It runs
+    from this checkout (cwd: `-m` imports the package found there), its stderr goes to `log` if given."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mode = ["--stateless"] if stateless else []
+    with open(log or os.devnull, "ab") as errors:  # noqa: ASYNC230 - a local file, opened at once
+        process = subprocess.Popen(  # noqa: ASYNC220 - starting the server process does not wait on it
+            [sys.executable, "-m", "mcp_registries", "--transport", "http", *mode, "--port", str(port)],
+            env=server_env(env),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+    server = HttpServer(f"http://127.0.0.1:{port}", process)
+    try:
+        for _ in range(200):
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode} (its stderr: {log})")
+            try:
+                await server.health()
+                break
+            except httpx.TransportError:
+                await anyio.sleep(0.05)
+        else:
+            raise RuntimeError(f"the server did not answer /healthz within 10 s (its stderr: {log})")
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 async def warm_http(
     env: dict[str, str],
     calls: list[tuple[str, dict[str, Any]]],
@@ -391,59 +468,35 @@ async def warm_http(
     tmp: Path,
     upstream: LoopbackUpstream | None,
 ) -> dict[str, Any]:
-    import socket
-    import subprocess
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(  # noqa: ASYNC220 - starting the server process does not wait on it
-        [sys.executable, "-m", "mcp_registries", "--transport", "http", "--port", str(port)],
-        env=server_env({**env, "MCP_REGISTRIES_CACHE_DIR": str(tmp / "http-cache")}),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as probe_client:
-            for _ in range(100):
-                try:
-                    if (await probe_client.get(base + "/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await anyio.sleep(0.1)
-        async with Client(base + "/mcp") as warmer:  # the first calls fetch and parse; later ones must not
+    async with http_server({**env, "MCP_REGISTRIES_CACHE_DIR": str(tmp / "http-cache")}) as server:
+        # The first calls fetch and parse; later ones must not.
+        async with Client(server.base + "/mcp") as warmer:
             for tool, arguments in calls:
                 await call(warmer, tool, arguments)
-        async with httpx.AsyncClient() as probe_client:
-            stats_before = (await probe_client.get(base + "/healthz")).json().get("stats", {})
+        stats_before = await server.stats()
         done = 0
         deadline = 0.0
 
         async def worker(index: int) -> None:
             nonlocal done
-            async with LeanSession(base + "/mcp") as session:
+            async with LeanSession(server.base + "/mcp") as session:
                 while time.perf_counter() < deadline:
                     tool, arguments = calls[done % len(calls)]
                     await session.call(tool, arguments)
                     done += 1
 
         before = upstream.total if upstream else None
-        cpu_before = process_cpu_seconds(process.pid), time.process_time()
+        pid = server.process.pid
+        cpu_before = process_cpu_seconds(pid), time.process_time()
         async with anyio.create_task_group() as group:
             started = time.perf_counter()
             deadline = started + seconds
             for index in range(clients):
                 group.start_soon(worker, index)
         elapsed = time.perf_counter() - started
-        server_cpu = (process_cpu_seconds(process.pid) - cpu_before[0]) / elapsed
+        server_cpu = (process_cpu_seconds(pid) - cpu_before[0]) / elapsed
         client_cpu = (time.process_time() - cpu_before[1]) / elapsed
-        async with httpx.AsyncClient() as probe_client:
-            stats_after = (await probe_client.get(base + "/healthz")).json().get("stats", {})
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stats_after = await server.stats()
     return {
         "clients": clients,
         "calls": done,
@@ -673,6 +726,42 @@ async def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+@dataclass(frozen=True)
+class Bound:
+    """A target of search.py, audit.py or team.py on one figure of its results, printed PASS/FAIL next to it:
+    a ceiling, or a floor when `at_least`."""
+
+    figure: str
+    limit: float
+    unit: str
+    meaning: str
+    at_least: bool = False
+
+
+def verdicts(bounds: Sequence[Bound], values: dict[str, float]) -> list[dict[str, Any]]:
+    """Each bound beside its figure, as `conclude` reads them (results["targets"])."""
+    return [
+        {
+            "target": b.meaning,
+            "figure": b.figure,
+            "value": values[b.figure],
+            "limit": b.limit,
+            "unit": b.unit,
+            "at_least": b.at_least,
+            "pass": values[b.figure] >= b.limit if b.at_least else values[b.figure] <= b.limit,
+        }
+        for b in bounds
+    ]
+
+
+def verdict_lines(results: dict[str, Any]) -> list[str]:
+    return [
+        f"target: {v['target']}: {v['value']} {v['unit']} {'>=' if v['at_least'] else '<='} {v['limit']} "
+        f"{v['unit']}: {'PASS' if v['pass'] else 'FAIL'}"
+        for v in results.get("targets", [])
+    ]
+
+
 def conclude(results: dict[str, Any], name: str, text: str, failures: list[str], enforce: bool) -> int:
     """The end of search.py's and audit.py's runs: results written to results/<name>.json, the table and the
     load printed, missed targets said (and counted as failures only when enforced); the exit status."""
@@ -685,7 +774,10 @@ def conclude(results: dict[str, Any], name: str, text: str, failures: list[str],
     if enforce:
         failures = [
             *failures,
-            *(f"target {v['target']}: {v['value']} > {v['limit']} {v['unit']}" for v in missed),
+            *(
+                f"target {v['target']}: {v['value']} {'<' if v['at_least'] else '>'} {v['limit']} {v['unit']}"
+                for v in missed
+            ),
         ]
     elif missed:
         print(f"{len(missed)} target(s) missed; the exit status ignores them (see --enforce-targets)")

@@ -52,7 +52,6 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,17 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench import conclude, percentile, stdio_server
+from benchmarks.bench import (
+    Bound,
+    conclude,
+    ms,
+    percentile,
+    slowest,
+    spread,
+    stdio_server,
+    verdict_lines,
+    verdicts,
+)
 from mcp_registries.fetching import Fetch
 from mcp_registries.registries.npm_search import search_url
 from mcp_registries.registries.pypi import PyPI
@@ -106,22 +115,13 @@ EXPECTED = [("requests", "requests", "exact"), ("reqeusts", "requests", "similar
 NET_LATENCY_MS = 20
 
 
-@dataclass(frozen=True)
-class Target:
-    """A bound from issue 12 on one figure, printed PASS/FAIL next to it."""
-
-    figure: str
-    limit: float
-    unit: str
-    meaning: str
-
-
+#: Issue 12's bounds.
 TARGETS = (
-    Target("warm_p50_ms", 30.0, "ms", "PyPI search, warm, p50 over the full index"),
-    Target("warm_p99_ms", 100.0, "ms", "PyPI search, warm, p99 over the full index"),
-    Target("cold_beyond_download_s", 2.0, "s", "first search after a cold start, beyond the index download"),
-    Target("peak_rss_mb", 160.0, "MB", "peak RSS with the index loaded and the mix run"),
-    Target("npm_ratio", 1.2, "x", f"npm search call / raw fetch + ping ({NET_LATENCY_MS} ms away, cold)"),
+    Bound("warm_p50_ms", 30.0, "ms", "PyPI search, warm, p50 over the full index"),
+    Bound("warm_p99_ms", 100.0, "ms", "PyPI search, warm, p99 over the full index"),
+    Bound("cold_beyond_download_s", 2.0, "s", "first search after a cold start, beyond the index download"),
+    Bound("peak_rss_mb", 160.0, "MB", "peak RSS with the index loaded and the mix run"),
+    Bound("npm_ratio", 1.2, "x", f"npm search call / raw fetch + ping ({NET_LATENCY_MS} ms away, cold)"),
 )
 
 
@@ -255,25 +255,6 @@ async def search(client: Client, registry: str, query: str) -> dict[str, Any]:
         raise RuntimeError(f"search {registry} {query!r}: {result.content[0].text}")  # type: ignore[union-attr]
     answer: dict[str, Any] = result.structured_content
     return answer
-
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": ms(statistics.median(values)),
-        "p90_ms": ms(percentile(values, 0.90)),
-        "p99_ms": ms(percentile(values, 0.99)),
-        "max_ms": ms(max(values)),
-    }
-
-
-def slowest(by_query: dict[str, list[float]], count: int = 5) -> dict[str, float]:
-    """The queries whose median time is longest: where to look first in a profile."""
-    medians = {query: statistics.median(spent) for query, spent in by_query.items()}
-    return {query: ms(medians[query]) for query in sorted(medians, key=medians.__getitem__)[-count:][::-1]}
 
 
 def cache_env(directory: Path, upstream: LoopbackUpstream | None = None) -> dict[str, str]:
@@ -561,18 +542,7 @@ def figures(results: dict[str, Any]) -> dict[str, float]:
 
 
 def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
-    values = figures(results)
-    return [
-        {
-            "target": t.meaning,
-            "figure": t.figure,
-            "value": values[t.figure],
-            "limit": t.limit,
-            "unit": t.unit,
-            "pass": values[t.figure] <= t.limit,
-        }
-        for t in TARGETS
-    ]
+    return verdicts(TARGETS, figures(results))
 
 
 def checks(results: dict[str, Any], answers: dict[str, dict[str, Any]]) -> list[str]:
@@ -637,12 +607,7 @@ def table(results: dict[str, Any]) -> str:
             for where, x in (("loopback", n), (f"{NET_LATENCY_MS} ms away", results["npm_net"]))
         ),
     ]
-    for verdict in results.get("targets", []):
-        lines.append(
-            f"target: {verdict['target']}: {verdict['value']} {verdict['unit']} <= {verdict['limit']} "
-            f"{verdict['unit']}: {'PASS' if verdict['pass'] else 'FAIL'}"
-        )
-    return "\n".join(lines)
+    return "\n".join(lines + verdict_lines(results))
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The benchmark's quick mode, as CI runs it: loopback upstream only, counts not clocks."""
+"""The benchmarks' quick modes, as CI runs them: loopback upstream only, counts not clocks."""
 
 from __future__ import annotations
 
@@ -6,22 +6,29 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_benchmark_quick_mode_holds_single_flight_and_warm_hits() -> None:
-    """bench.py --quick exits 0: one upstream request for 50 identical cold calls, none for warm calls."""
+def quick(script: str, written: str, timeout: float) -> dict[str, Any]:
+    """Run benchmarks/<script> --quick, which must exit 0, and read the results it wrote."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick"],
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick"],
         capture_output=True,
         text=True,
         check=False,
-        timeout=300,
+        timeout=timeout,
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads((ROOT / "benchmarks" / "results" / "quick.json").read_text())
+    results: dict[str, Any] = json.loads((ROOT / "benchmarks" / "results" / written).read_text())
+    return results
+
+
+def test_benchmark_quick_mode_holds_single_flight_and_warm_hits() -> None:
+    """bench.py --quick exits 0: one upstream request for 50 identical cold calls, none for warm calls."""
+    results = quick("bench.py", "quick.json", timeout=300)
     assert results["single_flight"]["upstream_requests"] == 1
     # CI stays free of timing thresholds: the quick mode judges no clock.
     assert "targets" not in results and "cold" not in results
@@ -34,16 +41,7 @@ def test_benchmark_quick_mode_holds_single_flight_and_warm_hits() -> None:
 
 def test_search_benchmark_quick_mode_finds_names_and_stays_warm() -> None:
     """search.py --quick exits 0: searches find what they must, warm calls and a restart go upstream for nothing."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "search.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads((ROOT / "benchmarks" / "results" / "search-quick.json").read_text())
+    results = quick("search.py", "search-quick.json", timeout=120)
     # CI stays free of timing thresholds: the quick mode judges no clock.
     assert "targets" not in results
     assert results["warm"]["calls"] > 0 and results["warm"]["upstream_requests_during_timed_calls"] == 0
@@ -55,16 +53,7 @@ def test_search_benchmark_quick_mode_finds_names_and_stays_warm() -> None:
 def test_audit_benchmark_quick_mode_fetches_each_document_once_and_stays_warm() -> None:
     """audit.py --quick exits 0: a cold audit fetches exactly the floor's documents and asks OSV once; warm
     audits go upstream for nothing; no audit or entry is an error."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "audit.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=180,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads((ROOT / "benchmarks" / "results" / "audit-quick.json").read_text())
+    results = quick("audit.py", "audit-quick.json", timeout=180)
     # CI stays free of timing thresholds: the quick mode judges no clock.
     assert "targets" not in results
     for label, manifest in results["manifests"].items():
