@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .redis_server import server_binary
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -64,3 +66,24 @@ def test_audit_benchmark_quick_mode_fetches_each_document_once_and_stays_warm() 
         assert results["text"][label]["counted"] == manifest["dependencies"]
         assert 0 < results["text"][label]["entries"] <= manifest["dependencies"]
         assert results["cold"][label]["peak_rss_mb"] > 0
+
+
+def test_team_benchmark_quick_mode_fetches_once_across_replicas() -> None:
+    """team.py --quick exits 0: 30 concurrent cold calls over three replicas sharing Redis make one upstream
+    request; a second replica's first calls are Redis hits that fetch nothing; warm calls fetch nothing."""
+    server_binary()  # a skip without redis-server or valkey-server (a failure under CI, which installs one)
+    results = quick("team.py", "team-quick.json", timeout=240)
+    # CI stays free of timing thresholds: the quick mode judges no clock.
+    assert "targets" not in results
+    assert results["single_flight"]["upstream_requests"] == 1
+    hits = results["redis_hits"]
+    assert hits["calls"] > 0 and hits["replica_a_upstream_requests"] > 0
+    assert hits["replica_b_upstream_requests"] == hits["loopback_requests_during_b_rounds"] == 0
+    # Each call of a new replica, its untimed first one included, read one record from Redis.
+    assert hits["replica_b_redis_reads"] == hits["calls"] + hits["rounds"]
+    for label in ("redis", "disk"):
+        assert results["warm"][label]["upstream_requests"] == results["warm"][label]["plans"] == 0
+    load = results["throughput"]
+    assert load["calls"] > 0 and load["answers_not_200"] == 0
+    assert load["upstream_requests_during_load"] == load["loopback_requests_during_load"] == 0
+    assert set(results["cache_states"].values()) == {"ok"}
