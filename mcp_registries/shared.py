@@ -25,6 +25,7 @@ than 101 ms on loopback; small values gain little).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -174,7 +175,8 @@ class RedisCache:
             # Another replica may have stored the answer between this one's miss and its claim.
             entry = await self.get(key)
             if entry is not None and entry.fresh:
-                await _SharedLead(self, key, lock, granted=True).release()
+                with contextlib.suppress(LockError, *_FAILURES):
+                    await self._call(lock.release())
                 self.stats["follows"] += 1
                 return _SharedLead(self, key, lock, granted=False, found=entry)
         self.stats["leads" if granted else "follows"] += 1
@@ -257,7 +259,7 @@ class _SharedLead:
         try:
             while await self.cache._call(self.lock.locked()) and time.monotonic() < deadline:
                 await asyncio.sleep(pause)
-                pause = min(pause * 1.5, 0.05)
+                pause = min(pause * 1.5, 0.02)
         except _FAILURES as exc:
             self.cache._failed(exc)
             return None
