@@ -16,8 +16,9 @@ from .models import TreePackage, TreeResult, TreeRoot, TreeUnresolved
 from .operations import Query
 from .resolution import Resolution
 
-#: Unresolved edges listed in a default answer (the rest are counted).
+#: Unresolved edges and duplicated names listed in a default answer past the budget (the rest are counted).
 UNRESOLVED_SHOWN = 20
+DUPLICATES_SHOWN = 10
 
 
 def tree_result(resolution: Resolution, query: Query) -> TreeResult:
@@ -69,7 +70,8 @@ def tree_result(resolution: Resolution, query: Query) -> TreeResult:
 
 
 def _fit(result: TreeResult, query: Query) -> TreeResult:
-    """A default answer past the budget: fewer unresolved edges, then fewer rows of the page, each counted."""
+    """A default answer past the budget: fewer unresolved edges and duplicated names, then fewer rows of the
+    page, each counted."""
     if "page_size" in query.given or size(result) <= LIMIT:
         return result
     notes = [*result.notes]
@@ -80,7 +82,14 @@ def _fit(result: TreeResult, query: Query) -> TreeResult:
             f"(the first {UNRESOLVED_SHOWN} are); a page_size of your choice lists them all"
         )
         unresolved = unresolved[:UNRESOLVED_SHOWN]
-    fitted = result.model_copy(update={"unresolved": unresolved, "notes": notes})
+    duplicates = result.duplicates
+    if len(duplicates) > DUPLICATES_SHOWN:
+        notes.append(
+            f"{len(duplicates) - DUPLICATES_SHOWN} more names resolved to several versions are counted, not listed; "
+            "their versions are among the packages (a page_size of your choice lists them all)"
+        )
+        duplicates = dict(list(duplicates.items())[:DUPLICATES_SHOWN])
+    fitted = result.model_copy(update={"unresolved": unresolved, "duplicates": duplicates, "notes": notes})
     rows = list(fitted.packages)
     # Halve, then add back one at a time: a few size() calls, not one per row.
     keep = len(rows)
