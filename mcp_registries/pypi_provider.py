@@ -228,7 +228,10 @@ class Chooser:
 
     target: Version
     _python: dict[str, bool] = field(default_factory=dict)
-    _versions: dict[str, list[tuple[Version, str]]] = field(default_factory=dict)
+    #: Per index: its versions, newest first, that the target Python may install (by their files).
+    _admitted: dict[str, dict[Version, str]] = field(default_factory=dict)
+    #: Per index and merged specifier: the answer (the resolver asks the same question many times).
+    _applicable: dict[tuple[str, str], list[tuple[Version, str]]] = field(default_factory=dict)
 
     def admits(self, requires_python: str | None) -> bool:
         if not requires_python:
@@ -242,16 +245,22 @@ class Chooser:
         return known
 
     def applicable(self, index: PackageIndex, specifier: SpecifierSet) -> list[tuple[Version, str]]:
-        versions = self._versions.get(index.name)
-        if versions is None:
-            versions = self._versions[index.name] = parsed_versions(index)
-        python = index.requires_python
-        seen = {v: raw for v, raw in versions if self.admits(python.get(raw))}
-        chosen = list(specifier.filter(seen))
+        key = (index.name, str(specifier))
+        found = self._applicable.get(key)
+        if found is not None:
+            return found
+        admitted = self._admitted.get(index.name)
+        if admitted is None:
+            python = index.requires_python
+            admitted = {v: raw for v, raw in parsed_versions(index) if self.admits(python.get(raw))}
+            self._admitted[index.name] = admitted
+        chosen = list(specifier.filter(admitted))
         yanks = index.yanks
-        every_yanked = all(seen[v] in yanks for v in chosen)
-        keep_yanked = every_yanked and pinned(specifier)
-        return [(v, seen[v]) for v in chosen if keep_yanked or seen[v] not in yanks]
+        keep_yanked = pinned(specifier) and all(admitted[v] in yanks for v in chosen)
+        found = self._applicable[key] = [
+            (v, admitted[v]) for v in chosen if keep_yanked or admitted[v] not in yanks
+        ]
+        return found
 
 
 # -- documents, fetched on the event loop ------------------------------------------------------------
@@ -577,7 +586,7 @@ class Provider(AbstractProvider[Req, Cand, str]):
             if (req.name, raw) in self.findings.skipped
         ]
         if len(python) + sum("Python" in s for s in skipped) == len(matching):
-            return f"every release of {index.name} that matches{wanted} requires another Python"
+            return f"every release of {index.name} that matches{wanted} requires another Python than {self.chooser.target}"
         if all(raw in index.yanks for raw in matching):
             return f"every release of {index.name} that matches{wanted} is yanked (pin one with == to use it)"
         if all(raw in index.prereleases for raw in matching):
