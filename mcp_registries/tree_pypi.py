@@ -25,7 +25,8 @@ from resolvelib import ResolutionImpossible, ResolutionTooDeep
 from resolvelib.resolvers import Resolution as Run
 
 from .errors import InvalidArgument, VersionNotFound
-from .pypi_provider import Cand, Chooser, Fetcher, Provider, Reporter, Req, Slot, Stopped
+from .pypi_provider import Fetcher, Provider, Reporter, Slot, Stopped
+from .pypi_rules import Cand, Chooser, Req
 from .registries.base import PackageIndex
 from .resolution import MAX_PACKAGES, Lookups, Resolution, Resolved, Unresolved
 
