@@ -85,7 +85,10 @@ class Package:
 
 
 def satisfies(package: Package, wanted: Wanted) -> bool:
-    return wanted.spec is not None and package.name == wanted.package and admits(wanted.spec, package.version)
+    """Whether the package in the folder `wanted.key` serves the edge: by version alone, whatever package it is
+    (arborist's Edge.satisfiedBy and dep-valid.js: an alias of `react-loadable` to another package serves a
+    `react-loadable@*` peer)."""
+    return wanted.spec is not None and admits(wanted.spec, package.version)
 
 
 class Edge:
@@ -340,18 +343,50 @@ class Tree:
         other = parent.parent.resolve(node.key)
         if other is None:
             return
-        same = other.package.version == node.package.version
+        same = other.package is node.package
         if same or (
             self.can_replace(node, other.package)
             and semver_key(other.package.version) > semver_key(node.package.version)
         ):
             self.detach(node)
 
-    def can_replace(self, current: Node, package: Package) -> bool:
-        """Whether `package` satisfies every dependent of `current` but those inside it."""
-        return all(
-            edge.source.within(current) or satisfies(package, edge.wanted) for edge in self.edges_in(current)
+    def can_replace(self, current: Node, package: Package, peers: set[str] | None = None) -> bool:
+        """Whether `package` satisfies every dependent of `current` but those inside it (and its sibling
+        peers named in `peers`, replaced along with it)."""
+        return package.name == current.package.name and all(
+            edge.source.within(current)
+            or satisfies(package, edge.wanted)
+            or bool(
+                peers
+                and edge.wanted.peer
+                and edge.source.parent is current.parent
+                and edge.source.key in peers
+            )
+            for edge in self.edges_in(current)
         )
+
+    def peer_entry_sets(self, node: Node) -> dict[Edge, list[Node]]:
+        """The edges that bring each group of peers `node` belongs to, with the group each brings
+        (arborist's peer-entry-sets.js)."""
+        union = [node]
+        for member in union:
+            linked = [e.target() for e in member.edges.values() if e.wanted.peer and e.valid()]
+            linked += [e.source for e in self.edges_in(member) if e.wanted.peer and e.valid()]
+            union += [n for n in linked if n is not None and n not in union]
+        entries: dict[Edge, list[Node]] = {}
+        for peer in union:
+            for edge in self.edges_in(peer):
+                if not edge.valid() or (edge.wanted.peer and edge.source.parent is not None):
+                    continue
+                group = [peer]
+                for member in group:
+                    for out in member.edges.values():
+                        found = out.target() if out.wanted.peer and out.valid() else None
+                        if found is not None and found not in group:
+                            group.append(found)
+                if node in group:
+                    entries[edge] = group
+        return entries
 
 
 class _Check:
@@ -424,7 +459,42 @@ class _Check:
             return "conflict"
         if not edge.wanted.peer and self.target is edge.source:
             return self._with_peers("replace")
-        return "conflict"
+        return self._with_peers("replace") if self._displaceable(current) else "conflict"
+
+    def _displaceable(self, current: Node) -> bool:
+        """A peer at its deepest place may still replace `current` when each group of peers `current` belongs
+        to can be replaced by this peer set, or can be placed again deeper, under whatever brought it."""
+        members = self.peers.members
+        for entry, group in self.tree.peer_entry_sets(current).items():
+            if entry is self.edge or entry is self.peers.entry:
+                continue
+            entry_node = entry.target()
+            assert entry_node is not None
+            substitute = members.get(entry_node.key)
+            if substitute is not None and self.tree.can_replace(entry_node, substitute.package, set(members)):
+                continue
+            if substitute is None and self._clobbers(entry_node):
+                continue
+            for peer in group:
+                deepest = deepest_target(entry.source, peer.key)
+                if self.target is deepest or self.target.within(deepest):
+                    return False
+        return True
+
+    def _clobbers(self, entry_node: Node) -> bool:
+        """Whether every peer reachable from `entry_node` that this peer set also has is satisfied by it."""
+        walk = [entry_node]
+        for node in walk:
+            for edge in node.edges.values():
+                if not edge.wanted.peer or not edge.valid():
+                    continue
+                substitute = self.peers.members.get(edge.key)
+                if substitute is None:
+                    if (found := edge.target()) is not None and found not in walk:
+                        walk.append(found)
+                elif not satisfies(substitute.package, edge.wanted):
+                    return False
+        return True
 
     def _with_peers(self, verdict: Verdict) -> Verdict:
         """`verdict` when each peer fetched with the dependency can go at (or above) the target too."""
