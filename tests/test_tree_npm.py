@@ -36,7 +36,7 @@ from mcp_registries.resolution import Resolution
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 from mcp_registries.tree_npm import IN_FLIGHT, resolve_npm
-from mcp_registries.tree_npm_placement import collation
+from mcp_registries.tree_npm_nodes import collation
 
 from .conftest import parse_packument
 from .npm_lock import DATA, Recording, file_stem, lock_set, locked, npm_over, run_npm
