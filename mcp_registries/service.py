@@ -421,9 +421,13 @@ class _Lookups:
         self.service, self.registry = service, registry
 
     async def index(self, name: str) -> PackageIndex:
-        return (await self.service._index(self.registry, name))[0].index
+        # A name from an upstream document passes the same grammar as one a caller typed.
+        return (await self.service._index(self.registry, self.registry.check_name(name)))[0].index
 
     async def manifest(self, name: str, version: str) -> VersionDoc:
+        # The latest version's document comes with the index: a mirror without its metadata file still
+        # gives its requirements there.
+        name = self.registry.check_name(name)
         bundle, _ = await self.service._index(self.registry, name)
         return (await self.service._doc_for(self.registry, bundle, name, version))[0]
 
