@@ -1,4 +1,4 @@
-"""Property tests over the eight tools: hostile arguments get an answer or one short sentence, never a
+"""Property tests over the nine tools: hostile arguments get an answer or one short sentence, never a
 crash or a traceback, and never a request outside the configured bases, for a rejected name, query or
 manifest, for a package the arguments do not name, or in a shape the registries do not document.
 
