@@ -52,11 +52,8 @@ sees the event loop's thread only: TLS set-up and cache reads and writes run in 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
 import statistics
 import sys
 import tempfile
@@ -83,6 +80,7 @@ from benchmarks.bench import (
     last_header,
     ms,
     peak_rss_mb,
+    profile,
     repeated,
     server_pid,
     stdio_server,
@@ -95,7 +93,6 @@ from mcp_registries.manifests import read_manifest
 from mcp_registries.registries.base import Registry
 from mcp_registries.registries.npm import Npm
 from mcp_registries.registries.pypi import PyPI
-from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 from tests.upstream import Exchange, LoopbackUpstream, reply
 
@@ -402,42 +399,6 @@ async def cold(
     }
 
 
-# -- profile: the same Service in this process, under cProfile -------------------------------------------
-
-
-async def profile(
-    manifests: list[Manifest], settings: dict[str, Any], tmp: Path, calls: int
-) -> dict[str, Any]:
-    """A cold audit (empty cache) then `calls` warm ones of each manifest, each under cProfile; the top
-    functions by own time go to stdout, the whole profiles to benchmarks/results/audit-profile-*.pstats."""
-    found: dict[str, Any] = {}
-    for manifest in manifests:
-        service = Service(
-            Settings.model_validate({**settings, "cache_dir": tmp / f"profile-{manifest.registry}"})
-        )
-        try:
-            arguments = {"manifest": manifest.text}
-            for phase, repeats in (("cold", 1), ("warm", calls)):
-                profiler = cProfile.Profile()
-                times = []
-                for _ in range(repeats):
-                    started = time.perf_counter()
-                    profiler.enable()
-                    await service.call("audit", arguments)
-                    profiler.disable()
-                    times.append(time.perf_counter() - started)
-                name = f"audit-profile-{manifest.registry}-{phase}.pstats"
-                profiler.dump_stats(RESULTS / name)
-                out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
-                found[f"{manifest.label} {phase}"] = {"p50_ms": ms(statistics.median(times)), "pstats": name}
-                print(f"== {manifest.label}, {phase}: p50 {ms(statistics.median(times))} ms (under cProfile)")
-                print("\n".join(out.getvalue().splitlines()[6:]))
-        finally:
-            await service.aclose()
-    return found
-
-
 # -- report ------------------------------------------------------------------------------------------------
 
 
@@ -543,7 +504,8 @@ async def run(args: argparse.Namespace) -> int:
             results["cold"] = await cold(manifests, env, upstream, args.rounds, args.gap, tmp, failures)
             if args.profile:
                 settings = {**bases, "osv_url": osv_url}
-                results["profile"] = await profile(manifests, settings, tmp, args.warm_calls)
+                calls = {m.label: ("audit", {"manifest": m.text}) for m in manifests}
+                results["profile"] = await profile("audit", settings, calls, tmp, args.warm_calls)
     finally:
         upstream.close()
         if relay is not None:

@@ -18,8 +18,12 @@ leaves, so an exit status that followed it would fail for the neighbours' load. 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
+import re
 import socket
 import statistics
 import subprocess
@@ -40,6 +44,8 @@ from mcp import Client, StdioServerParameters
 ROOT = Path(__file__).resolve().parents[1]
 # The tests' loopback fake upstream (standard library only) serves the benchmarks too.
 sys.path.insert(0, str(ROOT))
+from mcp_registries.service import Service
+from mcp_registries.settings import Settings
 from tests.upstream import Exchange, LoopbackUpstream, delayed, reply, throttled
 
 DATA = ROOT / "tests" / "data"
@@ -580,6 +586,43 @@ class LeanSession:
 def process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- profile: a server's own Service in this process, under cProfile -------------------------------------
+
+
+async def profile(
+    name: str, settings: dict[str, Any], calls: dict[str, tuple[str, dict[str, Any]]], tmp: Path, repeats: int
+) -> dict[str, Any]:
+    """Each labelled call (tool, arguments) on a new Service with an empty cache: a cold call then `repeats`
+    warm ones, each phase under cProfile. The top functions by own time go to stdout, the whole profiles to
+    benchmarks/results/<name>-profile-<label>-<phase>.pstats. cProfile sees the event loop's thread only:
+    TLS set-up, cache reads and writes, and whatever a tool runs in a worker thread are not in it."""
+    found: dict[str, Any] = {}
+    RESULTS.mkdir(exist_ok=True)
+    for label, (tool, arguments) in calls.items():
+        slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+        service = Service(Settings.model_validate({**settings, "cache_dir": tmp / f"profile-{slug}"}))
+        try:
+            for phase, count in (("cold", 1), ("warm", repeats)):
+                profiler = cProfile.Profile()
+                times = []
+                for _ in range(count):
+                    started = time.perf_counter()
+                    profiler.enable()
+                    await service.call(tool, arguments)
+                    profiler.disable()
+                    times.append(time.perf_counter() - started)
+                stats = f"{name}-profile-{slug}-{phase}.pstats"
+                profiler.dump_stats(RESULTS / stats)
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+                found[f"{label} {phase}"] = {"p50_ms": ms(statistics.median(times)), "pstats": stats}
+                print(f"== {label}, {phase}: p50 {ms(statistics.median(times))} ms (under cProfile)")
+                print("\n".join(out.getvalue().splitlines()[6:]))
+        finally:
+            await service.aclose()
+    return found
 
 
 # -- the mirror's documents: relayed on loopback (a census of what a server fetches), and fetched raw ------

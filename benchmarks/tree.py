@@ -5,6 +5,8 @@ of resolving a tree of over 500 packages.
     python benchmarks/tree.py                    # this machine's mirror (the default public URLs reach it)
     python benchmarks/tree.py --quick            # CI smoke: loopback only, recorded documents, counts not clocks
     python benchmarks/tree.py --enforce-targets  # exit 1 when a target is missed too
+    python benchmarks/tree.py --profile          # also a cold and a warm tree of each (react-scripts too)
+                                                 # under cProfile, in this process with the server's Service
 
 Servers are real stdio subprocesses started by bench.py's `stdio_server`, importing this checkout's package
 (checked: the one the venv installs may be another checkout's), with OSV off (`tree` never asks it). The
@@ -63,6 +65,7 @@ from benchmarks.bench import (
     last_header,
     ms,
     peak_rss_mb,
+    profile,
     repeated,
     server_pid,
     stdio_server,
@@ -435,7 +438,7 @@ def described(answer: dict[str, Any]) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = [f"upstream: {results['upstream']}"]
+    lines = [f"upstream: {results['upstream']}; servers import {results['server_package']}"]
     for case in CASES:
         s = results["census"][case.label]
         lines += [
@@ -505,12 +508,22 @@ async def run(args: argparse.Namespace) -> int:
             tmp = Path(directory)
             results["census"] = await census(CASES, upstream, relay, args.warm_calls, tmp, failures)
             await pair(CASES, upstream, results["census"], tmp, failures)
+            # Where the servers imported the package from (stdio_server checked it is this checkout's).
+            results["server_package"] = (tmp / "census.pid").read_text().split(maxsplit=1)[1]
             if not args.quick:
                 floors = {label: row["floor"] for label, row in results["census"].items()}
                 results["cold"] = await cold(
                     CASES, floors, args.rounds, args.warm_calls, args.gap, tmp, failures
                 )
                 results["memory"] = await memory(BIG, min(args.warm_calls, 3), tmp, failures)
+            if args.profile:
+                # The mirror (or in --quick, the loopback and its recorded documents), as the servers asked.
+                settings: dict[str, Any] = {"osv_enabled": False}
+                if args.quick:
+                    settings |= {**upstream.bases(), "pypi_files_url": upstream.url + "files/"}
+                profiled = CASES if args.quick else (*CASES, BIG)
+                calls = {case.label: ("tree", case.arguments) for case in profiled}
+                results["profile"] = await profile("tree", settings, calls, tmp, args.warm_calls)
     finally:
         upstream.close()
         if relay is not None:
@@ -541,6 +554,9 @@ def main() -> int:
         type=float,
         default=1.5,
         help="seconds of pause before each timed cold step, so DNS bursts do not queue (default 1.5)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile a cold and warm tree of each in this process"
     )
     parser.add_argument(
         "--enforce-targets",
