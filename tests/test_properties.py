@@ -342,9 +342,9 @@ def assert_requests_safe(
             assert unquote(value) not in {".", ".."}, url
         if searching:
             assert registry == "pypi" and unquote(match["name"]) in named_by(result), url
-        elif Operation(operation) is Operation.TREE and url != sent[0]:
-            # A tree's other documents are its dependencies', named by the documents it read: the shape and
-            # the escaping above are what holds; what the caller typed is only in the first.
+        elif Operation(operation) is Operation.TREE:
+            # A tree's documents are the root's (unless cached by an earlier example) and its dependencies',
+            # named by the documents it read: the shape and the escaping above are what holds for them all.
             pass
         else:
             assert unquote(match["name"]) == expected_name(registry, arguments["name"]), url
