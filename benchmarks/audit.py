@@ -52,15 +52,11 @@ sees the event loop's thread only: TLS set-up and cache reads and writes run in 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from collections import Counter
@@ -71,17 +67,22 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import anyio
-import httpx
 from mcp import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.bench import (
+    STALL,
     Bound,
+    Relay,
     conclude,
+    fetch_floor,
+    last_header,
+    ms,
     peak_rss_mb,
-    percentile,
-    process_cpu_seconds,
+    profile,
+    repeated,
+    server_pid,
     stdio_server,
     verdict_lines,
     verdicts,
@@ -92,7 +93,6 @@ from mcp_registries.manifests import read_manifest
 from mcp_registries.registries.base import Registry
 from mcp_registries.registries.npm import Npm
 from mcp_registries.registries.pypi import PyPI
-from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 from tests.upstream import Exchange, LoopbackUpstream, reply
 
@@ -115,8 +115,6 @@ FLAGGED = {
 #: Templates --quick serves for every npm and PyPI name, renamed.
 NPM_TEMPLATE = DATA / "npm" / "react.json"
 PYPI_TEMPLATE = DATA / "pypi" / "requests.json"
-#: A request of the floor this slow waited out the resolver's 5 s timeout (resolv.conf's default).
-STALL = 4.5
 MIRROR = {"npm_url": "https://registry.npmjs.org/", "pypi_url": "https://pypi.org/"}
 
 
@@ -203,33 +201,6 @@ def querybatch(records: dict[str, bytes]) -> Callable[[Exchange], None]:
     return behave
 
 
-class Relay:
-    """The mirror's answer for the same path and Accept header, fetched once and kept."""
-
-    def __init__(self, origins: dict[str, str]) -> None:
-        self.origins = origins  # loopback path prefix -> mirror base
-        self.client = httpx.Client(timeout=60, headers={"Accept-Encoding": "gzip"})
-        self.kept: dict[tuple[str, str], tuple[int, bytes, str]] = {}
-        self.lock = threading.Lock()
-
-    def __call__(self, ex: Exchange) -> None:
-        prefix = max((p for p in self.origins if ex.path.startswith(p)), key=len)
-        key = (self.origins[prefix] + ex.path[len(prefix) :], ex.header("Accept") or "*/*")
-        with self.lock:
-            kept = self.kept.get(key)
-        if kept is None:
-            response = self.client.get(key[0], headers={"Accept": key[1]})
-            kept = (response.status_code, response.content, response.headers.get("content-type", ""))
-            with self.lock:
-                self.kept[key] = kept
-        status, body, kind = kept
-        ex.send(status, body, {"Content-Type": kind or "application/json"})
-
-    def close(self) -> None:
-        self.client.close()
-        self.kept.clear()
-
-
 def renamed_npm(template: Path) -> Callable[[Exchange], None]:
     document = json.loads(template.read_bytes())
 
@@ -290,35 +261,6 @@ async def audit(client: Client, manifest: Manifest) -> Audited:
     return Audited(spent, text, False, dict(Counter(e["status"] for e in entries)), errors)
 
 
-async def floor(manifest: Manifest, client: Client) -> tuple[float, int, int]:
-    """The manifest's documents fetched at most IN_FLIGHT at a time by a new raw client (new connections,
-    as a new server process opens), then one ping of the server: (seconds, body bytes, requests that
-    took STALL seconds or more: a lost DNS answer waited out)."""
-    limiter = anyio.CapacityLimiter(IN_FLIGHT)
-    received = stalls = 0
-
-    async def one(raw: httpx.AsyncClient, fetch: Fetch) -> None:
-        nonlocal received, stalls
-        async with limiter:
-            started = time.perf_counter()
-            response = await raw.get(fetch.url, headers={"Accept": fetch.accept})
-            response.raise_for_status()
-            received += len(response.content)
-            stalls += time.perf_counter() - started >= STALL
-
-    async with httpx.AsyncClient(timeout=60, headers={"Accept-Encoding": "gzip"}) as raw:
-        started = time.perf_counter()
-        async with anyio.create_task_group() as group:
-            for fetch in manifest.fetches:
-                group.start_soon(one, raw, fetch)
-        await client.send_ping()
-        return time.perf_counter() - started, received, stalls
-
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
-
-
 def osv_hits(upstream: LoopbackUpstream) -> Counter[str]:
     return Counter({p: n for p, n in upstream.hits.items() if p.startswith("/osv/")})
 
@@ -342,10 +284,7 @@ async def census_and_warm(
             fetched = Counter(upstream.hits) - hits
             expected = {urlsplit(f.url).path: f.accept for f in planned(manifest.text, bases)[2]}
             registry = {p: n for p, n in fetched.items() if not p.startswith("/osv/")}
-            accepts = {
-                p: next((v for k, v in upstream.headers[p][-1].items() if k.lower() == "accept"), None)
-                for p in registry
-            }
+            accepts = {p: last_header(upstream, p, "Accept") for p in registry}
             census[manifest.label] = {
                 "registry_requests": sum(registry.values()),
                 "floor_documents": len(expected),
@@ -370,30 +309,18 @@ async def census_and_warm(
             await audit(client, manifest)
         for manifest in manifests:
             before = upstream.total
-            times: list[float] = []
-            pings: list[float] = []
-            cpu = process_cpu_seconds(int(pidfile.read_text().split()[0]))
-            for _ in range(calls):
+
+            async def timed(manifest: Manifest = manifest) -> float:
                 answer = await audit(client, manifest)
-                times.append(answer.seconds)
                 check(manifest.label, "warm audit", answer, failures)
-                started = time.perf_counter()
-                await client.send_ping()
-                pings.append(time.perf_counter() - started)
-            cpu = process_cpu_seconds(int(pidfile.read_text().split()[0])) - cpu
+                texts[manifest.label] = answer.text
+                return answer.seconds
+
+            warm[manifest.label] = await repeated(client, server_pid(pidfile), calls, timed)
             went = upstream.total - before
             if went:
                 failures.append(f"{manifest.label}: warm audits made {went} upstream request(s)")
-            texts[manifest.label] = answer.text
-            warm[manifest.label] = {
-                "calls": calls,
-                "call_p50_ms": ms(statistics.median(times)),
-                "call_p90_ms": ms(percentile(times, 0.9)),
-                "ping_p50_ms": ms(statistics.median(pings)),
-                "server_side_ms": ms(statistics.median(times) - statistics.median(pings)),
-                "server_cpu_ms_per_call": ms(cpu / calls),
-                "upstream_requests_during_timed_calls": went,
-            }
+            warm[manifest.label]["upstream_requests_during_timed_calls"] = went
         warm["peak_rss_mb"] = round(peak_rss_mb(pidfile), 1)
     return census, warm, texts
 
@@ -445,7 +372,8 @@ async def cold(
                         )
 
                 async def baseline(client: Client = client, manifest: Manifest = manifest) -> None:
-                    spent, received[manifest.label], stalled = await floor(manifest, client)
+                    documents = [(f.url, f.accept) for f in manifest.fetches]
+                    spent, received[manifest.label], stalled = await fetch_floor(documents, IN_FLIGHT, client)
                     manifest.floors.append(spent)
                     stalls[manifest.label] += stalled
 
@@ -469,42 +397,6 @@ async def cold(
         }
         for m in manifests
     }
-
-
-# -- profile: the same Service in this process, under cProfile -------------------------------------------
-
-
-async def profile(
-    manifests: list[Manifest], settings: dict[str, Any], tmp: Path, calls: int
-) -> dict[str, Any]:
-    """A cold audit (empty cache) then `calls` warm ones of each manifest, each under cProfile; the top
-    functions by own time go to stdout, the whole profiles to benchmarks/results/audit-profile-*.pstats."""
-    found: dict[str, Any] = {}
-    for manifest in manifests:
-        service = Service(
-            Settings.model_validate({**settings, "cache_dir": tmp / f"profile-{manifest.registry}"})
-        )
-        try:
-            arguments = {"manifest": manifest.text}
-            for phase, repeats in (("cold", 1), ("warm", calls)):
-                profiler = cProfile.Profile()
-                times = []
-                for _ in range(repeats):
-                    started = time.perf_counter()
-                    profiler.enable()
-                    await service.call("audit", arguments)
-                    profiler.disable()
-                    times.append(time.perf_counter() - started)
-                name = f"audit-profile-{manifest.registry}-{phase}.pstats"
-                profiler.dump_stats(RESULTS / name)
-                out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
-                found[f"{manifest.label} {phase}"] = {"p50_ms": ms(statistics.median(times)), "pstats": name}
-                print(f"== {manifest.label}, {phase}: p50 {ms(statistics.median(times))} ms (under cProfile)")
-                print("\n".join(out.getvalue().splitlines()[6:]))
-        finally:
-            await service.aclose()
-    return found
 
 
 # -- report ------------------------------------------------------------------------------------------------
@@ -612,7 +504,8 @@ async def run(args: argparse.Namespace) -> int:
             results["cold"] = await cold(manifests, env, upstream, args.rounds, args.gap, tmp, failures)
             if args.profile:
                 settings = {**bases, "osv_url": osv_url}
-                results["profile"] = await profile(manifests, settings, tmp, args.warm_calls)
+                calls = {m.label: ("audit", {"manifest": m.text}) for m in manifests}
+                results["profile"] = await profile("audit", settings, calls, tmp, args.warm_calls)
     finally:
         upstream.close()
         if relay is not None:

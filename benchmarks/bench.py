@@ -18,13 +18,18 @@ leaves, so an exit status that followed it would fail for the neighbours' load. 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
+import re
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -39,7 +44,9 @@ from mcp import Client, StdioServerParameters
 ROOT = Path(__file__).resolve().parents[1]
 # The tests' loopback fake upstream (standard library only) serves the benchmarks too.
 sys.path.insert(0, str(ROOT))
-from tests.upstream import LoopbackUpstream, delayed, reply, throttled
+from mcp_registries.service import Service
+from mcp_registries.settings import Settings
+from tests.upstream import Exchange, LoopbackUpstream, delayed, reply, throttled
 
 DATA = ROOT / "tests" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -185,8 +192,12 @@ async def stdio_server(env: dict[str, str], pidfile: Path, tree: Path | None = N
         yield client
 
 
+def server_pid(pidfile: Path) -> int:
+    return int(pidfile.read_text().split()[0])
+
+
 def peak_rss_mb(pidfile: Path) -> float:
-    pid = pidfile.read_text().split()[0]
+    pid = server_pid(pidfile)
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
@@ -577,6 +588,144 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# -- profile: a server's own Service in this process, under cProfile -------------------------------------
+
+
+async def profile(
+    name: str, settings: dict[str, Any], calls: dict[str, tuple[str, dict[str, Any]]], tmp: Path, repeats: int
+) -> dict[str, Any]:
+    """Each labelled call (tool, arguments) on a new Service with an empty cache: a cold call then `repeats`
+    warm ones, each phase under cProfile. The top functions by own time go to stdout, the whole profiles to
+    benchmarks/results/<name>-profile-<label>-<phase>.pstats. cProfile sees the event loop's thread only:
+    TLS set-up, cache reads and writes, and whatever a tool runs in a worker thread are not in it."""
+    found: dict[str, Any] = {}
+    RESULTS.mkdir(exist_ok=True)
+    for label, (tool, arguments) in calls.items():
+        slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+        service = Service(Settings.model_validate({**settings, "cache_dir": tmp / f"profile-{slug}"}))
+        try:
+            for phase, count in (("cold", 1), ("warm", repeats)):
+                profiler = cProfile.Profile()
+                times = []
+                for _ in range(count):
+                    started = time.perf_counter()
+                    profiler.enable()
+                    await service.call(tool, arguments)
+                    profiler.disable()
+                    times.append(time.perf_counter() - started)
+                stats = f"{name}-profile-{slug}-{phase}.pstats"
+                profiler.dump_stats(RESULTS / stats)
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+                found[f"{label} {phase}"] = {"p50_ms": ms(statistics.median(times)), "pstats": stats}
+                print(f"== {label}, {phase}: p50 {ms(statistics.median(times))} ms (under cProfile)")
+                print("\n".join(out.getvalue().splitlines()[6:]))
+        finally:
+            await service.aclose()
+    return found
+
+
+# -- the mirror's documents: relayed on loopback (a census of what a server fetches), and fetched raw ------
+
+
+class Relay:
+    """The mirror's answer for the same path and Accept header, fetched once and kept. `moved`: URLs that
+    answers name (a file host's, in PyPI's documents) rewritten to where the loopback serves them, so that
+    a server asks there for those too."""
+
+    def __init__(self, origins: dict[str, str], moved: dict[str, str] | None = None) -> None:
+        self.origins = origins  # loopback path prefix -> mirror base
+        self.moved = {old.encode(): new.encode() for old, new in (moved or {}).items()}
+        self.client = httpx.Client(timeout=60, headers={"Accept-Encoding": "gzip"})
+        self.kept: dict[tuple[str, str], tuple[int, bytes, str]] = {}
+        self.lock = threading.Lock()
+
+    def source(self, path: str, accept: str | None) -> tuple[str, str]:
+        """The mirror's URL for a loopback path, and the Accept header it is asked with."""
+        prefix = max((p for p in self.origins if path.startswith(p)), key=len)
+        return self.origins[prefix] + path[len(prefix) :], accept or "*/*"
+
+    def __call__(self, ex: Exchange) -> None:
+        key = self.source(ex.path, ex.header("Accept"))
+        with self.lock:
+            kept = self.kept.get(key)
+        if kept is None:
+            response = self.client.get(key[0], headers={"Accept": key[1]})
+            body = response.content
+            for old, new in self.moved.items():
+                body = body.replace(old, new)
+            kept = (response.status_code, body, response.headers.get("content-type", ""))
+            with self.lock:
+                self.kept[key] = kept
+        status, body, kind = kept
+        ex.send(status, body, {"Content-Type": kind or "application/json"})
+
+    def close(self) -> None:
+        self.client.close()
+        self.kept.clear()
+
+
+def last_header(upstream: LoopbackUpstream, path: str, name: str) -> str | None:
+    """The header `name` of the last request for `path` the loopback upstream received."""
+    return next((v for k, v in upstream.headers[path][-1].items() if k.lower() == name.lower()), None)
+
+
+#: A request of a floor this slow waited out the resolver's 5 s timeout (resolv.conf's default).
+STALL = 4.5
+
+
+async def fetch_floor(
+    documents: Sequence[tuple[str, str]], in_flight: int, server: Client
+) -> tuple[float, int, int]:
+    """The documents (URL, Accept header) fetched at most `in_flight` at a time by a new raw client (new
+    connections, as a new server process opens), then one ping of the server: (seconds, body bytes,
+    requests that took STALL seconds or more: a lost DNS answer waited out). A 404 is a document too."""
+    limiter = anyio.CapacityLimiter(in_flight)
+    received = stalls = 0
+
+    async def one(raw: httpx.AsyncClient, url: str, accept: str) -> None:
+        nonlocal received, stalls
+        async with limiter:
+            started = time.perf_counter()
+            response = await raw.get(url, headers={"Accept": accept})
+            if response.status_code not in (404, 410):
+                response.raise_for_status()
+            received += len(response.content)
+            stalls += time.perf_counter() - started >= STALL
+
+    async with httpx.AsyncClient(timeout=60, headers={"Accept-Encoding": "gzip"}) as raw:
+        started = time.perf_counter()
+        async with anyio.create_task_group() as group:
+            for url, accept in documents:
+                group.start_soon(one, raw, url, accept)
+        await server.send_ping()
+        return time.perf_counter() - started, received, stalls
+
+
+async def repeated(
+    client: Client, pid: int, calls: int, timed: Callable[[], Awaitable[float]]
+) -> dict[str, Any]:
+    """`calls` warm calls (`timed` makes one and returns its seconds), each followed by a ping: the median
+    call, and the server-side time (median call minus median ping), with the server's CPU per call."""
+    times: list[float] = []
+    pings: list[float] = []
+    cpu = process_cpu_seconds(pid)
+    for _ in range(calls):
+        times.append(await timed())
+        started = time.perf_counter()
+        await client.send_ping()
+        pings.append(time.perf_counter() - started)
+    cpu = process_cpu_seconds(pid) - cpu
+    return {
+        "calls": calls,
+        "call_p50_ms": ms(statistics.median(times)),
+        "call_p90_ms": ms(percentile(times, 0.9)),
+        "ping_p50_ms": ms(statistics.median(pings)),
+        "server_side_ms": ms(statistics.median(times) - statistics.median(pings)),
+        "server_cpu_ms_per_call": ms(cpu / calls),
+    }
+
+
 # -- single-flight: 50 concurrent identical cold calls -----------------------------------------
 
 
@@ -728,7 +877,7 @@ async def run(args: argparse.Namespace) -> int:
 
 @dataclass(frozen=True)
 class Bound:
-    """A target of search.py, audit.py or team.py on one figure of its results, printed PASS/FAIL next to it:
+    """A target of search.py, audit.py, team.py or tree.py on one figure of its results, printed PASS/FAIL next to it:
     a ceiling, or a floor when `at_least`."""
 
     figure: str
@@ -763,7 +912,7 @@ def verdict_lines(results: dict[str, Any]) -> list[str]:
 
 
 def conclude(results: dict[str, Any], name: str, text: str, failures: list[str], enforce: bool) -> int:
-    """The end of search.py's and audit.py's runs: results written to results/<name>.json, the table and the
+    """The end of search.py's, audit.py's, team.py's and tree.py's runs: results written to results/<name>.json, the table and the
     load printed, missed targets said (and counted as failures only when enforced); the exit status."""
     results["load_after"] = [round(load, 2) for load in os.getloadavg()]
     RESULTS.mkdir(exist_ok=True)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import nodesemver
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -26,6 +25,7 @@ from .models import AUDIT_ORDER, AuditEntry, AuditResult, AuditStatus, RegistryN
 from .operations import Query
 from .osv import Asked, Osv
 from .registries.base import IndexBundle, PackageIndex, Registry
+from .registries.npm_pick import in_range, pick, spec_kind
 
 log = logging.getLogger(__name__)
 
@@ -198,32 +198,19 @@ def _resolve(registry: RegistryName, index: PackageIndex, spec: str) -> Resolved
 
 
 def _npm(index: PackageIndex, spec: str) -> Resolved:
-    """As npm picks for a fresh install: a dist-tag's version; else `latest` when the range admits it, else
-    the highest version it admits (prereleases only when the range names one)."""
+    """As npm picks for a fresh install (`npm_pick`); `latest_allowed` says whether the range admits
+    `latest`, whichever version a deprecation made npm take."""
     wanted = spec.strip()
     latest = index.latest_version
-    if wanted in index.dist_tags:
-        version = index.dist_tags[wanted]
+    kind = spec_kind(wanted)
+    if kind is None or kind == "tag" and wanted not in index.dist_tags:
+        return Resolved(None, None, f"{wanted!r} is neither a version range nor a dist-tag of {index.name}")
+    version = pick(index, wanted)
+    if kind == "tag":
         return Resolved(version, version == latest)
     if not wanted or wanted == "*":
-        return Resolved(latest, True)
-    try:
-        allowed = nodesemver.make_range(wanted, loose=True)
-    except (ValueError, TypeError):
-        allowed = None
-    if allowed is None or nodesemver.valid_range(wanted, loose=True) is None:
-        return Resolved(None, None, f"{wanted!r} is neither a version range nor a dist-tag of {index.name}")
-
-    def admits(version: str) -> bool:
-        try:
-            return bool(allowed.test(version))
-        except (ValueError, TypeError):
-            return False
-
-    latest_allowed = latest is not None and admits(latest)
-    if latest_allowed:
-        return Resolved(latest, True)
-    return Resolved(next((v for v in index.version_order if admits(v)), None), False)
+        return Resolved(version, True)
+    return Resolved(version, latest is not None and in_range(latest, wanted))
 
 
 def _pypi(index: PackageIndex, spec: str) -> Resolved:

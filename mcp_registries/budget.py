@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from pydantic import BaseModel
 
 from .models import (
     Artifact,
@@ -44,7 +45,7 @@ _ARCHES = (
 _COMMON = ("manylinux x86_64", "macosx arm64", "win amd64", "manylinux aarch64", "musllinux x86_64")
 
 
-def size(result: DependenciesResult | VersionResult | VersionsResult | SearchResult | AuditResult) -> int:
+def size(result: BaseModel) -> int:
     return len(compact_json(structured(result)).encode())
 
 

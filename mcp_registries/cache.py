@@ -31,8 +31,10 @@ import diskcache
 log = logging.getLogger(__name__)
 
 STALE_WINDOW = 7 * 24 * 3600.0
-#: Entries kept as live objects in memory (an index of a 3,000-version package is ~1 MB).
-MEMORY_ENTRIES = 64
+#: Entries kept as live objects in memory (an index of a 3,000-version package is ~1 MB; most are a few KB).
+#: A tree touches one index and one version document per package: express's 70 packages are 102 entries,
+#: and at 64 its warm tree read a third of them back from disk every time (104 ms against 35 ms).
+MEMORY_ENTRIES = 256
 SCHEMA = "v2"
 
 # Seconds an answer stays fresh, by kind of data.
@@ -296,6 +298,11 @@ class MemoryFront:
             self.stats["disk"] += 1
             self._remember(key, below)
             return below
+        # While the read below was under way, another call may have fetched the key and kept it here: without
+        # this look, the caller finds no fetch in flight any more and fetches it again.
+        kept = self._entries.get(key)
+        if kept is not None and kept.fresh and kept is not entry:
+            return kept
         return entry
 
     async def set(self, key: str, value: Any, ttl: float, validators: Any = None) -> None:

@@ -109,12 +109,17 @@ def parser() -> argparse.ArgumentParser:
         "for standard input, with registry 'auto' to infer it)",
     )
     query.add_argument("--version", dest="pkg_version", metavar="V", help="version (version, dependencies)")
-    query.add_argument("--page", type=int, metavar="N", help="page number (versions, search)")
-    query.add_argument("--page-size", type=int, metavar="N", help="page size, at most 250 (versions, search)")
+    query.add_argument("--page", type=int, metavar="N", help="page number (versions, search, tree)")
+    query.add_argument(
+        "--page-size", type=int, metavar="N", help="page size, at most 250 (versions, search, tree)"
+    )
     query.add_argument("--period", metavar="P", help=f"one of {', '.join(PERIODS)} (downloads)")
     query.add_argument("--files", metavar="F", help="'all' lists every file of a release (version)")
     query.add_argument("--group", metavar="G", help=f"one of {', '.join(GROUPS)}, in full (dependencies)")
     query.add_argument("--extra", metavar="E", help="a PyPI extra, in full (dependencies)")
+    query.add_argument("--extras", metavar="E[,E...]", help="PyPI extras of the root, comma-separated (tree)")
+    query.add_argument("--python", metavar="X.Y", help="target Python version, default 3.12 (tree, PyPI)")
+    query.add_argument("--platform", metavar="P", help="linux (default), macos or windows (tree, PyPI)")
     query.add_argument("--full", action="store_true", help="print every field, nulls included, indented")
     _common(query, sub=True)
     return root
@@ -155,6 +160,9 @@ async def _query(settings: Settings, args: argparse.Namespace) -> int:
         ("files", args.files),
         ("group", args.group),
         ("extra", args.extra),
+        ("extras", args.extras.split(",") if args.extras is not None else None),
+        ("python", args.python),
+        ("platform", args.platform),
     ):
         if value is not None:
             arguments[key] = value

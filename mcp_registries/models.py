@@ -24,6 +24,7 @@ class Operation(StrEnum):
     MAINTAINER = "maintainer"
     SEARCH = "search"
     AUDIT = "audit"
+    TREE = "tree"
 
 
 class _Model(BaseModel):
@@ -254,6 +255,54 @@ class AuditResult(_Model):
     notes: list[str] = Field(default=[], description="Caveats that matter to the reader.")
 
 
+class TreeRoot(_Model):
+    name: str
+    version: str
+
+
+class TreePackage(_Model):
+    name: str
+    version: str
+    depth: int = Field(description="1 for the root's own dependencies; the shortest path from the root.")
+    required_by: str = Field(description="name@version of the package whose dependency brought it first.")
+    requirement: str | None = Field(default=None, description="That dependency as written.")
+    license: str | None = None
+    deprecated: str | None = None
+    yanked: bool = False
+    optional: bool = Field(default=False, description="npm: installed as an optional dependency.")
+
+
+class TreeUnresolved(_Model):
+    name: str
+    requirement: str | None = None
+    required_by: str
+    reason: str
+
+
+class TreeResult(_Model):
+    registry: RegistryName
+    name: str
+    root: TreeRoot
+    environment: dict[str, str] | None = Field(
+        default=None, description="PyPI: the environment markers were evaluated for."
+    )
+    total: int = Field(description="Packages the installation brings, the root excluded.")
+    max_depth: int
+    page: int
+    page_size: int
+    pages: int
+    has_more: bool
+    packages: list[TreePackage] = Field(description="By depth, then name.")
+    licenses: dict[str, int] = Field(default={}, description="License -> how many of the packages use it.")
+    duplicates: dict[str, list[str]] = Field(
+        default={}, description="Names resolved to more than one version -> those versions."
+    )
+    unresolved: list[TreeUnresolved] = Field(
+        default=[], description="Dependencies that could not be resolved."
+    )
+    notes: list[str] = Field(default=[], description="Caveats that matter to the reader.")
+
+
 Result = (
     PackageResult
     | VersionsResult
@@ -263,6 +312,7 @@ Result = (
     | MaintainerResult
     | SearchResult
     | AuditResult
+    | TreeResult
 )
 
 RESULT_MODELS: dict[Operation, type[_Model]] = {
@@ -274,11 +324,12 @@ RESULT_MODELS: dict[Operation, type[_Model]] = {
     Operation.MAINTAINER: MaintainerResult,
     Operation.SEARCH: SearchResult,
     Operation.AUDIT: AuditResult,
+    Operation.TREE: TreeResult,
 }
 
 
 #: Lists that are the answer itself: an empty one says "none", so the text keeps it.
-_ALWAYS = frozenset({"versions", "runtime", "counts", "results", "dependencies"})
+_ALWAYS = frozenset({"versions", "runtime", "counts", "results", "dependencies", "packages"})
 
 
 def _prune(value: Any, *, top: bool) -> Any:

@@ -34,6 +34,13 @@ MAX_QUERY_LENGTH = 200
 #: An audit checks at most this many dependencies (SPEC); a manifest's text at most this long.
 MAX_DEPENDENCIES = 500
 MAX_MANIFEST_LENGTH = 200_000
+TREE_PAGE_SIZE = 100
+PLATFORMS = ("linux", "macos", "windows")
+DEFAULT_PYTHON = "3.12"
+MAX_EXTRAS = 50
+_PYTHON_VERSION = re.compile(r"3\.[0-9]{1,2}(\.[0-9]{1,3})?", re.ASCII)
+# PEP 685: an extra's name as written (compared normalized).
+_EXTRA_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?", re.ASCII)
 #: The largest whole number every JSON reader keeps exact (JavaScript's Number.MAX_SAFE_INTEGER);
 #: a larger page could not be echoed in the answer faithfully.
 MAX_PAGE = 2**53 - 1
@@ -186,6 +193,33 @@ PERIOD = Param(
     default=DEFAULT_PERIOD,
 )
 
+TREE_PAGE_SIZE_PARAM = Param(
+    "page_size",
+    "integer",
+    f"Packages per page (1-{MAX_PAGE_SIZE}, default {TREE_PAGE_SIZE}). Larger values are clamped.",
+    default=TREE_PAGE_SIZE,
+    minimum=1,
+)
+EXTRAS = Param(
+    "extras",
+    "array",
+    "PyPI: extras of the root to install too (e.g. ['standard'] for 'fastapi[standard]').",
+    items={"type": "string", "minLength": 1},
+)
+PYTHON = Param(
+    "python",
+    "string",
+    f"PyPI: the target Python version markers and Requires-Python are evaluated for (default {DEFAULT_PYTHON}).",
+    default=DEFAULT_PYTHON,
+)
+PLATFORM = Param(
+    "platform",
+    "string",
+    "PyPI: the target operating system for environment markers (default linux, x86_64).",
+    enum=PLATFORMS,
+    default="linux",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class OperationSpec:
@@ -280,6 +314,16 @@ OPERATIONS: dict[Operation, OperationSpec] = {
             "instead of one call per package.",
             (REGISTRY_INFERRED, MANIFEST, PACKAGES, FULL),
         ),
+        OperationSpec(
+            Operation.TREE,
+            "Dependency tree",
+            "everything installing a version pulls in, resolved as npm and pip would",
+            "What installing a version (latest if omitted) brings with it, resolved as npm 7+ or pip would for "
+            "a fresh install: every package with its version, depth, which package required it and how, license, "
+            "deprecation or yank; totals, licenses counted, names resolved to several versions, and the "
+            "dependencies that could not be resolved. PyPI: extras, target python and platform. Paginated.",
+            (REGISTRY, NAME, VERSION_OPTIONAL, PAGE, TREE_PAGE_SIZE_PARAM, EXTRAS, PYTHON, PLATFORM),
+        ),
     )
 }
 
@@ -308,6 +352,10 @@ class Query:
     #: audit: a manifest's text, or requirement strings.
     manifest: str | None = None
     packages: tuple[str, ...] | None = None
+    #: tree (PyPI): the root's extras, and the target environment.
+    extras: tuple[str, ...] = ()
+    python: str = DEFAULT_PYTHON
+    platform: str = "linux"
 
 
 def registry_of(raw: Any) -> RegistryName:
@@ -396,6 +444,10 @@ def parse_arguments(operation: Operation | str, arguments: dict[str, Any]) -> Qu
             values[param.name] = _choice(arguments, param)
     if "extra" in params:
         values["extra"] = _string(arguments, EXTRA)
+    if "extras" in params:
+        values.update(_environment(arguments))
+        if registry != "pypi" and any(arguments.get(p) is not None for p in ("extras", "python", "platform")):
+            notes.append("extras, python and platform apply to PyPI only and were ignored")
     given = frozenset(k for k, v in arguments.items() if k in params and v is not None)
     return Query(
         operation=spec.operation, registry=registry, name=name, given=given, notes=tuple(notes), **values
@@ -444,6 +496,32 @@ def _audit_query(arguments: dict[str, Any]) -> Query:
         packages=tuple(p.strip() for p in packages),
         given=given,
     )
+
+
+def _environment(arguments: dict[str, Any]) -> dict[str, Any]:
+    """tree's PyPI target: the root's extras, the Python version and the platform."""
+    raw = arguments.get("extras")
+    extras: list[str] = []
+    if raw is not None:
+        if not isinstance(raw, list) or not all(isinstance(e, str) for e in raw):
+            raise InvalidArgument("extras", f"extras must be a list of extra names; got {shown(raw)}.")
+        if len(raw) > MAX_EXTRAS:
+            raise InvalidArgument("extras", f"At most {MAX_EXTRAS} extras; got {len(raw)}.")
+        for extra in raw:
+            if not _EXTRA_NAME.fullmatch(extra.strip()):
+                raise InvalidArgument(
+                    "extras", f"Not an extra's name: {shown(extra)} (letters, digits, '.', '-', '_')."
+                )
+            extras.append(extra.strip())
+    python = _string(arguments, PYTHON)
+    python = DEFAULT_PYTHON if python is None else python.strip()
+    if not _PYTHON_VERSION.fullmatch(python):
+        raise InvalidArgument(
+            "python",
+            f"python must be a Python 3 version such as '3.12'; got {shown(arguments.get('python'))}.",
+        )
+    platform = _choice(arguments, PLATFORM)
+    return {"extras": tuple(dict.fromkeys(extras)), "python": python, "platform": platform}
 
 
 def _flag(arguments: dict[str, Any], param: Param) -> bool:

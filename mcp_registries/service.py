@@ -41,6 +41,7 @@ from .models import (
     PackageResult,
     Person,
     Result,
+    TreeResult,
     VersionResult,
     VersionsResult,
 )
@@ -58,6 +59,9 @@ from .registries.pypi_simple import NOTE_NO_VULNERABILITIES
 from .search import Searcher
 from .settings import Settings
 from .shared import RedisCache
+from .tree import tree_result
+from .tree_npm import resolve_npm
+from .tree_pypi import resolve_pypi
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,7 @@ class Service:
             Operation.DOWNLOADS: self._downloads,
             Operation.MAINTAINER: self._maintainer,
             Operation.SEARCH: lambda registry, _, query: self.searcher.search(registry, query),
+            Operation.TREE: self._tree,
         }
 
     async def aclose(self) -> None:
@@ -376,6 +381,23 @@ class Service:
             notes = [*notes, f"the period '{query.period}' applies to npm only and was ignored"]
         return result.model_copy(update={"notes": [*result.notes, *notes]})
 
+    async def _tree(self, registry: Registry, name: str, query: Query) -> TreeResult:
+        bundle, version, notes = await self._resolve(registry, name, query.version)
+        lookups = _Lookups(self, registry)
+        if registry.name == "npm":
+            resolution = await resolve_npm(lookups, bundle.index.name, version)
+        else:
+            resolution = await resolve_pypi(
+                lookups,
+                bundle.index.name,
+                version,
+                extras=query.extras,
+                python=query.python,
+                platform=query.platform,  # type: ignore[arg-type]
+            )
+        resolution.notes[:0] = [*notes, *query.notes]
+        return tree_result(resolution, query)
+
     async def _maintainer(self, registry: Registry, name: str, query: Query) -> MaintainerResult:
         bundle, notes = await self._published(registry, name)
         index = bundle.index
@@ -390,6 +412,24 @@ class Service:
             source=source,
             notes=[*caveats, *notes],
         )
+
+
+class _Lookups:
+    """A resolver's reads, through the cache every other tool fills (see `resolution.Lookups`)."""
+
+    def __init__(self, service: Service, registry: Registry) -> None:
+        self.service, self.registry = service, registry
+
+    async def index(self, name: str) -> PackageIndex:
+        # A name from an upstream document passes the same grammar as one a caller typed.
+        return (await self.service._index(self.registry, self.registry.check_name(name)))[0].index
+
+    async def manifest(self, name: str, version: str) -> VersionDoc:
+        # The latest version's document comes with the index: a mirror without its metadata file still
+        # gives its requirements there.
+        name = self.registry.check_name(name)
+        bundle, _ = await self.service._index(self.registry, name)
+        return (await self.service._doc_for(self.registry, bundle, name, version))[0]
 
 
 def _open_cache(settings: Settings) -> Cache:

@@ -318,6 +318,7 @@ VERSION_COLUMNS = {
     "prereleases": frozenset(),
     "deprecations": {},
     "yanks": {},
+    "requires_python": {},
     "version_tags": {},
 }
 

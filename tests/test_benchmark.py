@@ -87,3 +87,19 @@ def test_team_benchmark_quick_mode_fetches_once_across_replicas() -> None:
     assert load["calls"] > 0 and load["answers_not_200"] == 0
     assert load["upstream_requests_during_load"] == load["loopback_requests_during_load"] == 0
     assert set(results["cache_states"].values()) == {"ok"}
+
+
+def test_tree_benchmark_quick_mode_fetches_each_document_once_and_stays_warm() -> None:
+    """tree.py --quick exits 0: each tree answers from the recorded documents, fetching each document once;
+    the same call again and the warm calls go upstream for nothing; two identical calls at once on a new
+    server answer too."""
+    results = quick("tree.py", "tree-quick.json", timeout=180)
+    # CI stays free of timing thresholds: the quick mode judges no clock.
+    assert "targets" not in results and "cold" not in results
+    assert len(results["census"]) == 2
+    for census in results["census"].values():
+        assert census["answer"]["total"] > 0
+        assert census["requests"] == census["documents"] > 0 and census["fetched_twice"] == []
+        assert census["requests_after_first_call"] == 0 and census["repeated_calls"] > 1
+        # Not equal yet: a lookup that misses memory can miss the other call's fetch (tree.py's `pair`).
+        assert census["pair_requests"] >= census["requests"]

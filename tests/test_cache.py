@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mcp_registries.cache import DiskCache, MemoryFront, NullCache, open_cache
+from mcp_registries.cache import DiskCache, Entry, MemoryFront, NullCache, open_cache
 
 pytestmark = pytest.mark.anyio
 
@@ -164,3 +164,22 @@ async def test_memory_front_writes_to_disk_in_the_background(tmp_path: Path) -> 
     assert got == ["A"]
     await front.flush()
     assert (await DiskCache(tmp_path, 10**7).get("b")) is not None
+
+
+async def test_a_miss_below_returns_what_another_call_kept_meanwhile() -> None:
+    """A read below that misses while another call fetches and keeps the key returns the kept entry: else the
+    caller, finding no fetch in flight any more, would fetch the same document again."""
+    import asyncio
+
+    class SlowMiss(NullCache):
+        async def get(self, key: str) -> Entry | None:
+            await asyncio.sleep(0.05)
+            return None
+
+    front = MemoryFront(SlowMiss())
+    reading = asyncio.create_task(front.get("k"))
+    await asyncio.sleep(0.01)
+    await front.set("k", "fetched by another call", 60)
+    found = await reading
+    assert found is not None and found.value == "fetched by another call"
+    await front.flush()

@@ -55,7 +55,17 @@ BASELINE = CLIENTS / "conformance-baseline.txt"
 SCRIPT = Path(sys.executable).parent / "mcp-registries"
 NPM_CI_TIMEOUT = 240.0
 MIN_NODE = (22, 19)  # the Inspector's `engines`; the conformance suite wants >= 22
-TOOLS = {"package", "versions", "version", "dependencies", "downloads", "maintainer", "search", "audit"}
+TOOLS = {
+    "package",
+    "versions",
+    "version",
+    "dependencies",
+    "downloads",
+    "maintainer",
+    "search",
+    "audit",
+    "tree",
+}
 ERAS = ("legacy", "modern")
 #: What each tool's input schema requires: registry and what it looks up; audit nothing, since it takes a
 #: manifest (registry inferred) or packages (with registry), which plain properties cannot say.
@@ -343,10 +353,10 @@ def output_schemas(
 
 @pytest.mark.clients
 @pytest.mark.parametrize("era", ERAS)
-def test_inspector_lists_the_eight_tools(
+def test_inspector_lists_the_nine_tools(
     node_tools: NodeTools, target: list[str], era: str, tmp_path: Path
 ) -> None:
-    """tools/list through the Inspector: eight read-only tools, and `--strict` finds no schema portability problem."""
+    """tools/list through the Inspector: nine read-only tools, and `--strict` finds no schema portability problem."""
     run = inspector(
         node_tools, target, "--protocol-era", era, "--method", "tools/list", "--strict", home=tmp_path
     )

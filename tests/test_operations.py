@@ -139,6 +139,10 @@ def test_input_schemas_follow_the_seed_table() -> None:
         Operation.MAINTAINER: (["name"], ["registry", "name"]),
         Operation.SEARCH: (["query", "page", "page_size"], ["registry", "query"]),
         Operation.AUDIT: (["manifest", "packages", "full"], []),
+        Operation.TREE: (
+            ["name", "version", "page", "page_size", "extras", "python", "platform"],
+            ["registry", "name"],
+        ),
     }
     assert set(expected) == set(Operation) == set(OPERATIONS)
     for operation, (params, required) in expected.items():
@@ -151,7 +155,7 @@ def test_input_schemas_follow_the_seed_table() -> None:
             page_size = schema["properties"]["page_size"]
             # Larger sizes are clamped, not refused: the schema must not forbid them.
             assert "maximum" not in page_size and page_size["minimum"] == 1
-            assert page_size["default"] == (10 if operation is Operation.SEARCH else 50)
+            assert page_size["default"] == {Operation.SEARCH: 10, Operation.TREE: 100}.get(operation, 50)
 
 
 def test_audit_schema_takes_a_manifest_text_or_requirement_strings() -> None:

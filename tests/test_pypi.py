@@ -200,6 +200,34 @@ def test_parse_project_requests() -> None:
     assert len(bundle.index.entries()) == 163
 
 
+def test_parse_project_requires_python_column_from_file_entries() -> None:
+    """Each release's Requires-Python as its files state it, for resolvers; none when no file states one."""
+    python = project("requests").index.requires_python
+    assert python["2.34.2"] == ">=3.10"
+    assert python["2.32.3"] == ">=3.8"
+    assert python["2.27.1"] == ">=2.7, !=3.0.*, !=3.1.*, !=3.2.*, !=3.3.*, !=3.4.*, !=3.5.*"
+    assert "2.0.0" not in python and len(python) == 31
+
+
+def test_parse_project_requires_python_column_kept_only_when_every_file_agrees() -> None:
+    """A release whose files disagree (or one of which states nothing) has no entry: its metadata decides."""
+    files = {
+        "1.0": [{"requires_python": ">=3.8"}, {"requires_python": ">=3.8 "}],
+        "2.0": [{"requires_python": ">=3.9"}, {"requires_python": ">=3.10"}],
+        "3.0": [{"requires_python": ">=3.9"}, {"requires_python": None}],
+        "4.0": [],
+    }
+    body = {"info": {"name": "x", "version": "4.0"}, "releases": files}
+    assert parse_project(body, f"{BASE}pypi/x/json").index.requires_python == {"1.0": ">=3.8"}
+
+
+def test_parse_simple_releases_requires_python_column() -> None:
+    """The Simple API's `requires-python` fills the same column when the JSON API omits `releases`."""
+    body = load("pypi/Django.json")
+    index = parse_project({**body, "releases": None}, BASE, (load("pypi/simple-django.json"), BASE)).index
+    assert index.requires_python["4.2"] == ">=3.8" and index.requires_python["3.0"] == ">=3.6"
+
+
 def test_parse_project_requests_latest_document() -> None:
     """The project JSON's `info` + `urls` give the latest release's complete document."""
     doc = project("requests").versions["2.34.2"]

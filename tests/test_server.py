@@ -1,4 +1,4 @@
-"""The MCP surface through an in-process SDK client, under both handshakes: eight tools, schemas, every error
+"""The MCP surface through an in-process SDK client, under both handshakes: nine tools, schemas, every error
 path."""
 
 from __future__ import annotations
@@ -50,13 +50,13 @@ async def call(client: Client, tool: str, **arguments: Any) -> tuple[bool, str, 
     return bool(result.is_error), result.content[0].text, result.structured_content
 
 
-async def test_tools_list_eight_tools_with_schemas_and_annotations(client: Client) -> None:
-    """tools/list shows the six seed operations, search and audit, each read-only, idempotent, open-world, with
+async def test_tools_list_nine_tools_with_schemas_and_annotations(client: Client) -> None:
+    """tools/list shows the six seed operations, search, audit and tree, each read-only, idempotent, open-world, with
     both schemas; each requires registry and what it looks up (audit: nothing, as it takes a manifest or
     packages, with registry inferred from a manifest)."""
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == {op.value for op in Operation} == {
-        "package", "versions", "version", "dependencies", "downloads", "maintainer", "search", "audit"
+        "package", "versions", "version", "dependencies", "downloads", "maintainer", "search", "audit", "tree"
     }  # fmt: skip
     for name, tool in tools.items():
         spec = OPERATIONS[Operation(name)]
@@ -230,7 +230,7 @@ async def test_structured_rows_leave_out_empty_fields(
 async def test_every_tool_answers_for_both_registries(
     client: Client, searchable: MockUpstream, tool: str, arguments: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    """Each of the eight tools answers for npm and PyPI with the registry normalized from its synonym (audit:
+    """Each of the nine tools answers for npm and PyPI with the registry normalized from its synonym (audit:
     inferred from the manifest when not given)."""
     is_error, text, structured = await call(client, tool, **arguments)
     assert not is_error, text
@@ -487,6 +487,7 @@ async def test_output_schemas_are_flat_and_accept_real_answers(
         "maintainer": {"registry": "npm", "name": "react"},
         "search": {"registry": "pypi", "query": "requests"},
         "audit": {"manifest": AUDITED_PACKAGE_JSON},
+        "tree": {"registry": "npm", "name": "express", "version": "4.18.2"},
     }
     assert set(arguments) == set(tools)
     for name, tool in tools.items():

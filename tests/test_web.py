@@ -122,7 +122,7 @@ def error_of(response: httpx.Response) -> tuple[str, str]:
 
 
 async def exercise(client: Client) -> None:
-    """List the eight tools, answer one call and turn a missing package into one isError sentence."""
+    """List the nine tools, answer one call and turn a missing package into one isError sentence."""
     assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
     found = await client.call_tool("package", REACT)
     assert not found.is_error
@@ -138,7 +138,7 @@ async def exercise(client: Client) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_streamable_http_answers_under_both_handshakes(shared: Web, mode: str) -> None:
-    """An SDK client at /mcp lists eight tools, calls one, and gets an isError sentence for a missing package."""
+    """An SDK client at /mcp lists nine tools, calls one, and gets an isError sentence for a missing package."""
     with anyio.fail_after(WAIT):
         async with Client(f"{shared.url}/mcp", mode=mode) as client:
             await exercise(client)
@@ -156,7 +156,7 @@ async def test_streamable_http_stateless_answers(stateless_web: Web, mode: str) 
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_sse_answers_under_both_handshakes(shared: Web, mode: str) -> None:
-    """An SDK client over /sse + /messages/ lists eight tools, calls one, and gets an isError sentence."""
+    """An SDK client over /sse + /messages/ lists nine tools, calls one, and gets an isError sentence."""
     with anyio.fail_after(WAIT):
         async with Client(
             sse_client(f"{shared.url}/sse", timeout=10, sse_read_timeout=30), mode=mode
@@ -312,7 +312,7 @@ def test_rest_search_without_a_search_endpoint_is_501(web: Web) -> None:
 
 
 def test_rest_unknown_operation_is_404(shared: Web) -> None:
-    """An operation that does not exist answers 404 listing the eight, without reading the body."""
+    """An operation that does not exist answers 404 listing the nine, without reading the body."""
     response = shared.post("publish", REACT)
     assert response.status_code == 404
     code, message = error_of(response)
@@ -413,14 +413,15 @@ def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return document["components"]["schemas"][ref.rsplit("/", 1)[1]]  # type: ignore[no-any-return]
 
 
-def test_openapi_describes_the_eight_operations(shared: Web) -> None:
+def test_openapi_describes_the_nine_operations(shared: Web) -> None:
     """/openapi.json is OpenAPI 3.1: one POST per tool, the tool's input schema, the result model's schema."""
     response = httpx.get(f"{shared.url}/openapi.json", timeout=10)
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {f"/packages/v1/{op}" for op in TOOLS}
-    assert {"/packages/v1/search", "/packages/v1/audit"} <= set(document["paths"]) and len(TOOLS) == 8
+    assert {"/packages/v1/search", "/packages/v1/audit", "/packages/v1/tree"} <= set(document["paths"])
+    assert len(TOOLS) == 9
     search = document["paths"]["/packages/v1/search"]["post"]
     query = search["requestBody"]["content"]["application/json"]["schema"]["properties"]["query"]
     assert (query["minLength"], query["maxLength"]) == (1, 200)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import nodesemver
-
 from ..errors import shown
 from ..registries.npm import valid_name as npm_name
+from ..registries.npm_pick import is_range
 from .base import LIST, Manifest, Refused, Wanted, unchecked
 
 NPM_GROUPS = ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies")
@@ -66,13 +65,13 @@ def _entry(name: str, raw: Any, group: str) -> Wanted:
     if not npm_name(name):
         return unchecked(name, raw, group, "not a valid npm package name")
     try:
-        package, spec, why = _spec(name, raw)
+        package, spec, why = read_requirement(name, raw)
     except Refused as refused:
         return unchecked(name, raw, group, f"npm cannot read it: {refused}")
     return Wanted(name, raw, group, package, spec, why)
 
 
-def _spec(name: str, raw: str) -> tuple[str | None, str | None, str | None]:
+def read_requirement(name: str, raw: str) -> tuple[str | None, str | None, str | None]:
     """(package, spec, why unchecked) of one npm requirement; Refused when npm cannot read it."""
     text = raw.strip()
     if text.startswith("npm:"):
@@ -105,16 +104,9 @@ def _kind(text: str) -> str | None:
         return "a local path"
     if text.lower().endswith(_TARBALL):
         return "a local tarball"
-    if _TAG.fullmatch(text) or _range(text):
+    if _TAG.fullmatch(text) or is_range(text):
         return None
     raise Refused(f"{shown(text)} is not a version, range or dist-tag")
-
-
-def _range(text: str) -> bool:
-    try:
-        return nodesemver.valid_range(text, True) is not None
-    except (ValueError, TypeError):
-        return False
 
 
 def item(written: str, notes: list[str]) -> Wanted:
@@ -127,5 +119,5 @@ def item(written: str, notes: list[str]) -> Wanted:
         raise Refused(f"{shown(name)} is not an npm package name")
     if raw is None:
         return Wanted(name, None, LIST, name, "")
-    package, spec, why = _spec(name, raw)
+    package, spec, why = read_requirement(name, raw)
     return Wanted(name, raw, LIST, package, spec, why)

@@ -88,6 +88,9 @@ class PackageIndex(_Doc):
     deprecations: dict[str, str] = {}
     #: Yanked versions and their reason (None when none was given).
     yanks: dict[str, str | None] = {}
+    #: PyPI: each version's Requires-Python as its files state it in the index (absent when they state
+    #: none or disagree), so a resolver skips versions for another Python without reading their metadata.
+    requires_python: SkipValidation[dict[str, str]] = {}
     version_tags: dict[str, list[str]] = {}
     #: When the registry says the package was unpublished (npm's tombstone), and no version is left.
     unpublished: str | None = None

@@ -6,6 +6,7 @@ endpoint (`/pypi/<name>/<version>/json`) one release (mirrors often lack it: see
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -64,6 +65,7 @@ def release_file(file: dict[str, Any]) -> ReleaseFile:
         upload_time=file.get("upload_time"),
         yanked=file.get("yanked"),
         yanked_reason=file.get("yanked_reason"),
+        requires_python=file.get("requires_python") or file.get("requires-python"),
     )
 
 
@@ -172,6 +174,7 @@ def project_index(data: dict[str, Any], url: str) -> IndexBundle:
         released=columns.released,
         prereleases=frozenset(filter(pep440_prerelease, columns.ordered)),
         yanks=columns.yanks,
+        requires_python=columns.python,
         version_tags={latest: ["latest"]} if latest in releases else {},
         notes=notes,
     )
@@ -185,14 +188,17 @@ class _Columns:
     #: Raw first-upload times: the index normalizes the few it shows (see PackageIndex.entries).
     released: dict[str, str]
     yanks: dict[str, str | None]
+    python: dict[str, str]
 
 
 def _release_columns(releases: dict[str, Release]) -> _Columns:
-    """The version list as the index keeps it: order, release dates and yanks."""
+    """The version list as the index keeps it: order, release dates, yanks and Requires-Python."""
     released = {v: release.first_upload for v, release in releases.items() if release.first_upload}
     ordered = sort_pep440(releases, released)
     yanks = {v: releases[v].reason for v in ordered if releases[v].yanked}
-    return _Columns(ordered, released, yanks)
+    # A few distinct values over thousands of releases (">=3.8"): one string object each.
+    python = {v: sys.intern(p) for v, release in releases.items() if (p := release.python)}
+    return _Columns(ordered, released, yanks, python)
 
 
 def _owners(ownership: Any) -> tuple[list[Person], str | None, list[str]]:

@@ -24,6 +24,7 @@ class ReleaseFile(msgspec.Struct, gc=False):
     upload_time: Any = None
     yanked: Any = None
     yanked_reason: Any = None
+    requires_python: Any = None
 
 
 def yank(files: list[ReleaseFile]) -> tuple[bool, str | None]:
@@ -38,6 +39,22 @@ def yank(files: list[ReleaseFile]) -> tuple[bool, str | None]:
     return True, text(next((r for r in reasons if r), None), 300)
 
 
+def requires_python(files: list[ReleaseFile]) -> str | None:
+    """The Requires-Python every file of a release declares, or None when a file declares none (or they differ).
+
+    pip reads it from each file's index entry (PEP 503 `data-requires-python`, the JSON APIs' field) and
+    skips the files that exclude the target Python before it fetches any metadata: a release is out only
+    when all its files are, which one shared value says; when they differ, its metadata decides.
+    """
+    found = None
+    for file in files:
+        value = file.requires_python
+        if not isinstance(value, str) or not value.strip() or (found is not None and value.strip() != found):
+            return None
+        found = value.strip()
+    return found
+
+
 def first_upload(files: list[ReleaseFile]) -> str | None:
     """The earliest upload time as PyPI wrote it: ISO 8601 UTC strings order as text to the second."""
     earliest = None
@@ -50,17 +67,18 @@ def first_upload(files: list[ReleaseFile]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Release:
-    """What the index keeps of a release: its first upload, and whether (and why) it is yanked."""
+    """What the index keeps of a release: its first upload, whether (and why) it is yanked, its Requires-Python."""
 
     first_upload: str | None
     yanked: bool = False
     reason: str | None = None
+    python: str | None = None
 
 
 def release_of(files: list[ReleaseFile] | None) -> Release:
     files = files or []
     yanked, reason = yank(files)
-    return Release(first_upload(files), yanked, reason)
+    return Release(first_upload(files), yanked, reason, requires_python(files))
 
 
 class _Info(msgspec.Struct):

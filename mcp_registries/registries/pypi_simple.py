@@ -22,6 +22,9 @@ from .pypi_json import absolute_url, release_doc, release_file
 from .pypi_reader import Release, ReleaseFile, release_of
 from .versioning import pep440
 
+#: How a release's `dependency_notes` start when its requirements could not be read (the tree's resolver
+#: reads it: such a release is resolved as if it had none, with a note).
+DEPENDENCIES_UNKNOWN = "dependencies unknown: "
 #: PyPI's own vulnerability list comes only with the per-version JSON (OSV's answer, when given, replaces it).
 NOTE_NO_VULNERABILITIES = (
     "vulnerability data for this release is unavailable: the per-version JSON endpoint is missing"
@@ -111,5 +114,5 @@ def parse_release_from_files(
     # `files` already carry absolute URLs.
     doc = release_doc(info, [{**f, "upload_time": f.get("upload-time")} for f in files], None, version, "")
     if metadata is None:
-        doc = doc.model_copy(update={"dependency_notes": ["dependencies unknown: " + notes[0]]})
+        doc = doc.model_copy(update={"dependency_notes": [DEPENDENCIES_UNKNOWN + notes[0]]})
     return doc.model_copy(update={"notes": doc.notes + notes})
