@@ -28,7 +28,8 @@ from .manifests.npm import read_requirement
 from .registries.base import VersionDoc
 from .registries.npm_pick import pick, spec_kind
 from .resolution import MAX_PACKAGES, Lookups, Resolution, Resolved, Unresolved
-from .tree_npm_placement import Edge, EdgeKind, Node, Package, PeerSet, Tree, Wanted, collation, satisfies
+from .tree_npm_nodes import Edge, EdgeKind, Node, Package, Wanted, collation, satisfies
+from .tree_npm_placement import PeerSet, Tree
 
 #: Lookups (package or version documents) one tree has in flight.
 IN_FLIGHT = 16
@@ -268,80 +269,75 @@ class _Builder:
 
 def _report(builder: _Builder, limit: int) -> Resolution:
     """The tree as npm's lockfile lists it: every package reachable from the root, once per version, at its
-    shortest distance; optional when only optional edges reach it."""
+    shortest distance; optional when only optional edges reach it. Unresolved: edges nothing (or a version
+    they do not admit) serves, with why."""
     tree = builder.tree
     top = tree.project.children[next(iter(tree.project.edges))]
-    root = _resolved(top.package, 0, "", None, optional=False)
+    required = _required(top)
     found: dict[str, Resolved] = {}
-    required = _reachable(top, optional=False)
-    unresolved: list[Unresolved] = []
+    unresolved: dict[tuple[str, str, str], Unresolved] = {}
     seen = {top}
     queue = deque([(top, 0)])
     while queue:
         node, depth = queue.popleft()
         for edge in node.edges.values():
             target = edge.target()
-            if target is None:
-                if edge in builder.failures:
-                    unresolved.append(_unresolved(edge, builder.failures[edge]))
-                continue
-            target = target.link or target
-            if target in seen:
+            if edge in builder.failures and (target is None or not edge.valid()):
+                _add(unresolved, edge, builder.failures[edge])
+            elif edge.conflicted and not edge.valid():
+                have = f"{target.package.id} is installed" if target else "nothing could be installed"
+                kind = "peer dependency" if edge.wanted.peer else "dependency"
+                _add(unresolved, edge, f"{kind} conflict: {have} where it needs {edge.wanted.raw}")
+            if target is None or (target := target.link or target) in seen:
                 continue
             seen.add(target)
             queue.append((target, depth + 1))
             package = target.package
             if package.id != top.package.id and package.id not in found:
-                found[package.id] = _resolved(
-                    package, depth + 1, node.package.id, edge.wanted.raw, optional=True
-                )
+                found[package.id] = _resolved(package, depth + 1, node.package.id, edge.wanted.raw)
             if target in required and package.id in found:
                 found[package.id].optional = False
-    for edge, _ in tree.conflicts:
-        if edge.source in seen and not edge.valid():
-            have = edge.target()
-            named = f"{have.package.id} is installed" if have else "nothing is installed"
-            unresolved.append(
-                _unresolved(edge, f"peer dependency conflict: {named} where it needs {edge.wanted.raw}")
-            )
     packages = list(found.values())
     notes = []
     if builder.stopped or len(packages) > limit:
         packages = packages[:limit]
         notes.append(f"stopped at {limit} packages: the tree is larger, and the rest is not listed")
-    return Resolution(root=root, packages=packages, unresolved=unresolved, notes=notes)
+    root = _resolved(top.package, 0, "", None)
+    root.optional = False
+    return Resolution(root=root, packages=packages, unresolved=list(unresolved.values()), notes=notes)
 
 
-def _reachable(top: Node, *, optional: bool) -> set[Node]:
-    """Nodes reachable from `top` (through required edges only, unless `optional`)."""
+def _required(top: Node) -> set[Node]:
+    """Nodes reachable from `top` through edges that are not optional."""
     seen = {top}
     stack = [top]
     while stack:
         node = stack.pop()
         for edge in node.edges.values():
-            if edge.wanted.optional and not optional:
-                continue
-            target = edge.target()
+            target = None if edge.wanted.optional else edge.target()
             if target is not None and (target := target.link or target) not in seen:
                 seen.add(target)
                 stack.append(target)
     return seen
 
 
-def _resolved(package: Package, depth: int, by: str, raw: str | None, *, optional: bool) -> Resolved:
+def _add(unresolved: dict[tuple[str, str, str], Unresolved], edge: Edge, reason: str) -> None:
+    """One entry per name, requirement and dependent (several copies of a package share their edges)."""
+    wanted = edge.wanted
+    prefix = "optional dependency: " if wanted.optional else ""
+    entry = Unresolved(wanted.key, wanted.raw, edge.source.package.id, prefix + reason)
+    unresolved.setdefault((entry.name, wanted.raw, entry.required_by), entry)
+
+
+def _resolved(package: Package, depth: int, by: str, raw: str | None) -> Resolved:
+    """Optional until an edge that is not optional is found to reach it."""
     return Resolved(
         name=package.name,
         version=package.version,
         depth=depth,
         required_by=by,
         requirement=raw,
-        optional=optional,
+        optional=True,
         license=package.license,
         deprecated=package.deprecated,
     )
-
-
-def _unresolved(edge: Edge, reason: str) -> Unresolved:
-    wanted = edge.wanted
-    prefix = "optional dependency: " if wanted.optional else ""
-    return Unresolved(wanted.key, wanted.raw, edge.source.package.id, prefix + reason)

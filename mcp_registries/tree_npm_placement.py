@@ -1,21 +1,22 @@
-"""The node_modules tree a fresh npm install builds, and where each dependency goes in it.
+"""Where a fresh npm install puts each dependency in node_modules.
 
 A model of arborist, the tree builder of npm 7 and later (@npmcli/arborist: lib/place-dep.js,
-lib/can-place-dep.js, lib/deepest-nesting-target.js, the Node and Edge classes), kept to what decides
-which name@version a package-lock.json lists:
+lib/can-place-dep.js, lib/peer-entry-sets.js, the DepsQueue of build-ideal-tree.js), kept to what
+decides which name@version a package-lock.json lists:
 
-- A package finds a dependency by walking up: its own node_modules, its parent's, ... the project's.
-- A dependency goes to the shallowest folder on that walk where it conflicts with nothing (a different
-  version already there, a dependent below that would see it instead of the version it needs); an
-  equal version already there is kept; a newer one replaces an older one all of whose dependents it
-  satisfies. Otherwise it nests deeper, down to the dependent's own node_modules.
-- Peer dependencies go beside their dependent (never inside it), placed together with it.
+- Packages are visited shallowest first, then by location (`Tree.pop`).
+- A dependency goes to the shallowest folder, walking up from its dependent, where it conflicts with
+  nothing (a different version already there, a dependent below that would then see it instead of the
+  version it needs); an equal version already there is kept; a newer one replaces an older one all of
+  whose dependents it suits. Otherwise it nests deeper, down to the dependent's own node_modules.
+- Peer dependencies go beside their dependent (never inside it), placed with it; its optional peers are
+  weighed too, though not installed. A peer group may displace a version that can be placed again deeper,
+  under whatever brought it.
 - A placement that makes a deeper copy redundant removes that copy.
 
-Left out, because a fresh install of a registry package does not meet them or they do not change which
-versions are listed: lockfiles and shrinkwraps, bundled dependencies, overrides, workspaces and links to
-folders, optional peers weighed in conflict checks, and peer-set replacement when a conflicting peer group
-could be nested deeper.
+Left out, because a fresh install of a registry package does not meet them: lockfiles and shrinkwraps,
+bundled dependencies, overrides, workspaces and links to folders. Dependencies a replaced package leaves
+behind stay in the tree; the walk from the root (`tree_npm`) does not reach them.
 """
 
 from __future__ import annotations
@@ -27,142 +28,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .registries.npm_pick import admits
 from .registries.versioning import semver_key
+from .tree_npm_nodes import Edge, Node, Package, collation, deepest_target, satisfies
 
 Verdict = Literal["ok", "keep", "replace", "conflict"]
-EdgeKind = Literal["prod", "optional", "peer", "peerOptional"]
-
-# Intl.Collator("en") (arborist sorts with localeCompare) on the characters npm names and paths use:
-# punctuation before digits before letters, case only when all else is equal (lower case first).
-_ORDER = "_-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz"
-_RANK = {c: i for i, c in enumerate(_ORDER)}
-
-
-def collation(text: str) -> tuple[list[int], list[bool]]:
-    """A sort key giving arborist's order (localeCompare 'en') for ASCII names and paths."""
-    return [_RANK.get(c.lower(), 1000 + ord(c)) for c in text], [c.isupper() for c in text]
-
-
-@dataclass(frozen=True, slots=True)
-class Wanted:
-    """One dependency as a package declares it."""
-
-    #: The folder it is looked up by in node_modules: the name as written (an alias's own name).
-    key: str
-    #: The requirement as written.
-    raw: str
-    kind: EdgeKind
-    #: The registry package and spec it installs (an alias's target), when it is a registry one.
-    package: str | None = None
-    spec: str | None = None
-    #: Why it cannot be resolved from the registry (a git URL, a path, an unreadable spec).
-    why: str | None = None
-
-    @property
-    def peer(self) -> bool:
-        return self.kind in ("peer", "peerOptional")
-
-    @property
-    def optional(self) -> bool:
-        return self.kind in ("optional", "peerOptional")
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Package:
-    """One name@version, as much of its document as the tree needs."""
-
-    name: str
-    version: str
-    #: By key, in npm's precedence: a name in several groups keeps the last of peer, dependencies, optional.
-    wants: tuple[Wanted, ...]
-    license: str | None = None
-    deprecated: str | None = None
-
-    @property
-    def id(self) -> str:
-        return f"{self.name}@{self.version}"
-
-
-def satisfies(package: Package, wanted: Wanted) -> bool:
-    return wanted.spec is not None and package.name == wanted.package and admits(wanted.spec, package.version)
-
-
-class Edge:
-    __slots__ = ("conflicted", "source", "wanted")
-
-    def __init__(self, source: Node, wanted: Wanted) -> None:
-        self.source = source
-        self.wanted = wanted
-        #: A peer npm could not satisfy ("overriding peer dependency"): left as it is.
-        self.conflicted = False
-
-    @property
-    def key(self) -> str:
-        return self.wanted.key
-
-    def target(self) -> Node | None:
-        return self.source.resolve(self.wanted.key)
-
-    def valid(self) -> bool:
-        """arborist's Edge.valid: a missing optional is fine, a peer inside its dependent is not."""
-        found = self.target()
-        if found is None:
-            return self.wanted.optional
-        if self.wanted.peer and found.parent is self.source and self.source.parent is not None:
-            return False
-        return satisfies(found.package, self.wanted)
-
-
-class Node:
-    """A package in a node_modules folder (or a candidate not yet placed: no parent); the project has no
-    package. A link stands for an ancestor of the same version (arborist's answer to a dependency loop)."""
-
-    __slots__ = ("children", "edges", "key", "link", "package", "parent")
-
-    def __init__(self, key: str, package: Package, link: Node | None = None) -> None:
-        self.key = key
-        self.package = package
-        self.parent: Node | None = None
-        self.children: dict[str, Node] = {}
-        self.link = link
-        self.edges = {} if link else {w.key: Edge(self, w) for w in package.wants}
-
-    def resolve(self, key: str) -> Node | None:
-        node: Node | None = self
-        while node is not None:
-            found = node.children.get(key)
-            if found is not None:
-                return found
-            node = node.parent
-        return None
-
-    def ancestry(self) -> Iterator[Node]:
-        node: Node | None = self
-        while node is not None:
-            yield node
-            node = node.parent
-
-    def within(self, other: Node) -> bool:
-        """True when this node is `other` or sits below it."""
-        return any(node is other for node in self.ancestry())
-
-    @property
-    def location(self) -> str:
-        return "/".join(f"node_modules/{n.key}" for n in reversed(list(self.ancestry())) if n.parent)
-
-    @property
-    def depth(self) -> int:
-        return sum(1 for _ in self.ancestry()) - 1
-
-
-def deepest_target(start: Node, key: str) -> Node:
-    """The deepest folder `key` may go in for a dependent at `start`: above it while it is a peer."""
-    for target in start.ancestry():
-        edge = target.edges.get(key)
-        if target.parent is None or edge is None or not edge.wanted.peer:
-            return target
-    raise AssertionError("a node's ancestry ends at a root")
 
 
 @dataclass
@@ -185,8 +54,6 @@ class Tree:
         self._queue: list[tuple[int, tuple[list[int], list[bool]], int, Node]] = []
         self._queued: set[Node] = set()
         self._ticket = itertools.count()
-        #: Peer edges npm had to leave unsatisfied, and edges whose dependency conflicts at the top.
-        self.conflicts: list[tuple[Edge, Package | None]] = []
         self._index(project)
         self.push(project)
 
@@ -283,14 +150,12 @@ class Tree:
             if peers.entry.source is self.project or fallback is None:
                 # npm: ERESOLVE for the project's own edge; an "overriding peer dependency" warning else.
                 edge.conflicted = True
-                self.conflicts.append((edge, dep.package))
                 return []
             chosen = fallback
         target, verdict = chosen
         if verdict == "keep":
             if edge.wanted.peer and not edge.valid():
                 edge.conflicted = True
-                self.conflicts.append((edge, dep.package))
             return []
         loop = next((p for p in target.ancestry() if p.parent and p.package is dep.package), None)
         placed = Node(key, dep.package, link=loop)
@@ -307,7 +172,6 @@ class Tree:
             return []
         if edge.wanted.peer and not satisfies(placed.package, edge.wanted):
             edge.conflicted = True
-            self.conflicts.append((edge, placed.package))
         self._prune_copies(placed, target)
         touched = [placed]
         touched += [
@@ -340,18 +204,50 @@ class Tree:
         other = parent.parent.resolve(node.key)
         if other is None:
             return
-        same = other.package.version == node.package.version
+        same = other.package is node.package
         if same or (
             self.can_replace(node, other.package)
             and semver_key(other.package.version) > semver_key(node.package.version)
         ):
             self.detach(node)
 
-    def can_replace(self, current: Node, package: Package) -> bool:
-        """Whether `package` satisfies every dependent of `current` but those inside it."""
-        return all(
-            edge.source.within(current) or satisfies(package, edge.wanted) for edge in self.edges_in(current)
+    def can_replace(self, current: Node, package: Package, peers: set[str] | None = None) -> bool:
+        """Whether `package` satisfies every dependent of `current` but those inside it (and its sibling
+        peers named in `peers`, replaced along with it)."""
+        return package.name == current.package.name and all(
+            edge.source.within(current)
+            or satisfies(package, edge.wanted)
+            or bool(
+                peers
+                and edge.wanted.peer
+                and edge.source.parent is current.parent
+                and edge.source.key in peers
+            )
+            for edge in self.edges_in(current)
         )
+
+    def peer_entry_sets(self, node: Node) -> dict[Edge, list[Node]]:
+        """The edges that bring each group of peers `node` belongs to, with the group each brings
+        (arborist's peer-entry-sets.js)."""
+        union = [node]
+        for member in union:
+            linked = [e.target() for e in member.edges.values() if e.wanted.peer and e.valid()]
+            linked += [e.source for e in self.edges_in(member) if e.wanted.peer and e.valid()]
+            union += [n for n in linked if n is not None and n not in union]
+        entries: dict[Edge, list[Node]] = {}
+        for peer in union:
+            for edge in self.edges_in(peer):
+                if not edge.valid() or (edge.wanted.peer and edge.source.parent is not None):
+                    continue
+                group = [peer]
+                for member in group:
+                    for out in member.edges.values():
+                        found = out.target() if out.wanted.peer and out.valid() else None
+                        if found is not None and found not in group:
+                            group.append(found)
+                if node in group:
+                    entries[edge] = group
+        return entries
 
 
 class _Check:
@@ -424,7 +320,42 @@ class _Check:
             return "conflict"
         if not edge.wanted.peer and self.target is edge.source:
             return self._with_peers("replace")
-        return "conflict"
+        return self._with_peers("replace") if self._displaceable(current) else "conflict"
+
+    def _displaceable(self, current: Node) -> bool:
+        """A peer at its deepest place may still replace `current` when each group of peers `current` belongs
+        to can be replaced by this peer set, or can be placed again deeper, under whatever brought it."""
+        members = self.peers.members
+        for entry, group in self.tree.peer_entry_sets(current).items():
+            if entry is self.edge or entry is self.peers.entry:
+                continue
+            entry_node = entry.target()
+            assert entry_node is not None
+            substitute = members.get(entry_node.key)
+            if substitute is not None and self.tree.can_replace(entry_node, substitute.package, set(members)):
+                continue
+            if substitute is None and self._clobbers(entry_node):
+                continue
+            for peer in group:
+                deepest = deepest_target(entry.source, peer.key)
+                if self.target is deepest or self.target.within(deepest):
+                    return False
+        return True
+
+    def _clobbers(self, entry_node: Node) -> bool:
+        """Whether every peer reachable from `entry_node` that this peer set also has is satisfied by it."""
+        walk = [entry_node]
+        for node in walk:
+            for edge in node.edges.values():
+                if not edge.wanted.peer or not edge.valid():
+                    continue
+                substitute = self.peers.members.get(edge.key)
+                if substitute is None:
+                    if (found := edge.target()) is not None and found not in walk:
+                        walk.append(found)
+                elif not satisfies(substitute.package, edge.wanted):
+                    return False
+        return True
 
     def _with_peers(self, verdict: Verdict) -> Verdict:
         """`verdict` when each peer fetched with the dependency can go at (or above) the target too."""

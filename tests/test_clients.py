@@ -55,7 +55,17 @@ BASELINE = CLIENTS / "conformance-baseline.txt"
 SCRIPT = Path(sys.executable).parent / "mcp-registries"
 NPM_CI_TIMEOUT = 240.0
 MIN_NODE = (22, 19)  # the Inspector's `engines`; the conformance suite wants >= 22
-TOOLS = {"package", "versions", "version", "dependencies", "downloads", "maintainer", "search", "audit", "tree"}
+TOOLS = {
+    "package",
+    "versions",
+    "version",
+    "dependencies",
+    "downloads",
+    "maintainer",
+    "search",
+    "audit",
+    "tree",
+}
 ERAS = ("legacy", "modern")
 #: What each tool's input schema requires: registry and what it looks up; audit nothing, since it takes a
 #: manifest (registry inferred) or packages (with registry), which plain properties cannot say.

@@ -164,6 +164,24 @@ def extra_verdict(raw: Any) -> str:
     return UNKNOWN if isinstance(raw, str) else INVALID
 
 
+def environment_verdict(arguments: dict[str, Any]) -> str:
+    """tree's PyPI target: extras a list of at most 50 extra names, python '3.X' or '3.X.Y', one of the platforms."""
+    extras, python, platform = arguments.get("extras"), arguments.get("python"), arguments.get("platform")
+    if extras is not None:
+        if not isinstance(extras, list) or len(extras) > 50:
+            return INVALID
+        name = r"[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"
+        if not all(isinstance(e, str) and re.fullmatch(name, e.strip(), re.ASCII) for e in extras):
+            return INVALID
+    if isinstance(python, str) and not python.strip():
+        python = None  # blank text is not given, as for every optional string
+    if python is not None and not (
+        isinstance(python, str) and re.fullmatch(r"3\.[0-9]{1,2}(\.[0-9]{1,3})?", python.strip(), re.ASCII)
+    ):
+        return INVALID
+    return choice_verdict(platform, ("linux", "macos", "windows"))
+
+
 def audit_reading(arguments: dict[str, Any]) -> manifest_oracle.Reading:
     """SPEC's audit rules: exactly one of manifest (1-200,000 characters of text, with or without a registry,
     which must then be the manifest's kind) and packages (1-500 non-blank strings, with a registry); null is
@@ -218,6 +236,8 @@ def verdict(operation: Operation, arguments: dict[str, Any]) -> tuple[str, str |
         verdicts.append(choice_verdict(arguments.get("group"), GROUPS))
     if "extra" in params:
         verdicts.append(extra_verdict(arguments.get("extra")))
+    if "extras" in params:
+        verdicts.append(environment_verdict(arguments))
     worst = INVALID if INVALID in verdicts else UNKNOWN if UNKNOWN in verdicts else VALID
     return worst, registry
 
@@ -322,6 +342,10 @@ def assert_requests_safe(
             assert unquote(value) not in {".", ".."}, url
         if searching:
             assert registry == "pypi" and unquote(match["name"]) in named_by(result), url
+        elif Operation(operation) is Operation.TREE and url != sent[0]:
+            # A tree's other documents are its dependencies', named by the documents it read: the shape and
+            # the escaping above are what holds; what the caller typed is only in the first.
+            pass
         else:
             assert unquote(match["name"]) == expected_name(registry, arguments["name"]), url
         if "period" in match.groupdict():
@@ -816,6 +840,9 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "query": plausible_queries,
     "manifest": manifests,
     "packages": package_lists,
+    "extras": st.lists(st.sampled_from(["standard", "socks", "all", "Dev_Tools", "x.y"]), max_size=3),
+    "python": st.sampled_from(["3.12", "3.8", " 3.11 ", "3.13.1"]),
+    "platform": spelled(("linux", "macos", "windows")),
 }
 HOSTILE: dict[str, st.SearchStrategy[Any]] = {
     "registry": st.one_of(spelled(tuple(SPELLINGS)), texts, json_values),
@@ -830,6 +857,9 @@ HOSTILE: dict[str, st.SearchStrategy[Any]] = {
     "query": st.one_of(edge_queries, texts, wrapped, json_values),
     "manifest": st.one_of(edge_manifests, texts, json_values),
     "packages": st.one_of(edge_package_lists, json_values),
+    "extras": st.one_of(st.lists(st.one_of(texts, json_values), max_size=4), texts, json_values),
+    "python": st.one_of(st.sampled_from(["2.7", "3", "3.x", "4.0", "3.123", ""]), texts, json_values),
+    "platform": st.one_of(spelled(("linux", "macos", "windows")), texts, json_values),
 }
 #: The arguments that name what a tool looks up: left out only when they are the hostile ones.
 SUBJECTS = {"registry", "name", "query"}
