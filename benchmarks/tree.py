@@ -383,7 +383,12 @@ def recorded(upstream: LoopbackUpstream, cases: tuple[Case, ...]) -> None:
             bundle = json.loads(
                 lzma.decompress((RECORDED / "npm" / f"{stem}.packuments.json.xz").read_bytes())
             )
-            packuments.update(bundle["packuments"])
+            for name, packument in bundle["packuments"].items():
+                # Each bundle keeps whole only the manifests its own root read: keep the fuller of each.
+                kept = packuments.setdefault(name, packument)["versions"]
+                for version, manifest in packument["versions"].items():
+                    if len(manifest) > len(kept.get(version, {})):
+                        kept[version] = manifest
     upstream.prefixes["/npm/"] = npm_documents(packuments)
 
 
