@@ -75,10 +75,13 @@ from benchmarks.bench import (
     STALL,
     Bound,
     Relay,
+    benchmark_parser,
+    cold_options,
     conclude,
     fetch_floor,
     last_header,
     ms,
+    parsed,
     peak_rss_mb,
     profile,
     repeated,
@@ -518,31 +521,13 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> int:
     # bench.py's servers keep the legacy handshake for its ping, the protocol's cheapest round trip.
     warnings.filterwarnings("ignore", message="ping is removed")
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="CI smoke: loopback only, no targets judged")
+    parser = benchmark_parser(__doc__, "CI smoke: loopback only, no targets judged")
     parser.add_argument("--rounds", type=int, default=5, help="cold rounds, each a new server (default 5)")
     parser.add_argument(
         "--warm-calls", type=int, default=20, help="timed warm audits per manifest (default 20)"
     )
-    parser.add_argument(
-        "--gap",
-        type=float,
-        default=1.5,
-        help="seconds of pause before each timed cold step, so DNS bursts do not queue (default 1.5)",
-    )
-    parser.add_argument(
-        "--profile", action="store_true", help="also profile a cold and warm audit of each in this process"
-    )
-    parser.add_argument(
-        "--enforce-targets",
-        action="store_true",
-        help="exit 1 when a target is missed too (for a quiet machine)",
-    )
-    args = parser.parse_args()
-    if args.quick and args.enforce_targets:
-        parser.error("--quick judges no clock: --enforce-targets goes with the full mode")
+    cold_options(parser, "audit")
+    args = parsed(parser)
     if args.quick:
         args.rounds, args.warm_calls, args.gap = 1, min(args.warm_calls, 3), 0.0
     if min(args.rounds, args.warm_calls) < 1:

@@ -911,6 +911,39 @@ def verdict_lines(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def benchmark_parser(doc: str | None, quick: str) -> argparse.ArgumentParser:
+    """The options search.py, audit.py, team.py and tree.py share: --quick (its help `quick`) and
+    --enforce-targets; `parsed` reads them."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument(
+        "--enforce-targets",
+        action="store_true",
+        help="exit 1 when a target is missed too (for a quiet machine)",
+    )
+    return parser
+
+
+def cold_options(parser: argparse.ArgumentParser, call: str) -> None:
+    """audit.py's and tree.py's: the pause before each timed cold step, and the in-process profile."""
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=1.5,
+        help="seconds of pause before each timed cold step, so DNS bursts do not queue (default 1.5)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help=f"also profile a cold and warm {call} of each in this process"
+    )
+
+
+def parsed(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    args = parser.parse_args()
+    if args.quick and args.enforce_targets:
+        parser.error("--quick judges no clock: --enforce-targets goes with a full run")
+    return args
+
+
 def conclude(results: dict[str, Any], name: str, text: str, failures: list[str], enforce: bool) -> int:
     """The end of search.py's, audit.py's, team.py's and tree.py's runs: results written to results/<name>.json, the table and the
     load printed, missed targets said (and counted as failures only when enforced); the exit status."""

@@ -64,8 +64,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.bench import (
     Bound,
+    benchmark_parser,
     conclude,
     ms,
+    parsed,
     percentile,
     slowest,
     spread,
@@ -658,14 +660,9 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> int:
     # bench.py's servers keep the legacy handshake for its ping, the protocol's cheapest round trip.
     warnings.filterwarnings("ignore", message="ping is removed")
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark_parser(__doc__, "CI smoke: loopback, a small generated index, no targets judged")
     parser.add_argument(
         "--offline", action="store_true", help="loopback only: the recorded project names as the index"
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="CI smoke: loopback, a small generated index, no targets judged"
     )
     parser.add_argument(
         "--rounds", type=int, default=5, help="cold rounds (each a new server) and restarts (default 5)"
@@ -674,14 +671,7 @@ def main() -> int:
         "--warm-rounds", type=int, default=5, help="timed rounds over the query mix (default 5)"
     )
     parser.add_argument("--npm-calls", type=int, default=40, help="cold npm search calls (default 40)")
-    parser.add_argument(
-        "--enforce-targets",
-        action="store_true",
-        help="exit 1 when a target is missed too (for a quiet machine)",
-    )
-    args = parser.parse_args()
-    if args.quick and args.enforce_targets:
-        parser.error("--quick judges no clock: --enforce-targets goes with the full modes")
+    args = parsed(parser)
     if args.quick:
         args.rounds, args.warm_rounds, args.npm_calls = 1, min(args.warm_rounds, 2), min(args.npm_calls, 10)
     if min(args.rounds, args.warm_rounds, args.npm_calls) < 1:

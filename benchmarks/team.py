@@ -63,9 +63,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench import (
     Bound,
     HttpServer,
+    benchmark_parser,
     conclude,
     http_server,
     ms,
+    parsed,
     process_cpu_seconds,
     slowest,
     spread,
@@ -648,10 +650,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="CI smoke: small counts, no targets judged")
+    parser = benchmark_parser(__doc__, "CI smoke: small counts, no targets judged")
     parser.add_argument(
         "--calls", type=int, default=400, help="timed warm calls on each replica (default 400)"
     )
@@ -672,14 +671,7 @@ def main() -> int:
         default="auto",
         help="load generator: wrk if installed (auto), or Python processes",
     )
-    parser.add_argument(
-        "--enforce-targets",
-        action="store_true",
-        help="exit 1 when a target is missed too (for a quiet machine)",
-    )
-    args = parser.parse_args()
-    if args.quick and args.enforce_targets:
-        parser.error("--quick judges no clock: --enforce-targets goes with the full mode")
+    args = parsed(parser)
     if not any(shutil.which(binary) for binary in BINARIES):
         parser.error("needs redis-server or valkey-server on PATH (apt-get install redis-server)")
     if args.load == "auto":

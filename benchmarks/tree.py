@@ -60,10 +60,13 @@ from benchmarks.bench import (
     STALL,
     Bound,
     Relay,
+    benchmark_parser,
+    cold_options,
     conclude,
     fetch_floor,
     last_header,
     ms,
+    parsed,
     peak_rss_mb,
     profile,
     repeated,
@@ -380,7 +383,12 @@ def recorded(upstream: LoopbackUpstream, cases: tuple[Case, ...]) -> None:
             bundle = json.loads(
                 lzma.decompress((RECORDED / "npm" / f"{stem}.packuments.json.xz").read_bytes())
             )
-            packuments.update(bundle["packuments"])
+            for name, packument in bundle["packuments"].items():
+                # Each bundle keeps whole only the manifests its own root read: keep the fuller of each.
+                kept = packuments.setdefault(name, packument)["versions"]
+                for version, manifest in packument["versions"].items():
+                    if len(manifest) > len(kept.get(version, {})):
+                        kept[version] = manifest
     upstream.prefixes["/npm/"] = npm_documents(packuments)
 
 
@@ -536,10 +544,7 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> int:
     # bench.py's servers keep the legacy handshake for its ping, the protocol's cheapest round trip.
     warnings.filterwarnings("ignore", message="ping is removed")
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="CI smoke: loopback only, no targets judged")
+    parser = benchmark_parser(__doc__, "CI smoke: loopback only, no targets judged")
     parser.add_argument(
         "--rounds", type=int, default=5, help="cold rounds, each a new server per case (default 5)"
     )
@@ -549,23 +554,8 @@ def main() -> int:
         default=10,
         help="warm calls after each cold one, and in the census (default 10)",
     )
-    parser.add_argument(
-        "--gap",
-        type=float,
-        default=1.5,
-        help="seconds of pause before each timed cold step, so DNS bursts do not queue (default 1.5)",
-    )
-    parser.add_argument(
-        "--profile", action="store_true", help="also profile a cold and warm tree of each in this process"
-    )
-    parser.add_argument(
-        "--enforce-targets",
-        action="store_true",
-        help="exit 1 when a target is missed too (for a quiet machine)",
-    )
-    args = parser.parse_args()
-    if args.quick and args.enforce_targets:
-        parser.error("--quick judges no clock: --enforce-targets goes with the full mode")
+    cold_options(parser, "tree")
+    args = parsed(parser)
     if args.quick:
         args.warm_calls = min(args.warm_calls, 3)
     if min(args.rounds, args.warm_calls) < 1:
