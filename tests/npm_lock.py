@@ -24,6 +24,7 @@ import asyncio
 import json
 import lzma
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,29 +64,35 @@ class Locked:
     extraneous: bool
 
 
-def run_npm(root: str, folder: Path, *options: str) -> dict[str, Any]:
+def run_npm(root: str, folder: Path, *options: str, timeout: float = 600) -> dict[str, Any]:
     """`npm install --package-lock-only` of one root in an empty folder; the package-lock.json it wrote."""
-    subprocess.run(
-        [
-            "npm",
-            "install",
-            "--package-lock-only",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            *options,
-            root,
-        ],
-        cwd=folder,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    command = [
+        "npm",
+        "install",
+        "--package-lock-only",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        *options,
+        root,
+    ]
+    # Its own process group: npm's children keep the pipes open, so a timeout ends them all.
+    with subprocess.Popen(
+        command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    ) as npm:
+        try:
+            _, errors = npm.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(npm.pid, signal.SIGKILL)
+            npm.communicate()
+            raise
+    if npm.returncode:
+        raise subprocess.CalledProcessError(npm.returncode, command, stderr=errors)
     lock: dict[str, Any] = json.loads((folder / "package-lock.json").read_text())
     return lock
 
 
-def npm_over(packuments: dict[str, dict[str, Any]], root: str) -> dict[str, Any]:
+def npm_over(packuments: dict[str, dict[str, Any]], root: str, timeout: float = 60) -> dict[str, Any]:
     """What npm writes for `root` when the registry holds only `packuments` (served on loopback, with a fresh
     npm cache); its `packages`. A lockfile-only install reads no tarball, but every version needs one named."""
     with LoopbackUpstream() as server, tempfile.TemporaryDirectory() as folder:
@@ -100,9 +107,8 @@ def npm_over(packuments: dict[str, dict[str, Any]], root: str) -> dict[str, Any]
             server.route("/" + name.replace("/", "%2f"), reply(200, json.dumps(served).encode()))
         project, cache = Path(folder, "project"), Path(folder, "cache")
         project.mkdir()
-        packages: dict[str, Any] = run_npm(root, project, "--registry", server.url, "--cache", str(cache))[
-            "packages"
-        ]
+        lock = run_npm(root, project, "--registry", server.url, "--cache", str(cache), timeout=timeout)
+        packages: dict[str, Any] = lock["packages"]
         return packages
 
 
