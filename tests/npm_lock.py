@@ -16,6 +16,9 @@ tests/data/tree/npm/:
   resolution reads: `name`, `dist-tags`, and every version, whose manifest keeps its dependency groups,
   licence and deprecation when the resolver read it and only `name`/`version`/`deprecated` otherwise
   (the version list is what picking reads); plus the list of the manifests read.
+
+`npm_over` asks npm about a registry a test writes: the packuments served on loopback (`upstream`), a
+fresh npm cache, the lockfile's packages back.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from typing import Any
 import httpx
 
 from mcp_registries.registries.base import PackageIndex, VersionDoc
+from mcp_registries.service import Service
+from mcp_registries.settings import Settings
+from mcp_registries.tree_npm import resolve_npm
 
 from .upstream import LoopbackUpstream, reply
 
@@ -178,10 +184,7 @@ def file_stem(root: str) -> str:
 
 
 async def record(root: str, lock: dict[str, Any], about: dict[str, str]) -> None:
-    from mcp_registries.service import Service
-    from mcp_registries.settings import Settings
-    from mcp_registries.tree_npm import resolve_npm
-
+    """Resolve `root` as npm's `lock` was written, noting what is read; write both files."""
     with tempfile.TemporaryDirectory() as cache:
         service = Service(Settings.from_env(cache_dir=Path(cache)))
         try:
@@ -229,5 +232,4 @@ def main(roots: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("MCP_REGISTRIES_LOG_LEVEL", "WARNING")
     main(sys.argv[1:])
