@@ -33,6 +33,11 @@ from .tree_npm_placement import PeerSet, Tree
 
 #: Lookups (package or version documents) one tree has in flight.
 IN_FLIGHT = 16
+#: Packages visited per package a tree may hold: a visit places a package's unmet dependencies, and a few
+#: are visited again when a later placement breaks an edge they had (a 1,200-package tree: ~1.1 visits
+#: each). Peer groups can displace each other forever, as npm 11 itself does on such a tree (it never
+#: finishes); the bound ends that, with a note.
+VISITS = 5
 
 T = TypeVar("T")
 K = TypeVar("K", str, tuple[str, str])
@@ -190,15 +195,21 @@ class _Builder:
         )
         self.tree = Tree(project)
         self.failures: dict[Edge, str] = {}
-        self.stopped = False
+        #: Stopped at `limit` packages; stopped because placements kept undoing each other.
+        self.stopped = self.unsettled = False
 
     async def build(self) -> None:
         seen: set[Node] = set()
+        visits = 0
         while (node := self.tree.pop()) is not None:
             if node in seen:
                 continue
             if len(self.tree.counts) - 1 > self.limit:  # the root is counted too
                 self.stopped = True
+                return
+            visits += node is not self.tree.project
+            if visits > VISITS * self.limit:
+                self.unsettled = True
                 return
             seen.add(node)
             problems = [e for e in self.tree.problems(node) if e not in self.failures]
@@ -302,6 +313,11 @@ def _report(builder: _Builder, limit: int) -> Resolution:
     if builder.stopped or len(packages) > limit:
         packages = packages[:limit]
         notes.append(f"stopped at {limit} packages: the tree is larger, and the rest is not listed")
+    if builder.unsettled:
+        notes.append(
+            "stopped because placing peer dependencies kept displacing each other (npm itself does not finish "
+            "on such a tree): the packages listed are where placement stood"
+        )
     root = _resolved(top.package, 0, "", None)
     root.optional = False
     return Resolution(root=root, packages=packages, unresolved=list(unresolved.values()), notes=notes)

@@ -16,6 +16,9 @@ tests/data/tree/npm/:
   resolution reads: `name`, `dist-tags`, and every version, whose manifest keeps its dependency groups,
   licence and deprecation when the resolver read it and only `name`/`version`/`deprecated` otherwise
   (the version list is what picking reads); plus the list of the manifests read.
+
+`npm_over` asks npm about a registry a test writes: the packuments served on loopback (`upstream`), a
+fresh npm cache, the lockfile's packages back.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import json
 import lzma
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +39,9 @@ from typing import Any
 import httpx
 
 from mcp_registries.registries.base import PackageIndex, VersionDoc
+from mcp_registries.service import Service
+from mcp_registries.settings import Settings
+from mcp_registries.tree_npm import resolve_npm
 
 from .upstream import LoopbackUpstream, reply
 
@@ -63,29 +70,35 @@ class Locked:
     extraneous: bool
 
 
-def run_npm(root: str, folder: Path, *options: str) -> dict[str, Any]:
+def run_npm(root: str, folder: Path, *options: str, timeout: float = 600) -> dict[str, Any]:
     """`npm install --package-lock-only` of one root in an empty folder; the package-lock.json it wrote."""
-    subprocess.run(
-        [
-            "npm",
-            "install",
-            "--package-lock-only",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            *options,
-            root,
-        ],
-        cwd=folder,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    command = [
+        "npm",
+        "install",
+        "--package-lock-only",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        *options,
+        root,
+    ]
+    # Its own process group: npm's children keep the pipes open, so a timeout ends them all.
+    with subprocess.Popen(
+        command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    ) as npm:
+        try:
+            _, errors = npm.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(npm.pid, signal.SIGKILL)
+            npm.communicate()
+            raise
+    if npm.returncode:
+        raise subprocess.CalledProcessError(npm.returncode, command, stderr=errors)
     lock: dict[str, Any] = json.loads((folder / "package-lock.json").read_text())
     return lock
 
 
-def npm_over(packuments: dict[str, dict[str, Any]], root: str) -> dict[str, Any]:
+def npm_over(packuments: dict[str, dict[str, Any]], root: str, timeout: float = 60) -> dict[str, Any]:
     """What npm writes for `root` when the registry holds only `packuments` (served on loopback, with a fresh
     npm cache); its `packages`. A lockfile-only install reads no tarball, but every version needs one named."""
     with LoopbackUpstream() as server, tempfile.TemporaryDirectory() as folder:
@@ -100,9 +113,8 @@ def npm_over(packuments: dict[str, dict[str, Any]], root: str) -> dict[str, Any]
             server.route("/" + name.replace("/", "%2f"), reply(200, json.dumps(served).encode()))
         project, cache = Path(folder, "project"), Path(folder, "cache")
         project.mkdir()
-        packages: dict[str, Any] = run_npm(root, project, "--registry", server.url, "--cache", str(cache))[
-            "packages"
-        ]
+        lock = run_npm(root, project, "--registry", server.url, "--cache", str(cache), timeout=timeout)
+        packages: dict[str, Any] = lock["packages"]
         return packages
 
 
@@ -172,10 +184,7 @@ def file_stem(root: str) -> str:
 
 
 async def record(root: str, lock: dict[str, Any], about: dict[str, str]) -> None:
-    from mcp_registries.service import Service
-    from mcp_registries.settings import Settings
-    from mcp_registries.tree_npm import resolve_npm
-
+    """Resolve `root` as npm's `lock` was written, noting what is read; write both files."""
     with tempfile.TemporaryDirectory() as cache:
         service = Service(Settings.from_env(cache_dir=Path(cache)))
         try:
@@ -223,5 +232,4 @@ def main(roots: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("MCP_REGISTRIES_LOG_LEVEL", "WARNING")
     main(sys.argv[1:])

@@ -16,10 +16,10 @@ import lzma
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import nodesemver
@@ -27,6 +27,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mcp_registries import tree_npm
 from mcp_registries.errors import PackageNotFound, VersionNotFound
 from mcp_registries.registries.base import PackageIndex, VersionDoc
 from mcp_registries.registries.npm_manifest import parse_manifest
@@ -42,6 +43,7 @@ from .conftest import parse_packument
 from .npm_lock import DATA, Recording, file_stem, lock_set, locked, npm_over, run_npm
 
 pytestmark = pytest.mark.anyio
+T = TypeVar("T")
 
 RECORDED = [
     "express@4.18.2",
@@ -164,7 +166,7 @@ async def test_resolve_npm_reads_documents_concurrently_within_the_bound() -> No
         async def manifest(self, name: str, version: str) -> VersionDoc:
             return await self._slowly(registry.manifest(name, version))
 
-        async def _slowly(self, call: Any) -> Any:
+        async def _slowly(self, call: Awaitable[T]) -> T:
             nonlocal flying, most
             flying += 1
             most = max(most, flying)
@@ -488,6 +490,34 @@ async def test_resolve_npm_stops_at_the_limit_with_a_note() -> None:
     assert len(resolution.packages) == 5 and {p.depth for p in resolution.packages} == {1}
     assert resolution.notes == ["stopped at 5 packages: the tree is larger, and the rest is not listed"]
     assert len((await tree_of(lookups, limit=20)).packages) == 20
+
+
+async def test_resolve_npm_answers_where_npm_never_finishes() -> None:
+    """y's peer p@^2 and its dependency x's peer p@^1 both sit at the top: npm 11.19.1 loops forever on this
+    registry (arborist replacing p back and forth); the resolver settles on p@1 and lists y's peer edge."""
+    lookups = Registry(
+        documents(
+            {
+                "root": {"1.0.0": deps(y="^1.0.0")},
+                "y": {"1.0.0": {**deps(x="^1.0.0"), **peers(p="^2.0.0")}},
+                "x": {"1.0.0": peers(p="^1.0.0")},
+                "p": {"1.0.0": {}, "2.0.0": {}},
+            }
+        )
+    )
+    resolution = await tree_of(lookups)
+    assert ids(resolution) == {"x@1.0.0", "y@1.0.0", "p@1.0.0"}
+    assert [(u.name, u.requirement, u.required_by) for u in resolution.unresolved] == [
+        ("p", "^2.0.0", "y@1.0.0")
+    ]
+
+
+async def test_resolve_npm_stops_when_placement_does_not_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past VISITS visits a package the resolution stops, with a note, whatever it has placed."""
+    monkeypatch.setattr(tree_npm, "VISITS", 0)
+    resolution = await tree_of(case("nesting"))
+    assert resolution.packages == []
+    assert resolution.notes[0].startswith("stopped because placing peer dependencies kept displacing")
 
 
 # -- the parts ------------------------------------------------------------------------------------------
