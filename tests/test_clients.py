@@ -853,6 +853,9 @@ KNOWN_BODIES = [
         200,
     ),
     ("audit", {"manifest": "requests>=2.31 ; python_version >= '3.8'\n-r base.txt\nzope.interface\n"}, 200),
+    ("tree", {"registry": "npm", "name": "express", "version": "4.18.2"}, 200),
+    ("tree", {"registry": "pypi", "name": "requests", "python": "3.9", "platform": "windows"}, 200),
+    ("tree", {"registry": "npm", "name": "express", "version": "99.0.0"}, 404),
     ("audit", {"packages": ["react"]}, 400),
     ("audit", {"registry": "npm", "manifest": "{not json"}, 400),
 ]

@@ -87,7 +87,7 @@ def test_stdio_stdout_carries_only_json_rpc(local_upstream: LoopbackUpstream, tm
     by_id = {message.get("id"): message for message in parsed}
     assert {1, 2, 3, 4} <= set(by_id)
     assert [tool["name"] for tool in by_id[2]["result"]["tools"]] == [
-        "package", "versions", "version", "dependencies", "downloads", "maintainer", "search", "audit"
+        "package", "versions", "version", "dependencies", "downloads", "maintainer", "search", "audit", "tree"
     ]  # fmt: skip
     assert by_id[3]["result"]["structuredContent"]["latest_version"] == "19.3.1"
     assert by_id[4]["result"]["isError"] is True
