@@ -19,17 +19,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
 from packaging.version import InvalidVersion, Version
 
 from mcp_registries.cache import NullCache
 from mcp_registries.http import _ssl_context
 from mcp_registries.registries.base import IndexBundle, PackageIndex, VersionDoc
+from mcp_registries.registries.pypi_simple import version_of_file
 from mcp_registries.service import Service
 from mcp_registries.settings import Settings
 from mcp_registries.tree_pypi import marker_environment, resolve_pypi
@@ -160,21 +155,12 @@ def trim_simple(body: bytes, asked: set[str]) -> bytes:
     wanted = {_order(v) for v in asked}
     by_version: dict[Version, list[dict[str, Any]]] = {}
     for file in data.get("files", []):
-        version = _file_version(file["filename"])
+        version = version_of_file(file["filename"])
         if version in wanted:
             by_version.setdefault(version, []).append(file)
     data["files"] = [f for version in sorted(by_version) for f in _few(by_version[version])]
     data["versions"] = sorted(asked, key=_order)
     return json.dumps(data).encode()
-
-
-def _file_version(filename: str) -> Version | None:
-    try:
-        if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[1]
-        return parse_sdist_filename(filename)[1]
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        return None
 
 
 def trim_metadata(body: bytes) -> bytes:

@@ -38,13 +38,14 @@ def simple_releases(listing: Any) -> dict[str, Release]:
     releases: dict[str, list[ReleaseFile]] = {str(v): [] for v in listing.get("versions") or []}
     by_version = {pep440(v): v for v in releases}
     for file in listing.get("files") or []:
-        file_version = _file_version(file.get("filename", "")) if isinstance(file, dict) else None
+        file_version = version_of_file(file.get("filename", "")) if isinstance(file, dict) else None
         if file_version is not None and file_version in by_version:
             releases[by_version[file_version]].append(release_file(file))
     return {version: release_of(files) for version, files in releases.items()}
 
 
-def _file_version(filename: str) -> Version | None:
+def version_of_file(filename: str) -> Version | None:
+    """The version a wheel's or sdist's file name states (None when it states none that PEP 440 reads)."""
     try:
         if filename.endswith(".whl"):
             return parse_wheel_filename(filename)[1]
@@ -66,7 +67,7 @@ def release_files(simple: Any, version: str, url: str) -> list[dict[str, Any]]:
             or not isinstance(file.get("url"), str)
         ):
             continue
-        parsed = _file_version(file["filename"])
+        parsed = version_of_file(file["filename"])
         if (parsed is not None and parsed == wanted) or (
             wanted is None and f"-{version}" in file["filename"]
         ):
